@@ -1,0 +1,131 @@
+"""The build context: what an operation or a callback body writes its statements into."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+
+from model.behaviour import Call, Exporter, Importer
+from model.expr import Const, Expr, ExprLike, Var, lift
+from model.invariants import Invariant
+from model.layout import AttRef, BufRef, Layout
+from model.profiles import Profile
+from model.program import Builder, Site
+from model.scope import Scope
+from model.violation import Party, Severity
+
+
+class Ctx:
+    """Builder plus everything a rule may consult: profile, scope, exporter, importers and
+    the failure injected into this action (``fault``)."""
+
+    def __init__(
+        self,
+        layout: Layout,
+        profile: Profile,
+        exporter: Exporter,
+        importers: tuple[Importer, ...],
+        fault: str = "none",
+    ) -> None:
+        self.layout = layout
+        self.profile = profile
+        self.exporter = exporter
+        self.importers = importers
+        self.fault = fault
+        self.builder = Builder(layout.size)
+        self._returns: list[Var] = []
+
+    @property
+    def scope(self) -> Scope:
+        return self.layout.scope
+
+    @property
+    def exporter_invariants(self) -> tuple[Invariant, ...]:
+        return self.exporter.invariants
+
+    # ------------------------------------------------------------ statements
+    def when(self, cond: ExprLike) -> AbstractContextManager[None]:
+        """Statements in the ``with`` block run only where ``cond`` holds."""
+        return self.builder.when(cond)
+
+    def otherwise(self) -> AbstractContextManager[None]:
+        """The else branch of the ``when`` block just closed."""
+        return self.builder.otherwise()
+
+    def set(self, var: Var, value: ExprLike) -> None:
+        self.builder.set(var, value)
+
+    def inc(self, var: Var, by: int = 1) -> None:
+        self.builder.inc(var, by)
+
+    def dec(self, var: Var, by: int = 1) -> None:
+        self.builder.dec(var, by)
+
+    def exit(self, errno: ExprLike) -> None:
+        """Leave the current kernel function, returning ``errno`` (negative, or 0)."""
+        self.builder.exit(errno)
+
+    def local(self, name: str) -> Var:
+        return self.builder.local(name)
+
+    @contextmanager
+    def function(self, name: str) -> Iterator[Var]:
+        """The body of a kernel function; yields the local that receives its return."""
+        with self.builder.block(name) as ret:
+            yield ret
+
+    def report(
+        self,
+        rule: str,
+        severity: Severity,
+        party: Party,
+        objects: tuple[str, ...],
+        template: str,
+        *args: ExprLike,
+        tag: str,
+    ) -> None:
+        """Report a violation of ``rule``; ``template`` is formatted with ``args``' values."""
+        self.builder.report(Site(rule, severity, party, objects, template, tag), *args)
+
+    # ------------------------------------------------------------ behaviours
+    def call(self, op: str, call: Call) -> Expr:
+        """Call ``ops->op`` of the exporter; returns its result (0 or a negative errno).
+
+        A member the exporter does not implement returns 0 and does nothing; callers that
+        must treat a missing member differently check ``exporter.has(op)`` first.
+        """
+        body = self.exporter.callbacks.get(op) if self.exporter.has(op) else None
+        if body is None:
+            return Const(0)
+        ret = self.builder.local(f"{op}.ret")
+        self._returns.append(ret)
+        try:
+            body(self, call)
+        finally:
+            self._returns.pop()
+        return ret
+
+    def returns(self, errno: ExprLike) -> None:
+        """Inside a callback body: the value the callback returns (default 0)."""
+        if not self._returns:
+            raise RuntimeError("returns() used outside a callback body")
+        self.builder.set(self._returns[-1], lift(errno))
+
+    def failing(self, point: str) -> bool:
+        """Whether this action injects the failure ``point`` (an allocation, a wait)."""
+        return self.fault == point
+
+    def importer_at(self, a: AttRef) -> Iterator[tuple[int, Importer]]:
+        """The importers that may own attachment ``a``, for dispatching on ``a.imp``."""
+        yield from enumerate(self.importers)
+
+    # core services a behaviour may call (defined in model.ops.move)
+    def move_notify(self, b: BufRef) -> None:
+        from model.ops.move import move_notify
+
+        move_notify(self, b)
+
+    def backing_moved(self, b: BufRef) -> None:
+        from model.ops.move import backing_moved
+
+        backing_moved(self, b)

@@ -1,0 +1,352 @@
+"""Expressions over the bounded state: the one language every rule is written in.
+
+An expression is an immutable tree. The same tree is evaluated three ways: compiled to Python
+(``model.compile``) for the concrete step, rewritten symbolically into other trees
+(``model.program.symbolic``) for derived guards, and translated to Z3 terms by the solver
+engines. Rules are therefore written once.
+
+>>> x = Var("b0.refs", 0, 0, 3)
+>>> str((x + 1).le(3) & ~x.eq(0))
+'((b0.refs + 1) <= 3 and not (b0.refs == 0))'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Value = int  # booleans are ints 0/1 at run time; the tree keeps the type
+
+INT = "int"
+BOOL = "bool"
+
+# Operators and their result types.
+_BOOL_OPS = frozenset({"eq", "ne", "lt", "le", "and", "or", "not"})
+_INT_OPS = frozenset({"add", "sub"})
+_SYMBOL = {
+    "add": "+", "sub": "-", "eq": "==", "ne": "!=", "lt": "<", "le": "<=", "and": "and",
+    "or": "or",
+}
+
+
+class Expr:
+    """Base of expression nodes; operators build new nodes (never Python values)."""
+
+    __slots__ = ()
+    type: str
+
+    # arithmetic
+    def __add__(self, other: ExprLike) -> Expr:
+        return add(self, lift(other))
+
+    def __sub__(self, other: ExprLike) -> Expr:
+        return sub(self, lift(other))
+
+    def __radd__(self, other: ExprLike) -> Expr:
+        return add(lift(other), self)
+
+    def __rsub__(self, other: ExprLike) -> Expr:
+        return sub(lift(other), self)
+
+    # comparisons (``==`` stays structural equality so trees can be hashed)
+    def eq(self, other: ExprLike) -> Expr:
+        return compare("eq", self, lift(other))
+
+    def ne(self, other: ExprLike) -> Expr:
+        return compare("ne", self, lift(other))
+
+    def __lt__(self, other: ExprLike) -> Expr:
+        return compare("lt", self, lift(other))
+
+    def __le__(self, other: ExprLike) -> Expr:
+        return compare("le", self, lift(other))
+
+    def __gt__(self, other: ExprLike) -> Expr:
+        return compare("lt", lift(other), self)
+
+    def __ge__(self, other: ExprLike) -> Expr:
+        return compare("le", lift(other), self)
+
+    # booleans
+    def __and__(self, other: ExprLike) -> Expr:
+        return and_(self, lift(other))
+
+    def __or__(self, other: ExprLike) -> Expr:
+        return or_(self, lift(other))
+
+    def __invert__(self) -> Expr:
+        return not_(self)
+
+    def __bool__(self) -> bool:
+        raise TypeError(
+            "an Expr has no truth value while a rule is being built; "
+            "combine conditions with &, | and ~, and branch with program.If"
+        )
+
+
+ExprLike = Expr | int | bool
+
+
+@dataclass(frozen=True, slots=True)
+class Const(Expr):
+    value: int
+    type: str = INT
+
+    def __str__(self) -> str:
+        if self.type == BOOL:
+            return "true" if self.value else "false"
+        return str(self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Var(Expr):
+    """A state variable: ``index`` is its position in the state vector, ``lo..hi`` its bounds."""
+
+    name: str
+    index: int
+    lo: int
+    hi: int
+    type: str = INT
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Op(Expr):
+    op: str
+    args: tuple[Expr, ...]
+
+    @property
+    def type(self) -> str:  # type: ignore[override]
+        if self.op in _BOOL_OPS:
+            return BOOL
+        if self.op == "ite":
+            return self.args[1].type
+        return INT
+
+    def __str__(self) -> str:
+        if self.op == "not":
+            return f"not {self.args[0]}"
+        if self.op == "ite":
+            c, a, b = self.args
+            return f"({a} if {c} else {b})"
+        sym = f" {_SYMBOL[self.op]} "
+        return "(" + sym.join(str(a) for a in self.args) + ")"
+
+
+TRUE = Const(1, BOOL)
+FALSE = Const(0, BOOL)
+
+
+def lift(x: ExprLike) -> Expr:
+    if isinstance(x, Expr):
+        return x
+    if isinstance(x, bool):
+        return TRUE if x else FALSE
+    if isinstance(x, int):
+        return Const(x)
+    raise TypeError(f"cannot use {type(x).__name__} {x!r} in a rule expression")
+
+
+def const(x: ExprLike) -> int | None:
+    """The value of a constant tree, or None."""
+    return x.value if isinstance(x, Const) else None
+
+
+def add(a: Expr, b: Expr) -> Expr:
+    ca, cb = const(a), const(b)
+    if ca is not None and cb is not None:
+        return Const(ca + cb)
+    if cb == 0:
+        return a
+    if ca == 0:
+        return b
+    return Op("add", (a, b))
+
+
+def sub(a: Expr, b: Expr) -> Expr:
+    ca, cb = const(a), const(b)
+    if ca is not None and cb is not None:
+        return Const(ca - cb)
+    if cb == 0:
+        return a
+    return Op("sub", (a, b))
+
+
+_CMP = {
+    "eq": lambda x, y: x == y, "ne": lambda x, y: x != y,
+    "lt": lambda x, y: x < y, "le": lambda x, y: x <= y,
+}
+
+
+def compare(op: str, a: Expr, b: Expr) -> Expr:
+    ca, cb = const(a), const(b)
+    if ca is not None and cb is not None:
+        return TRUE if _CMP[op](ca, cb) else FALSE
+    if a is b:
+        return TRUE if op in ("eq", "le") else FALSE
+    # a boolean compared with a constant is the boolean itself or its negation
+    if op in ("eq", "ne") and a.type == BOOL and cb in (0, 1):
+        positive = (cb == 1) == (op == "eq")
+        return a if positive else not_(a)
+    return Op(op, (a, b))
+
+
+def _flatten(op: str, xs: tuple[Expr, ...], absorbing: int) -> Expr | list[Expr]:
+    """Operands of an n-ary ``and``/``or`` with constants folded and nested nodes of the
+    same operator spliced in; duplicates are dropped by identity (cheap, and enough for
+    the trees programs build)."""
+    out: list[Expr] = []
+    seen: set[int] = set()
+    for x in xs:
+        c = const(x)
+        if c is not None:
+            if bool(c) == bool(absorbing):
+                return TRUE if absorbing else FALSE
+            continue
+        parts = x.args if isinstance(x, Op) and x.op == op else (x,)
+        for p in parts:
+            if id(p) not in seen:
+                seen.add(id(p))
+                out.append(p)
+    return out
+
+
+def and_(*xs: Expr) -> Expr:
+    out = _flatten("and", xs, 0)
+    if isinstance(out, Expr):
+        return out
+    if not out:
+        return TRUE
+    return out[0] if len(out) == 1 else Op("and", tuple(out))
+
+
+def or_(*xs: Expr) -> Expr:
+    out = _flatten("or", xs, 1)
+    if isinstance(out, Expr):
+        return out
+    if not out:
+        return FALSE
+    return out[0] if len(out) == 1 else Op("or", tuple(out))
+
+
+def not_(a: Expr) -> Expr:
+    c = const(a)
+    if c is not None:
+        return FALSE if c else TRUE
+    if isinstance(a, Op) and a.op == "not":
+        return a.args[0]
+    return Op("not", (a,))
+
+
+def ite(c: ExprLike, a: ExprLike, b: ExprLike) -> Expr:
+    ce, ae, be = lift(c), lift(a), lift(b)
+    cc = const(ce)
+    if cc is not None:
+        return ae if cc else be
+    if ae is be or ae == be:
+        return ae
+    if ae.type == BOOL and be.type == BOOL:
+        if ae == TRUE and be == FALSE:
+            return ce
+        if ae == FALSE and be == TRUE:
+            return not_(ce)
+    return Op("ite", (ce, ae, be))
+
+
+def any_(xs: list[Expr] | tuple[Expr, ...]) -> Expr:
+    return or_(*xs)
+
+
+def all_(xs: list[Expr] | tuple[Expr, ...]) -> Expr:
+    return and_(*xs)
+
+
+def total(xs: list[Expr] | tuple[Expr, ...]) -> Expr:
+    out: Expr = Const(0)
+    for x in xs:
+        out = add(out, ite(x, 1, 0) if x.type == BOOL else x)
+    return out
+
+
+def substitute(e: Expr, env: list[Expr]) -> Expr:
+    """Replace every state variable by ``env[var.index]``, simplifying as it goes."""
+    if isinstance(e, Var):
+        return env[e.index]
+    if isinstance(e, Const):
+        return e
+    assert isinstance(e, Op)
+    args = tuple(substitute(a, env) for a in e.args)
+    if all(n is o for n, o in zip(args, e.args, strict=False)):
+        return e
+    return rebuild(e.op, args)
+
+
+def rebuild(op: str, args: tuple[Expr, ...]) -> Expr:
+    if op == "add":
+        return add(*args)
+    if op == "sub":
+        return sub(*args)
+    if op in _CMP:
+        return compare(op, *args)
+    if op == "and":
+        return and_(*args)
+    if op == "or":
+        return or_(*args)
+    if op == "not":
+        return not_(args[0])
+    if op == "ite":
+        return ite(*args)
+    raise ValueError(f"unknown operator {op!r}")
+
+
+def evaluate(e: Expr, values: tuple[int, ...]) -> int:
+    """Evaluate a tree on a state vector (the slow, obviously correct path)."""
+    if isinstance(e, Const):
+        return e.value
+    if isinstance(e, Var):
+        return values[e.index]
+    assert isinstance(e, Op)
+    op, args = e.op, e.args
+    if op == "and":
+        return int(all(evaluate(a, values) for a in args))
+    if op == "or":
+        return int(any(evaluate(a, values) for a in args))
+    if op == "not":
+        return int(not evaluate(args[0], values))
+    if op == "ite":
+        return evaluate(args[1] if evaluate(args[0], values) else args[2], values)
+    x, y = evaluate(args[0], values), evaluate(args[1], values)
+    if op == "add":
+        return x + y
+    if op == "sub":
+        return x - y
+    return int(_CMP[op](x, y))
+
+
+def to_python(e: Expr, state: str = "v") -> str:
+    """Python source for a tree, reading variables from the sequence named ``state``."""
+    if isinstance(e, Const):
+        return str(e.value)
+    if isinstance(e, Var):
+        return f"{state}[{e.index}]"
+    assert isinstance(e, Op)
+    a = [to_python(x, state) for x in e.args]
+    if e.op == "not":
+        return f"(not {a[0]})"
+    if e.op == "ite":
+        return f"({a[1]} if {a[0]} else {a[2]})"
+    if e.op in ("and", "or"):
+        return "(" + f" {e.op} ".join(a) + ")"
+    return f"({a[0]} {_SYMBOL[e.op]} {a[1]})"
+
+
+def variables(e: Expr) -> set[Var]:
+    if isinstance(e, Var):
+        return {e}
+    if isinstance(e, Op):
+        out: set[Var] = set()
+        for a in e.args:
+            out |= variables(a)
+        return out
+    return set()

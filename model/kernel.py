@@ -1,0 +1,64 @@
+"""Kernel constants the model speaks in: errnos, DMA directions, UAPI flags, resv usages."""
+
+from __future__ import annotations
+
+# errno values (include/uapi/asm-generic/errno-base.h, errno.h; ERESTARTSYS is kernel-only)
+ENOENT = 2
+EINTR = 4
+EBADF = 9
+ENOMEM = 12
+EFAULT = 14
+EBUSY = 16
+EINVAL = 22
+EMFILE = 24
+ENOTTY = 25
+ENOSYS = 38
+EOVERFLOW = 75
+ERESTARTSYS = 512
+
+ERRNO_NAMES = {
+    ENOENT: "ENOENT", EINTR: "EINTR", EBADF: "EBADF", ENOMEM: "ENOMEM", EFAULT: "EFAULT",
+    EBUSY: "EBUSY", EINVAL: "EINVAL", EMFILE: "EMFILE", ENOTTY: "ENOTTY", ENOSYS: "ENOSYS",
+    EOVERFLOW: "EOVERFLOW", ERESTARTSYS: "ERESTARTSYS",
+}
+ERRNOS = {name: value for value, name in ERRNO_NAMES.items()}
+
+
+def errno_name(ret: int) -> str:
+    """``0`` -> ``"ok"``, ``-22`` -> ``"-EINVAL"``."""
+    if ret == 0:
+        return "ok"
+    return "-" + ERRNO_NAMES.get(-ret, str(-ret))
+
+
+# enum dma_data_direction
+DMA_BIDIRECTIONAL = 0
+DMA_TO_DEVICE = 1
+DMA_FROM_DEVICE = 2
+DMA_NONE = 3
+DIRECTIONS = {
+    "BIDIRECTIONAL": DMA_BIDIRECTIONAL, "TO_DEVICE": DMA_TO_DEVICE,
+    "FROM_DEVICE": DMA_FROM_DEVICE, "NONE": DMA_NONE,
+}
+DIRECTION_NAMES = {v: k for k, v in DIRECTIONS.items()}
+
+# include/uapi/linux/dma-buf.h (R20, R22)
+DMA_BUF_SYNC_READ = 1
+DMA_BUF_SYNC_WRITE = 2
+DMA_BUF_SYNC_RW = 3
+DMA_BUF_SYNC_START = 0
+DMA_BUF_SYNC_END = 4
+DMA_BUF_SYNC_VALID_FLAGS_MASK = DMA_BUF_SYNC_RW | DMA_BUF_SYNC_END
+DMA_BUF_NAME_LEN = 32
+
+# enum dma_resv_usage, in order (R24)
+USAGES = ("KERNEL", "WRITE", "READ", "BOOKKEEP")
+
+# lseek whence
+SEEK_SET, SEEK_CUR, SEEK_END = 0, 1, 2
+WHENCE = {"SEEK_SET": SEEK_SET, "SEEK_CUR": SEEK_CUR, "SEEK_END": SEEK_END}
+WHENCE_NAMES = {v: k for k, v in WHENCE.items()}
+
+# poll events
+EPOLLIN = "EPOLLIN"
+EPOLLOUT = "EPOLLOUT"

@@ -1,0 +1,263 @@
+"""The model: ground actions over a scope, the pure step function, and enabledness.
+
+``Model(exporter, importers, profile, scope)`` instantiates every operation of
+``model.ops`` for every object in the scope. ``step(state, action)`` is pure and
+deterministic. ``enabled(state, mode)`` lists the actions that may happen next, in a fixed
+order:
+
+* ``misuse``: any call the API lets an importer or a process make, legal or not;
+* ``contract``: importers and processes call the API legally. A call is legal when it
+  breaks no obligation of the importer (no violation whose party is the importer fires),
+  so contract mode is derived from the rules, not written separately. Exporter and device
+  events are never restricted: in contract mode every violation is the exporter's.
+
+>>> from model.exporters import SYSTEM_HEAP
+>>> m = Model(SYSTEM_HEAP, profile="v6.16+")
+>>> s = m.initial()
+>>> s = m.step(s, Action.parse("export(b0)")).state
+>>> [str(a) for a in m.enabled(s, "contract")][:3]
+['fd(b0)', 'get_dma_buf(b0)', 'put(b0)']
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from model.action import Action
+from model.behaviour import Exporter, Importer
+from model.compile import (
+    StepFn,
+    compile_checks,
+    compile_predicates,
+    compile_programs,
+    compile_selector,
+)
+from model.context import Ctx
+from model.expr import Const, Expr, and_, not_, or_
+from model.invariants import core_invariants
+from model.layout import AttRef, BufRef, Field, Layout
+from model.ops import REGISTRY, OpSpec
+from model.ops.registry import Env
+from model.profiles import Profile
+from model.profiles import profile as lookup_profile
+from model.program import Program, symbolic
+from model.scope import Scope
+from model.violation import Party, Violation
+
+MODES = ("contract", "misuse")
+RESTRICTED_ACTORS = ("importer", "user")
+
+
+class ModelError(ValueError):
+    """A request the model cannot serve (an unknown action, a disabled one, a bad mode)."""
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """An immutable state: the values of the layout's variables, in order."""
+
+    values: tuple[int, ...]
+
+
+class Outcome(NamedTuple):
+    """What one step did: the next state, the violations, and the call's return value
+    (0 or a negative errno)."""
+
+    state: State
+    violations: tuple[Violation, ...]
+    errno: int
+
+
+@dataclass(frozen=True)
+class GroundAction:
+    action: Action
+    spec: OpSpec
+    program: Program
+    nlocals: int
+    ret: int  # index of the local that holds the return value
+    pre: Expr
+
+
+class Model:
+    """The reference model for one exporter, a set of importer styles, a kernel profile
+    and a scope."""
+
+    def __init__(
+        self,
+        exporter: Exporter,
+        importers: Sequence[Importer] | None = None,
+        profile: Profile | str = "v6.16+",
+        scope: Scope | str = "2x3",
+    ) -> None:
+        from model.importers import REFERENCE_IMPORTERS
+
+        self.exporter = exporter
+        self.importers: tuple[Importer, ...] = tuple(
+            REFERENCE_IMPORTERS if importers is None else importers)
+        if not self.importers:
+            raise ModelError("a model needs at least one importer style")
+        names = [i.name for i in self.importers]
+        if len(set(names)) != len(names):
+            raise ModelError(f"importer names must be distinct, got {names}")
+        self.profile = lookup_profile(profile) if isinstance(profile, str) else profile
+        self.scope = Scope.parse(scope) if isinstance(scope, str) else scope
+        self.layout = Layout(
+            self.scope, len(self.importers), exporter.buffer_fields,
+            exporter.attachment_fields, _merge_fields(self.importers))
+        env = Env(self.profile, self.scope, exporter, self.importers)
+        self.ground: tuple[GroundAction, ...] = tuple(self._instantiate(env))
+        self.actions: tuple[Action, ...] = tuple(g.action for g in self.ground)
+        self._index = {a: k for k, a in enumerate(self.actions)}
+        self._steps: list[StepFn] = compile_programs(
+            [(g.program, g.nlocals) for g in self.ground])
+        self._pre_fns = compile_predicates([g.pre for g in self.ground])
+        self._select = {"misuse": compile_selector([g.pre for g in self.ground])}
+        self._legal: list[Expr] | None = None
+        self._legal_fns: list[object] | None = None
+        ctx = Ctx(self.layout, self.profile, exporter, self.importers)
+        self._check = compile_checks(core_invariants(ctx))
+        self._initial = State(self.layout.initial())
+
+    # ------------------------------------------------------------ building
+    def _instantiate(self, env: Env) -> Iterable[GroundAction]:
+        for spec in REGISTRY:
+            if not spec.available(env):
+                continue
+            objects: Sequence[BufRef | AttRef] = (
+                self.layout.buffers if spec.target == "buffer"
+                else [a for b in self.layout.buffers for a in b.atts])
+            for obj in objects:
+                for params in spec.params(env):
+                    c = Ctx(self.layout, self.profile, self.exporter, self.importers,
+                            fault=str(params.get("fault", "none")))
+                    with c.function(spec.name) as ret:
+                        spec.body(c, obj, **params)
+                    pre = spec.enabled(c, obj, **params)
+                    yield GroundAction(
+                        Action.make(spec.name, obj.name, **params), spec,
+                        c.builder.program(), len(c.builder.locals), ret.index, pre)
+
+    def _contract_guards(self) -> list[Expr]:
+        if self._legal is None:
+            ignored = frozenset().union(*(i.ignores for i in self.importers))
+            legal = []
+            for g in self.ground:
+                if g.spec.actor not in RESTRICTED_ACTORS:
+                    legal.append(g.pre)
+                    continue
+                env: list[Expr] = [*self.layout.vars, *([Const(0)] * g.nlocals)]
+                effect = symbolic(g.program, env)
+                bad = [f.cond for f in effect.fired
+                       if f.site.party is Party.IMPORTER and f.site.tag not in ignored]
+                legal.append(and_(g.pre, not_(or_(*bad))))
+            self._legal = legal
+        return self._legal
+
+    # ------------------------------------------------------------ the interface
+    def initial(self) -> State:
+        """Nothing exported, nothing attached, no lock held."""
+        return self._initial
+
+    def enabled(self, state: State, mode: str = "contract") -> tuple[Action, ...]:
+        """The actions that may happen in ``state``, in a fixed order."""
+        select = self._select.get(mode)
+        if select is None:
+            if mode != "contract":
+                raise ModelError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+            select = self._select["contract"] = compile_selector(self._contract_guards())
+        return tuple(self.actions[k] for k in select(state.values))
+
+    def is_enabled(self, state: State, action: Action, mode: str = "contract") -> bool:
+        k = self.index(action)
+        if mode == "misuse":
+            return bool(self._pre_fns[k](state.values))
+        if mode != "contract":
+            raise ModelError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+        if self._legal_fns is None:
+            self._legal_fns = list(compile_predicates(self._contract_guards()))
+        fn = self._legal_fns[k]
+        return bool(fn(state.values))  # type: ignore[operator]
+
+    def index(self, action: Action) -> int:
+        try:
+            return self._index[action]
+        except KeyError:
+            close = difflib.get_close_matches(str(action), [str(a) for a in self.actions], 3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise ModelError(
+                f"{action} is not an action of this model ({self.exporter.name}, "
+                f"{self.profile}, scope {self.scope}){hint}") from None
+
+    def step(self, state: State, action: Action, index: int = 0) -> Outcome:
+        """Apply ``action``: the next state, the violations (numbered ``index``) and the
+        return value. The action must be possible at all (enabled in misuse mode)."""
+        k = self.index(action)
+        s = state.values
+        if not self._pre_fns[k](s):
+            raise ModelError(f"{action} cannot happen in this state (its object does not "
+                             "exist yet, or the operation is not possible now)")
+        values, fired = self._steps[k](s)
+        n = self.layout.size
+        nxt = tuple(values[:n])
+        fired += self._check(s, nxt)
+        violations = tuple(
+            Violation(site.rule, site.severity, site.party, index, site.objects,
+                      site.message(args))
+            for site, args in fired)
+        return Outcome(State(nxt), violations, values[self.ground[k].ret])
+
+    def run(self, actions: Iterable[Action | str], state: State | None = None,
+            mode: str = "misuse") -> list[Outcome]:
+        """Apply a sequence of actions (``Action`` or text); stops at nothing: every
+        outcome is returned. Raises ``ModelError`` for an action not enabled in ``mode``."""
+        s = self.initial() if state is None else state
+        out = []
+        for i, a in enumerate(actions):
+            act = Action.parse(a) if isinstance(a, str) else a
+            if mode == "contract" and not self.is_enabled(s, act, "contract"):
+                raise ModelError(f"step {i}: {act} is not a legal call here (contract mode)")
+            o = self.step(s, act, i)
+            out.append(o)
+            s = o.state
+        return out
+
+    # ------------------------------------------------------------ reading states
+    def value(self, state: State, name: str) -> int:
+        try:
+            return state.values[self.layout.by_name[name].index]
+        except KeyError:
+            close = difflib.get_close_matches(name, list(self.layout.by_name), 3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise ModelError(f"no state variable {name!r}{hint}") from None
+
+    def describe(self, state: State) -> dict[str, int]:
+        """The variables that differ from the initial state."""
+        init = self._initial.values
+        return {v.name: state.values[v.index] for v in self.layout.vars
+                if state.values[v.index] != init[v.index]}
+
+    def diff(self, before: State, after: State) -> list[tuple[str, int, int]]:
+        return [(v.name, before.values[v.index], after.values[v.index])
+                for v in self.layout.vars
+                if before.values[v.index] != after.values[v.index]]
+
+    def __repr__(self) -> str:
+        importers = ", ".join(i.name for i in self.importers)
+        return (f"Model({self.exporter.name}, importers=[{importers}], "
+                f"profile={self.profile}, scope={self.scope}, {len(self.actions)} actions)")
+
+
+def _merge_fields(importers: Sequence[Importer]) -> tuple[Field, ...]:
+    fields: dict[str, Field] = {}
+    for imp in importers:
+        for f in imp.fields:
+            if f.name in fields and fields[f.name] != f:
+                raise ModelError(f"importers declare field {f.name!r} differently")
+            fields[f.name] = f
+    return tuple(fields.values())
+
+
+__all__ = ["MODES", "Model", "ModelError", "Outcome", "State"]

@@ -1,0 +1,58 @@
+"""Checks shared by many operations: use after free, and the resv locking convention."""
+
+from __future__ import annotations
+
+from model.context import Ctx
+from model.expr import Expr
+from model.kernel import EFAULT
+from model.layout import DETACHED, RELEASED, AttRef, BufRef
+from model.violation import Party, Severity
+
+EDEADLK = 35  # the model stops a call that would deadlock on a lock its caller holds
+IMPORTER, EXPORTER, CORE = Party.IMPORTER, Party.EXPORTER, Party.CORE
+WARN_ERRNO, WARN, ERRNO = Severity.WARN_ERRNO, Severity.WARN, Severity.ERRNO
+LOCKDEP, BUG, SILENT, LEAK = Severity.LOCKDEP, Severity.BUG, Severity.SILENT, Severity.LEAK
+
+
+def buffer_alive(c: Ctx, b: BufRef, what: str) -> None:
+    """A call on a released buffer touches freed memory (R5, R6); the model stops it."""
+    with c.when(b.life.eq(RELEASED)):
+        c.report("R5", SILENT, IMPORTER, (b.name,),
+                 f"{what} on {b.name} after its last reference was dropped and it was "
+                 "released: use after free", tag="use-after-free")
+        c.exit(-EFAULT)
+
+
+def attachment_alive(c: Ctx, a: AttRef, what: str) -> None:
+    """A call on a detached attachment uses a freed ``dma_buf_attachment`` (R11)."""
+    with c.when(a.st.eq(DETACHED)):
+        c.report("R11", SILENT, IMPORTER, (a.name,),
+                 f"{what} on {a.name} after dma_buf_detach freed it: use after free",
+                 tag="use-after-detach")
+        c.exit(-EFAULT)
+
+
+def must_hold(c: Ctx, b: BufRef, rule: str, party: Party, what: str,
+              tag: str, when: Expr | bool = True) -> None:
+    """``dma_resv_assert_held``: a lockdep splat when resv is not held (nothing else)."""
+    with c.when(~b.resv & when):
+        c.report(rule, LOCKDEP, party, (b.name,),
+                 f"{what} without holding {b.name}'s reservation lock "
+                 "(dma_resv_assert_held)", tag=tag)
+
+
+def must_not_hold(c: Ctx, b: BufRef, rule: str, what: str, tag: str) -> None:
+    """The callee takes resv itself: a caller already holding it deadlocks (lockdep)."""
+    with c.when(b.resv):
+        c.report(rule, LOCKDEP, IMPORTER, (b.name,),
+                 f"{what} while holding {b.name}'s reservation lock: the callee takes it "
+                 "again and deadlocks", tag=tag)
+        c.exit(-EDEADLK)
+
+
+def errno_check(c: Ctx, cond: Expr, rule: str, party: Party, objs: tuple[str, ...],
+                message: str, errno: int, tag: str) -> None:
+    """A call the kernel rejects with ``errno`` (recorded as an ERRNO-severity violation)."""
+    with c.when(cond):
+        c.report(rule, ERRNO, party, objs, message, tag=tag)
+        c.exit(-errno)

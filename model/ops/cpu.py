@@ -1,0 +1,272 @@
+"""CPU access brackets, the SYNC ioctl, poll, the resv lock, fences and sync files
+(R19-R22, R24, R30)."""
+
+from __future__ import annotations
+
+from model.behaviour import Call
+from model.context import Ctx
+from model.expr import Expr
+from model.kernel import (
+    DIRECTION_NAMES,
+    DIRECTIONS,
+    DMA_BIDIRECTIONAL,
+    DMA_BUF_SYNC_END,
+    DMA_BUF_SYNC_READ,
+    DMA_BUF_SYNC_RW,
+    DMA_BUF_SYNC_VALID_FLAGS_MASK,
+    DMA_BUF_SYNC_WRITE,
+    DMA_FROM_DEVICE,
+    DMA_TO_DEVICE,
+    EBADF,
+    EINTR,
+    EINVAL,
+    ENOMEM,
+    ERESTARTSYS,
+    USAGES,
+)
+from model.layout import LIVE, UNEXPORTED, BufRef
+from model.ops.common import (
+    BUG,
+    ERRNO,
+    IMPORTER,
+    LOCKDEP,
+    SILENT,
+    buffer_alive,
+    errno_check,
+    must_hold,
+)
+from model.ops.lifetime import drop
+from model.ops.registry import Env, Params, faults, op, product
+
+WRITE_SET = ("KERNEL", "WRITE")  # what readers wait for: dma_resv_usage_rw(false)
+READ_SET = ("KERNEL", "WRITE", "READ")  # what writers wait for: dma_resv_usage_rw(true)
+
+
+def _exported(c: Ctx, b: BufRef, **_: object) -> Expr:
+    return b.life.ne(UNEXPORTED)
+
+
+def _user_can_enter(c: Ctx, b: BufRef, **_: object) -> Expr:
+    """A process's ioctl that takes resv waits while another context holds it."""
+    return b.life.ne(UNEXPORTED) & ~b.resv
+
+
+def _has_fd(c: Ctx, b: BufRef, what: str) -> None:
+    errno_check(c, b.fds.eq(0), "R5", IMPORTER, (b.name,),
+                f"{what} with no open fd of {b.name}", EBADF, tag="bad-fd")
+
+
+def begin_cpu_access(c: Ctx, b: BufRef, d: int, kernel_caller: bool) -> None:
+    """dma_buf_begin_cpu_access: the exporter's callback, then a wait on the fences the
+    direction conflicts with (R21)."""
+    if kernel_caller:
+        buffer_alive(c, b, "dma_buf_begin_cpu_access")
+        with c.when(b.resv):
+            c.report("R21", LOCKDEP, IMPORTER, (b.name,),
+                     f"dma_buf_begin_cpu_access on {b.name} while holding its reservation "
+                     "lock (might_lock)", tag="cpu-access-under-resv")
+    ret = c.call("begin_cpu_access", Call(b, dir=d))
+    with c.when(ret.ne(0)):
+        c.exit(ret)
+    write = d in (DMA_BIDIRECTIONAL, DMA_TO_DEVICE)
+    waited = READ_SET if write else WRITE_SET
+    with c.when(b.fence_set(waited)):
+        if c.failing("intr"):
+            c.exit(-ERESTARTSYS)  # the exporter's begin already ran; the caller restarts
+        for u in waited:
+            c.set(b.fences[u], 0)
+    c.inc(b.cpu)
+    c.set(b.cpu_dir, d)
+
+
+def end_cpu_access(c: Ctx, b: BufRef, d: int, kernel_caller: bool) -> None:
+    """dma_buf_end_cpu_access: no wait; the core keeps no bracket state (R20, R21), the
+    model keeps one to find unbalanced brackets."""
+    if kernel_caller:
+        buffer_alive(c, b, "dma_buf_end_cpu_access")
+        with c.when(b.resv):
+            c.report("R21", LOCKDEP, IMPORTER, (b.name,),
+                     f"dma_buf_end_cpu_access on {b.name} while holding its reservation lock "
+                     "(might_lock)", tag="cpu-access-under-resv")
+    with c.when(b.cpu.eq(0)):
+        c.report("R21", SILENT, IMPORTER, (b.name,),
+                 f"end_cpu_access on {b.name} without a begin_cpu_access: the exporter syncs "
+                 "for the device what was never synced for the CPU", tag="end-without-begin")
+    with c.otherwise():
+        with c.when(b.cpu_dir.ne(d)):
+            c.report("R20", SILENT, IMPORTER, (b.name,),
+                     f"end_cpu_access on {b.name} with {DIRECTION_NAMES[d]}, begun with "
+                     "direction code {0}", b.cpu_dir, tag="cpu-access-direction")
+        c.dec(b.cpu)
+    c.call("end_cpu_access", Call(b, dir=d))
+
+
+_CPU_DIRS = ("BIDIRECTIONAL", "TO_DEVICE", "FROM_DEVICE")
+
+
+def _begin_params(env: Env) -> list[Params]:
+    return [{**p, **f} for p in product(dir=_CPU_DIRS)
+            for f in faults(env, "begin_cpu_access", "intr")]
+
+
+@op("begin_cpu_access", actor="importer", target="buffer", enabled=_exported,
+    kernel="dma_buf_begin_cpu_access", rules=("R21",), params=_begin_params)
+def begin_cpu_access_op(c: Ctx, b: BufRef, dir: str, fault: str) -> None:
+    begin_cpu_access(c, b, DIRECTIONS[dir], kernel_caller=True)
+
+
+@op("end_cpu_access", actor="importer", target="buffer", enabled=_exported,
+    kernel="dma_buf_end_cpu_access", rules=("R21", "R20"),
+    params=lambda env: product(dir=_CPU_DIRS))
+def end_cpu_access_op(c: Ctx, b: BufRef, dir: str) -> None:
+    end_cpu_access(c, b, DIRECTIONS[dir], kernel_caller=True)
+
+
+def _sync_params(env: Env) -> list[Params]:
+    # every flag combination of the valid mask, and one with a bit outside it
+    return [{"flags": f, **x} for f in (*range(8), 8) for x in faults(env, "begin_cpu_access")]
+
+
+@op("sync", actor="user", target="buffer", enabled=_user_can_enter,
+    kernel="dma_buf_ioctl(DMA_BUF_IOCTL_SYNC)", rules=("R20",), params=_sync_params)
+def sync(c: Ctx, b: BufRef, flags: int, fault: str) -> None:
+    _has_fd(c, b, "DMA_BUF_IOCTL_SYNC")
+    if flags & ~DMA_BUF_SYNC_VALID_FLAGS_MASK or not flags & DMA_BUF_SYNC_RW:
+        c.report("R20", ERRNO, IMPORTER, (b.name,),
+                 f"DMA_BUF_IOCTL_SYNC on {b.name} with flags {flags:#x}: valid are READ, WRITE "
+                 "or both, optionally with END", tag="sync-flags")
+        c.exit(-EINVAL)
+        return
+    rw = flags & DMA_BUF_SYNC_RW
+    d = {DMA_BUF_SYNC_READ: DMA_FROM_DEVICE, DMA_BUF_SYNC_WRITE: DMA_TO_DEVICE}.get(
+        rw, DMA_BIDIRECTIONAL)
+    if flags & DMA_BUF_SYNC_END:
+        end_cpu_access(c, b, d, kernel_caller=False)
+    else:
+        begin_cpu_access(c, b, d, kernel_caller=False)
+
+
+@op("poll", actor="user", target="buffer", enabled=_user_can_enter, kernel="dma_buf_poll",
+    rules=("R19",), params=lambda env: product(events=("EPOLLIN", "EPOLLOUT")))
+def poll(c: Ctx, b: BufRef, events: str) -> None:
+    """EPOLLIN waits for writers, EPOLLOUT for readers and writers; a callback armed on a
+    pending fence holds a file reference until it fires (R19)."""
+    _has_fd(c, b, "poll()")
+    waited, cb = (WRITE_SET, b.cb_in) if events == "EPOLLIN" else (READ_SET, b.cb_out)
+    with c.when(b.fence_set(waited) & ~cb):
+        c.set(cb, 1)
+
+
+@op("lock", actor="importer", target="buffer", enabled=_exported, kernel="dma_resv_lock",
+    rules=("R30", "R24"), params=lambda env: product(fault=("none", "intr")))
+def lock(c: Ctx, b: BufRef, fault: str) -> None:
+    buffer_alive(c, b, "dma_resv_lock")
+    with c.when(b.resv):
+        c.report("R30", LOCKDEP, IMPORTER, (b.name,),
+                 f"dma_resv_lock of {b.name}, already held by the caller: recursive locking "
+                 "deadlocks", tag="resv-recursive")
+        c.exit(-EINTR)
+    if fault == "intr":
+        c.exit(-EINTR)  # dma_resv_lock_interruptible: a signal; the lock is NOT held
+        return
+    c.set(b.resv, 1)
+    c.set(b.reserved, 0)
+
+
+@op("unlock", actor="importer", target="buffer", enabled=_exported, kernel="dma_resv_unlock",
+    rules=("R30", "R24"))
+def unlock(c: Ctx, b: BufRef) -> None:
+    buffer_alive(c, b, "dma_resv_unlock")
+    with c.when(~b.resv):
+        c.report("R30", LOCKDEP, IMPORTER, (b.name,),
+                 f"dma_resv_unlock of {b.name}, which the caller does not hold",
+                 tag="resv-unlock-unheld")
+        c.exit(0)
+    c.set(b.resv, 0)
+    c.set(b.reserved, 0)  # with CONFIG_DEBUG_MUTEXES the reservation is forgotten
+
+
+@op("reserve_fences", actor="importer", target="buffer", enabled=_exported,
+    kernel="dma_resv_reserve_fences", rules=("R24",),
+    params=lambda env: product(fault=("none", "nomem")))
+def reserve_fences(c: Ctx, b: BufRef, fault: str) -> None:
+    buffer_alive(c, b, "dma_resv_reserve_fences")
+    must_hold(c, b, "R24", IMPORTER, f"dma_resv_reserve_fences on {b.name}",
+              tag="reserve-without-resv")
+    if fault == "nomem":
+        c.exit(-ENOMEM)
+        return
+    c.inc(b.reserved)
+
+
+@op("add_fence", actor="importer", target="buffer", enabled=_exported,
+    kernel="dma_resv_add_fence", rules=("R24",), params=lambda env: product(usage=USAGES))
+def add_fence(c: Ctx, b: BufRef, usage: str) -> None:
+    buffer_alive(c, b, "dma_resv_add_fence")
+    must_hold(c, b, "R24", IMPORTER, f"dma_resv_add_fence on {b.name}",
+              tag="add-fence-without-resv")
+    with c.when(b.reserved.eq(0)):
+        c.report("R24", BUG, IMPORTER, (b.name,),
+                 f"dma_resv_add_fence on {b.name} with no slot reserved since the lock was "
+                 "taken (BUG_ON num_fences >= max_fences)", tag="add-fence-unreserved")
+        c.exit(0)
+    c.dec(b.reserved)
+    c.set(b.fences[usage], 1)
+
+
+def _pending(c: Ctx, b: BufRef, usage: str, **_: object) -> Expr:
+    return b.life.eq(LIVE) & b.fences[usage]
+
+
+@op("signal", actor="device", target="buffer", enabled=_pending,
+    kernel="dma_fence_signal", rules=("R19", "R24"),
+    params=lambda env: product(usage=USAGES))
+def signal(c: Ctx, b: BufRef, usage: str) -> None:
+    """The device finishes the work a fence stands for; poll callbacks on it fire and
+    drop their file reference (which may be the last one)."""
+    c.set(b.fences[usage], 0)
+    for cb, waited in ((b.cb_in, WRITE_SET), (b.cb_out, READ_SET)):
+        if usage in waited:
+            with c.when(cb):
+                drop(c, b, cb)
+
+
+def _sync_file_params(env: Env) -> list[Params]:
+    return product(flags=(0, 1, 2, 3, 4))
+
+
+def _sync_file_flags(c: Ctx, b: BufRef, flags: int, what: str) -> bool:
+    if flags & ~DMA_BUF_SYNC_RW or not flags & DMA_BUF_SYNC_RW:
+        c.report("R22", ERRNO, IMPORTER, (b.name,),
+                 f"{what} on {b.name} with flags {flags:#x}: valid are READ, WRITE or both",
+                 tag="sync-file-flags")
+        c.exit(-EINVAL)
+        return False
+    return True
+
+
+@op("export_sync_file", actor="user", target="buffer", enabled=_exported,
+    kernel="dma_buf_export_sync_file", rules=("R22",), params=_sync_file_params)
+def export_sync_file(c: Ctx, b: BufRef, flags: int) -> None:
+    """A snapshot of the fences a reader (READ) or writer (WRITE) would wait for; the resv
+    is not changed."""
+    _has_fd(c, b, "DMA_BUF_IOCTL_EXPORT_SYNC_FILE")
+    _sync_file_flags(c, b, flags, "DMA_BUF_IOCTL_EXPORT_SYNC_FILE")
+
+
+@op("import_sync_file", actor="user", target="buffer", enabled=_user_can_enter,
+    kernel="dma_buf_import_sync_file", rules=("R22", "R24"),
+    params=lambda env: [{**p, **f} for p in _sync_file_params(env)
+                        for f in ({"fault": "none"}, {"fault": "nomem"})])
+def import_sync_file(c: Ctx, b: BufRef, flags: int, fault: str) -> None:
+    """Adds the sync file's fence to the resv as a writer (WRITE bit) or a reader."""
+    _has_fd(c, b, "DMA_BUF_IOCTL_IMPORT_SYNC_FILE")
+    if not _sync_file_flags(c, b, flags, "DMA_BUF_IOCTL_IMPORT_SYNC_FILE"):
+        return
+    if fault == "nomem":
+        c.exit(-ENOMEM)  # dma_resv_reserve_fences failed
+        return
+    c.set(b.fences["WRITE" if flags & DMA_BUF_SYNC_WRITE else "READ"], 1)
+
+
+__all__ = ["begin_cpu_access", "end_cpu_access"]

@@ -1,0 +1,106 @@
+"""mmap, llseek and DMA_BUF_SET_NAME (R23, R26, R27)."""
+
+from __future__ import annotations
+
+from model.behaviour import Call
+from model.context import Ctx
+from model.expr import Expr
+from model.kernel import DMA_BUF_NAME_LEN, EBADF, EINVAL, EOVERFLOW, SEEK_END, SEEK_SET, WHENCE
+from model.layout import LIVE, UNEXPORTED, BufRef
+from model.ops.common import ERRNO as _ERRNO
+from model.ops.common import IMPORTER, LOCKDEP, buffer_alive, errno_check
+from model.ops.lifetime import drop
+from model.ops.registry import Env, Params, op, product
+
+WRAP = "wrap"  # a pgoff so large that pgoff + pages overflows
+
+
+def _exported(c: Ctx, b: BufRef, **_: object) -> Expr:
+    return b.life.ne(UNEXPORTED)
+
+
+def _has_fd(c: Ctx, b: BufRef, what: str) -> None:
+    errno_check(c, b.fds.eq(0), "R5", IMPORTER, (b.name,),
+                f"{what} with no open fd of {b.name}", EBADF, tag="bad-fd")
+
+
+def _ranges(env: Env, wrap: bool) -> list[Params]:
+    n = env.scope.size_pages
+    out = product(pgoff=tuple(range(n + 1)), pages=tuple(range(1, n + 1)))
+    if wrap:
+        out.append({"pgoff": WRAP, "pages": 1})
+    return out
+
+
+def _map_area(c: Ctx, b: BufRef, pgoff: int | str, pages: int, what: str) -> None:
+    if not c.exporter.has("mmap"):
+        c.exit(-EINVAL)
+        return
+    if pgoff == WRAP:
+        c.report("R26", _ERRNO, IMPORTER, (b.name,),
+                 f"{what} of {b.name}: pgoff + pages overflows", tag="mmap-overflow")
+        c.exit(-EOVERFLOW)
+        return
+    assert isinstance(pgoff, int)
+    if pgoff + pages > c.scope.size_pages:
+        c.report("R26", _ERRNO, IMPORTER, (b.name,),
+                 f"{what} of {b.name}: pages {pgoff}..{pgoff + pages - 1} lie beyond its "
+                 f"{c.scope.size_pages} page(s)", tag="mmap-bounds")
+        c.exit(-EINVAL)
+        return
+    ret = c.call("mmap", Call(b))
+    with c.when(ret.ne(0)):
+        c.exit(ret)
+    c.inc(b.vmas)  # the vma holds a reference on the file
+
+
+@op("mmap", actor="user", target="buffer", enabled=_exported,
+    kernel="dma_buf_mmap_internal", rules=("R26",), params=lambda env: _ranges(env, False))
+def mmap(c: Ctx, b: BufRef, pgoff: int, pages: int) -> None:
+    _has_fd(c, b, "mmap()")
+    _map_area(c, b, pgoff, pages, "mmap()")
+
+
+@op("dma_buf_mmap", actor="importer", target="buffer", enabled=_exported,
+    kernel="dma_buf_mmap", rules=("R26", "R30"), params=lambda env: _ranges(env, True))
+def dma_buf_mmap(c: Ctx, b: BufRef, pgoff: int | str, pages: int) -> None:
+    buffer_alive(c, b, "dma_buf_mmap")
+    if c.profile.locking_convention:
+        with c.when(b.resv):
+            c.report("R30", LOCKDEP, IMPORTER, (b.name,),
+                     f"dma_buf_mmap of {b.name} while holding its reservation lock: mmap is "
+                     "called unlocked and the exporter may take it", tag="mmap-under-resv")
+    _map_area(c, b, pgoff, pages, "dma_buf_mmap")
+
+
+def _mapped(c: Ctx, b: BufRef, **_: object) -> Expr:
+    return b.life.eq(LIVE) & (b.vmas > 0)
+
+
+@op("munmap", actor="user", target="buffer", enabled=_mapped, kernel="munmap",
+    rules=("R26", "R6"))
+def munmap(c: Ctx, b: BufRef) -> None:
+    drop(c, b, b.vmas)
+
+
+@op("llseek", actor="user", target="buffer", enabled=_exported, kernel="dma_buf_llseek",
+    rules=("R27",), params=lambda env: product(whence=tuple(WHENCE), offset=(0, 1)))
+def llseek(c: Ctx, b: BufRef, whence: str, offset: int) -> None:
+    _has_fd(c, b, "llseek()")
+    if offset != 0 or WHENCE[whence] not in (SEEK_SET, SEEK_END):
+        c.report("R27", _ERRNO, IMPORTER, (b.name,),
+                 f"llseek() of {b.name} with {whence} and offset {offset}: only SEEK_SET or "
+                 "SEEK_END with offset 0 are allowed", tag="llseek")
+        c.exit(-EINVAL)
+
+
+@op("set_name", actor="user", target="buffer", enabled=_exported,
+    kernel="dma_buf_set_name", rules=("R23",),
+    params=lambda env: product(length=(1, DMA_BUF_NAME_LEN)))
+def set_name(c: Ctx, b: BufRef, length: int) -> None:
+    _has_fd(c, b, "DMA_BUF_SET_NAME")
+    if length >= DMA_BUF_NAME_LEN:
+        c.report("R23", _ERRNO, IMPORTER, (b.name,),
+                 f"DMA_BUF_SET_NAME on {b.name} with a {length}-character name; at most "
+                 f"{DMA_BUF_NAME_LEN - 1} fit", tag="name-too-long")
+        c.exit(-EINVAL)

@@ -1,0 +1,168 @@
+"""Export, fds and references, and release when the last reference goes (R1-R6)."""
+
+from __future__ import annotations
+
+from model.behaviour import MANDATORY_OPS, Call
+from model.context import Ctx
+from model.expr import Expr, Var
+from model.kernel import EBADF, EINVAL, EMFILE, ENOENT, ENOMEM
+from model.layout import LIVE, RELEASED, UNEXPORTED, BufRef
+from model.ops.common import (
+    BUG,
+    CORE,
+    EXPORTER,
+    IMPORTER,
+    LOCKDEP,
+    SILENT,
+    WARN,
+    WARN_ERRNO,
+    buffer_alive,
+    errno_check,
+)
+from model.ops.registry import op, product
+
+
+def release(c: Ctx, b: BufRef) -> None:
+    """dma_buf_file_release then dma_buf_release, run when the refcount reaches 0 (R6)."""
+    with c.when(b.vmap_cnt > 0):
+        c.report("R6", BUG, IMPORTER, (b.name,),
+                 f"{b.name} released with a vmap outstanding: vmapping_counter was {{0}} "
+                 "(BUG_ON in dma_buf_release)", b.vmap_cnt, tag="release-with-vmap")
+    with c.when(b.cb_in | b.cb_out):
+        c.report("R19", BUG, CORE, (b.name,),
+                 f"{b.name} released with a poll callback still armed", tag="release-with-poll")
+    with c.when(b.cpu > 0):
+        c.report("R21", SILENT, IMPORTER, (b.name,),
+                 f"{b.name} released with {{0}} begin_cpu_access bracket(s) never ended",
+                 b.cpu, tag="cpu-access-unbalanced")
+    with c.when(b.resv):
+        c.report("R30", LOCKDEP, IMPORTER, (b.name,),
+                 f"{b.name} released while its reservation lock is held (held lock freed)",
+                 tag="release-with-resv")
+    c.call("release", Call(b))
+    for a in b.atts:
+        with c.when(a.live):
+            c.report("R6", WARN, IMPORTER, (b.name, a.name),
+                     f"{b.name} released with {a.name} still attached; the attachment now "
+                     "points at freed memory", tag="release-with-attachment")
+    c.set(b.life, RELEASED)
+    for var in (b.resv, b.reserved, b.cpu, b.cpu_dir, b.vmap_cnt, b.vmap_ptr):
+        c.set(var, 0)
+
+
+def caller_keeps_reference(c: Ctx, b: BufRef) -> None:
+    """Called before the caller gives up one of its own references: attachments do not
+    hold the buffer, so an importer still attached must keep one (R8)."""
+    for a in b.atts:
+        with c.when(a.live & b.kref.eq(1)):
+            c.report("R8", SILENT, IMPORTER, (b.name, a.name),
+                     f"the caller gives up its last reference to {b.name} while {a.name} is "
+                     "still attached: the attachment no longer keeps the buffer alive",
+                     tag="attached-without-reference")
+
+
+def drop(c: Ctx, b: BufRef, holder: Var) -> None:
+    """Drop one reference held by ``holder``; release on the last one (R5, R6)."""
+    c.dec(holder)
+    with c.when(b.refcount.eq(0)):
+        release(c, b)
+
+
+def _unexported(c: Ctx, b: BufRef, **_: object) -> Expr:
+    return b.life.eq(UNEXPORTED)
+
+
+def _exported(c: Ctx, b: BufRef, **_: object) -> Expr:
+    return b.life.ne(UNEXPORTED)
+
+
+@op("export", actor="exporter", target="buffer", enabled=_unexported,
+    kernel="dma_buf_export", rules=("R1", "R2", "R3", "R4"),
+    params=lambda env: product(fault=("none", "module", "nomem")))
+def export(c: Ctx, b: BufRef, fault: str) -> None:
+    x = c.exporter
+    missing = [m for m in MANDATORY_OPS if not x.has(m)] + ([] if x.priv else ["priv"])
+    if missing:
+        c.report("R1", WARN_ERRNO, EXPORTER, (b.name,),
+                 f"dma_buf_export by {x.name} without {', '.join(missing)}", tag="export-ops")
+        c.exit(-EINVAL)
+        return
+    if x.has("pin") != x.has("unpin"):
+        c.report("R2", WARN_ERRNO, EXPORTER, (b.name,),
+                 f"dma_buf_export by {x.name} with only one of pin/unpin", tag="export-pin-pair")
+        c.exit(-EINVAL)
+        return
+    if c.profile.sgt_cache and x.cache_sgt_mapping and x.dynamic:
+        c.report("R3", WARN_ERRNO, EXPORTER, (b.name,),
+                 f"dma_buf_export by {x.name} with both cache_sgt_mapping and pin/unpin",
+                 tag="export-cache-pin")
+        c.exit(-EINVAL)
+        return
+    if fault == "module":
+        c.exit(-ENOENT)  # try_module_get failed; ops->release is not called (R4)
+        return
+    if fault == "nomem":
+        c.exit(-ENOMEM)  # file or allocation failure (R4)
+        return
+    c.set(b.life, LIVE)
+    c.set(b.kref, 1)
+
+
+@op("fd", actor="importer", target="buffer", enabled=_exported, kernel="dma_buf_fd",
+    rules=("R5",), params=lambda env: product(fault=("none", "emfile")))
+def fd(c: Ctx, b: BufRef, fault: str) -> None:
+    buffer_alive(c, b, "dma_buf_fd")
+    with c.when(b.kref.eq(0)):
+        c.report("R5", SILENT, IMPORTER, (b.name,),
+                 f"dma_buf_fd on {b.name} installs a reference the caller does not hold "
+                 "(its own was already given away): refcount is {0}", b.refcount,
+                 tag="fd-without-reference")
+        c.exit(0)
+    if fault == "emfile":
+        c.exit(-EMFILE)  # no fd reserved; the caller still owns its reference
+        return
+    caller_keeps_reference(c, b)
+    c.dec(b.kref)  # fd_install hands the caller's reference to the fd table
+    c.inc(b.fds)
+
+
+@op("get", actor="importer", target="buffer", enabled=_exported, kernel="dma_buf_get",
+    rules=("R5",))
+def get(c: Ctx, b: BufRef) -> None:
+    errno_check(c, b.fds.eq(0), "R5", IMPORTER, (b.name,),
+                f"dma_buf_get with no open fd of {b.name}", EBADF, tag="bad-fd")
+    c.inc(b.kref)
+
+
+@op("get_dma_buf", actor="importer", target="buffer", enabled=_exported,
+    kernel="get_dma_buf", rules=("R5",))
+def get_dma_buf(c: Ctx, b: BufRef) -> None:
+    buffer_alive(c, b, "get_dma_buf")
+    with c.when(b.kref.eq(0)):
+        c.report("R5", SILENT, IMPORTER, (b.name,),
+                 f"get_dma_buf on {b.name} by a caller holding no reference of its own: the "
+                 "holders of the other {0} may drop them first", b.refcount,
+                 tag="get-without-reference")
+    c.inc(b.kref)
+
+
+@op("put", actor="importer", target="buffer", enabled=_exported, kernel="dma_buf_put",
+    rules=("R5", "R6"))
+def put(c: Ctx, b: BufRef) -> None:
+    buffer_alive(c, b, "dma_buf_put")
+    with c.when(b.kref.eq(0)):
+        c.report("R5", SILENT, IMPORTER, (b.name,),
+                 f"dma_buf_put on {b.name} without a reference of the caller's own: it drops "
+                 "one held by an fd, a vma or a poll callback (refcount {0}, fds {1})",
+                 b.refcount, b.fds, tag="put-without-reference")
+        c.exit(0)
+    caller_keeps_reference(c, b)
+    drop(c, b, b.kref)
+
+
+@op("close", actor="user", target="buffer", enabled=_exported, kernel="close",
+    rules=("R5", "R6"))
+def close(c: Ctx, b: BufRef) -> None:
+    errno_check(c, b.fds.eq(0), "R5", IMPORTER, (b.name,),
+                f"close() of an fd of {b.name} that is not open", EBADF, tag="bad-fd")
+    drop(c, b, b.fds)
