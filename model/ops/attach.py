@@ -145,8 +145,9 @@ def detach(c: Ctx, a: AttRef) -> None:
         with c.when(s.live):
             c.report("R11", LEAK, IMPORTER, (a.name,),
                      f"dma_buf_detach of {a.name} with its mapping {s.name} outstanding: the "
-                     "sg_table" + (" and its map-time pin" if not c.profile.sgt_cache else "")
-                     + " leak", tag="detach-while-mapped")
+                     + ("sg_table leaks" if c.profile.sgt_cache
+                        else "sg_table and any map-time pin leak"),
+                     tag="detach-while-mapped")
     with c.when(a.pins > 0):
         c.report("R17", LEAK, IMPORTER, (a.name,),
                  f"dma_buf_detach of {a.name} with {{0}} dma_buf_pin() never unpinned",
