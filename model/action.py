@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 ParamValue = int | str
-DEFAULTS: dict[str, ParamValue] = {"fault": "none"}
+DEFAULTS: dict[str, ParamValue] = {"fault": "none", "map": "cached"}
 
 _ACTION = re.compile(r"\s*([a-z_][a-z0-9_]*)\s*\(\s*(b\d+(?:\.a\d+)?)\s*((?:,[^)]*)?)\)\s*")
 _PARAM = re.compile(r"\s*([a-z_][a-z0-9_]*)\s*=\s*([A-Za-z0-9_+-]+)\s*")
@@ -26,7 +26,8 @@ class ActionSyntaxError(ValueError):
 @dataclass(frozen=True, slots=True)
 class Action:
     """``name(obj, key=value, ...)``; ``obj`` is ``bN`` or ``bN.aM``. Parameters are kept
-    sorted by key and a parameter at its default (``fault=none``) is left out."""
+    sorted by key and a parameter at its default (``fault=none``, ``map=cached``) is left
+    out."""
 
     name: str
     obj: str

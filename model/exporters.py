@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from model.behaviour import Call, Exporter
 from model.context import Ctx
-from model.expr import Expr, total
+from model.expr import Expr, any_, total
 from model.invariants import Invariant
 from model.kernel import DMA_NONE, EBUSY, EINVAL, ENOMEM
 from model.layout import BufRef, counter, flag, pinned_total
@@ -134,7 +134,7 @@ def _gem_map(c: Ctx, call: Call) -> None:
 
 def gem_pins_match_attachments() -> Invariant:
     return Invariant(
-        "R32", "gem-pin-balance",
+        "R17", "gem-pin-balance",
         "{buf}: the GEM object is pinned {0} time(s) but has {1} attachment(s)",
         lambda c, b: b.x["gem_pins"].eq(_live_attachments(b)),
         lambda c, b: (b.x["gem_pins"], _live_attachments(b)))
@@ -238,6 +238,23 @@ def ttm_pins_cover_core() -> Invariant:
         lambda c, b: (b.x["pin_count"], pinned_total(b)))
 
 
+def ttm_no_peer2peer() -> Invariant:
+    """This device has no peer-to-peer path: attach must clear peer2peer (R9)."""
+    return Invariant(
+        "R9", "peer2peer-not-cleared",
+        "{buf}: an attachment keeps peer2peer although this exporter has no P2P path",
+        lambda c, b: ~any_([a.live & a.p2p for a in b.atts]))
+
+
+def ttm_maps_reachable() -> Invariant:
+    """No current mapping of an importer without peer2peer points into VRAM (R9)."""
+    return Invariant(
+        "R9", "vram-to-non-p2p",
+        "{buf}: an importer without peer2peer holds a mapping of VRAM",
+        lambda c, b: ~(b.x["placement"].eq(VRAM) & any_(
+            [a.live & ~a.p2p & s.live & ~s.stale for a in b.atts for s in a.slots])))
+
+
 TTM = Exporter(
     "ttm", "movable dynamic exporter (pin/unpin, move_notify): evicts between VRAM and GTT, "
     "migrates to GTT for importers without peer2peer, pins for vmap",
@@ -248,7 +265,8 @@ TTM = Exporter(
                    counter("placement", 1, "0: VRAM, 1: GTT"),
                    counter("vmaps", 2, "kernel mappings")),
     move=_ttm_move,
-    invariants=(ttm_pins_cover_core(), vmap_matches_core()),
+    invariants=(ttm_pins_cover_core(), vmap_matches_core(), ttm_no_peer2peer(),
+                ttm_maps_reachable()),
     modelled_on="amdgpu_dma_buf / ttm_bo (drivers/gpu/drm/amd/amdgpu/amdgpu_dma_buf.c)",
 )
 

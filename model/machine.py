@@ -111,8 +111,7 @@ class Model:
         self.ground: tuple[GroundAction, ...] = tuple(self._instantiate(env))
         self.actions: tuple[Action, ...] = tuple(g.action for g in self.ground)
         self._index = {a: k for k, a in enumerate(self.actions)}
-        self._steps: list[StepFn] = compile_programs(
-            [(g.program, g.nlocals) for g in self.ground])
+        self._steps: list[StepFn | None] = [None] * len(self.ground)  # compiled on first use
         self._pre_fns = compile_predicates([g.pre for g in self.ground])
         self._select = {"misuse": compile_selector([g.pre for g in self.ground])}
         self._legal: list[Expr] | None = None
@@ -139,6 +138,18 @@ class Model:
                     yield GroundAction(
                         Action.make(spec.name, obj.name, **params), spec,
                         c.builder.program(), len(c.builder.locals), ret.index, pre)
+
+    def _compile(self, k: int) -> StepFn:
+        g = self.ground[k]
+        fn = self._steps[k] = compile_programs([(g.program, g.nlocals)])[0]
+        return fn
+
+    def compile_all(self) -> None:
+        """Compile every step function now (engines that will use them all call this)."""
+        todo = [k for k, f in enumerate(self._steps) if f is None]
+        for k, fn in zip(todo, compile_programs(
+                [(self.ground[k].program, self.ground[k].nlocals) for k in todo]), strict=True):
+            self._steps[k] = fn
 
     def _contract_guards(self) -> list[Expr]:
         if self._legal is None:
@@ -199,13 +210,14 @@ class Model:
         if not self._pre_fns[k](s):
             raise ModelError(f"{action} cannot happen in this state (its object does not "
                              "exist yet, or the operation is not possible now)")
-        values, fired = self._steps[k](s)
+        fn = self._steps[k] or self._compile(k)
+        values, fired = fn(s)
         n = self.layout.size
         nxt = tuple(values[:n])
         fired += self._check(s, nxt)
         violations = tuple(
             Violation(site.rule, site.severity, site.party, index, site.objects,
-                      site.message(args))
+                      site.message(args), site.tag)
             for site, args in fired)
         return Outcome(State(nxt), violations, values[self.ground[k].ret])
 

@@ -39,7 +39,8 @@ class Violation:
     """One broken rule at one step.
 
     ``objects`` names the model objects involved (``b0``, ``b0.a1``); ``message`` states what
-    happened with the values that made it happen.
+    happened with the values that made it happen; ``tag`` names the obligation
+    (``put-without-reference``), stable across messages and profiles.
     """
 
     rule: str
@@ -48,6 +49,7 @@ class Violation:
     step: int
     objects: tuple[str, ...]
     message: str
+    tag: str = ""  # the obligation's short name, e.g. "double-unmap"
 
     @property
     def reference(self) -> str:

@@ -80,6 +80,11 @@ def map_attachment(c: Ctx, a: AttRef, d: int) -> None:
                          cached.dir - 1, tag="map-direction-change")
                 c.exit(-EBUSY)
             c.exit(0)
+    with c.when(a.maps >= c.scope.maps):
+        c.report("SCOPE", Severity.SCOPE, Party.MODEL, (a.name,),
+                 f"{a.name} already holds {c.scope.maps} mappings, the scope's bound",
+                 tag="scope-bound")
+        c.exit(-ENOMEM)
     pom = pin_on_map(c, a)
     with c.when(pom):
         ret = c.call("pin", Call(b, a))
@@ -90,32 +95,8 @@ def map_attachment(c: Ctx, a: AttRef, d: int) -> None:
                              f"the exporter's pin returned -EBUSY for {a.name} although it "
                              "has attachments that prevent moving", tag="pin-busy")
             c.exit(ret)
-    _fill_first_free(c, a, d, pom, list(a.slots))
-
-
-def _fill_first_free(c: Ctx, a: AttRef, d: int, pom: Expr, slots: list[SlotRef]) -> None:
-    b = c.layout.buffers[a.buf]
-    if not slots:
-        c.report("SCOPE", Severity.SCOPE, Party.MODEL, (a.name,),
-                 f"{a.name} already holds {c.scope.maps} mappings, the scope's bound",
-                 tag="scope-bound")
-        with c.when(pom):
-            c.call("unpin", Call(b, a))
-        c.exit(-ENOMEM)
-        return
-    s = slots[0]
-    with c.when(~s.live):
-        _fill(c, a, d, pom, s)
-    with c.otherwise():
-        _fill_first_free(c, a, d, pom, slots[1:])
-
-
-def _fill(c: Ctx, a: AttRef, d: int, pom: Expr, s: SlotRef) -> None:
-    b = c.layout.buffers[a.buf]
-    if c.failing("nomem"):
-        ret: Expr = lift(-ENOMEM)  # the exporter could not build the sg_table
-    else:
-        ret = c.call("map_dma_buf", Call(b, a, d, s))
+    # an injected "nomem" is the exporter failing to build the sg_table
+    ret = lift(-ENOMEM) if c.failing("nomem") else c.call("map_dma_buf", Call(b, a, d))
     with c.when(ret.ne(0)):
         with c.when(pom):
             c.call("unpin", Call(b, a))
@@ -123,17 +104,27 @@ def _fill(c: Ctx, a: AttRef, d: int, pom: Expr, s: SlotRef) -> None:
     # static importers wait for KERNEL fences; an interrupted wait unmaps and fails
     with c.when(~a.dyn & b.fences["KERNEL"]):
         if c.failing("intr"):
-            c.call("unmap_dma_buf", Call(b, a, d, s))
+            c.call("unmap_dma_buf", Call(b, a, d))
             with c.when(pom):
                 c.call("unpin", Call(b, a))
             c.exit(-ERESTARTSYS)
         c.set(b.fences["KERNEL"], 0)
-    c.set(s.dir, d + 1)
-    c.set(s.pinned, pom)
-    c.set(s.notified, 0)
-    c.set(s.stale, 0)
+    _store(c, a, d, pom, list(a.slots))
     if c.profile.sgt_cache and c.exporter.cache_sgt_mapping:
         c.set(a.cached, 1)
+
+
+def _store(c: Ctx, a: AttRef, d: int, pom: Expr, slots: list[SlotRef]) -> None:
+    """Record the new sg_table in the first free slot (the model's handle for it)."""
+    s = slots[0]
+    with c.when(~s.live):
+        c.set(s.dir, d + 1)
+        c.set(s.pinned, pom)
+        c.set(s.notified, 0)
+        c.set(s.stale, 0)
+    if len(slots) > 1:
+        with c.otherwise():
+            _store(c, a, d, pom, slots[1:])
 
 
 def unmap_attachment(c: Ctx, a: AttRef, slot: int | str, d: int) -> None:
