@@ -69,6 +69,7 @@ class Exporter:
     invariants: tuple[Invariant, ...] = ()  # facts about its own fields, checked every step
     profiles: tuple[str, ...] = tuple(PROFILES)
     modelled_on: str = ""
+    encodable: bool = True  # False for Python classes (model.plugin)
 
     def __post_init__(self) -> None:
         unknown = set(self.ops) - set(OPS)
@@ -129,6 +130,7 @@ class Importer:
     fields: tuple[Field, ...] = ()
     ignores: frozenset[str] = frozenset()
     modelled_on: str = ""
+    encodable: bool = True  # False for Python classes (model.plugin)
 
     def derive(self, name: str, summary: str, **changes: object) -> Importer:
         from dataclasses import replace

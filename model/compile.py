@@ -15,6 +15,7 @@ from model.program import (
     Assign,
     Block,
     Exit,
+    Extern,
     If,
     Program,
     Report,
@@ -33,6 +34,7 @@ class _Emitter:
         self.lines: list[str] = []
         self.sites: list[Site] = []
         self._site_ids: dict[Site, int] = {}
+        self.externs: list[object] = []
 
     def site(self, site: Site) -> str:
         k = self._site_ids.get(site)
@@ -74,6 +76,9 @@ class _Emitter:
             self.line(depth, "while True:")
             self.stmts(st.body, depth + 1, st.ret.index)
             self.line(depth + 1, "break")
+        elif isinstance(st, Extern):
+            self.externs.append(st.fn)
+            self.line(depth, f"X[{len(self.externs) - 1}](v, out)")
         elif isinstance(st, Exit):
             if ret is None:
                 raise ValueError("Exit outside of a Block")
@@ -102,7 +107,7 @@ def compile_programs(programs: Sequence[tuple[Program, int]]) -> list[StepFn]:
         em.stmts(program, 1, None)
         em.line(1, "return v, out")
     em.line(0, f"STEPS = [{', '.join(f'step{k}' for k in range(len(programs)))}]")
-    fns: list[StepFn] = _build("STEPS", "\n".join(em.lines), {"S": em.sites})
+    fns: list[StepFn] = _build("STEPS", "\n".join(em.lines), {"S": em.sites, "X": em.externs})
     return fns
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
-from model.behaviour import Call, Exporter, Importer
+from model.behaviour import Call, Callback, Exporter, Importer
 from model.expr import Const, Expr, ExprLike, Var, lift
 from model.invariants import Invariant
 from model.layout import AttRef, BufRef, Layout
@@ -97,7 +97,11 @@ class Ctx:
         body = self.exporter.callbacks.get(op) if self.exporter.has(op) else None
         if body is None:
             return Const(0)
-        ret = self.builder.local(f"{op}.ret")
+        return self.invoke(op, body, call)
+
+    def invoke(self, name: str, body: Callback, call: Call) -> Var:
+        """Run a behaviour's ``body``; returns the local holding what it ``returns()``."""
+        ret = self.builder.local(f"{name}.ret")
         self._returns.append(ret)
         try:
             body(self, call)

@@ -6,8 +6,11 @@ An expression is an immutable tree. The same tree is evaluated three ways: compi
 engines. Rules are therefore written once.
 
 >>> x = Var("b0.refs", 0, 0, 3)
->>> str((x + 1).le(3) & ~x.eq(0))
-'((b0.refs + 1) <= 3 and not (b0.refs == 0))'
+>>> e = ((x + 1) <= 3) & ~x.eq(0)
+>>> str(e)
+'(((b0.refs + 1) <= 3) and not (b0.refs == 0))'
+>>> evaluate(e, (2,)), evaluate(e, (0,))
+(1, 0)
 """
 
 from __future__ import annotations

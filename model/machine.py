@@ -15,8 +15,12 @@ order:
 >>> m = Model(SYSTEM_HEAP, profile="v6.16+")
 >>> s = m.initial()
 >>> s = m.step(s, Action.parse("export(b0)")).state
->>> [str(a) for a in m.enabled(s, "contract")][:3]
-['fd(b0)', 'get_dma_buf(b0)', 'put(b0)']
+>>> legal = [str(a) for a in m.enabled(s, "contract")]
+>>> "fd(b0)" in legal, "put(b0)" in legal, "close(b0)" in legal  # no fd is open yet
+(True, True, False)
+>>> out = m.step(s, Action.parse("close(b0)"))
+>>> out.errno, [v.tag for v in out.violations]
+(-9, ['bad-fd'])
 """
 
 from __future__ import annotations
@@ -119,6 +123,8 @@ class Model:
         ctx = Ctx(self.layout, self.profile, exporter, self.importers)
         self._check = compile_checks(core_invariants(ctx))
         self._initial = State(self.layout.initial())
+        self.encodable = exporter.encodable and all(i.encodable for i in self.importers)
+        self._ignored = frozenset().union(*(i.ignores for i in self.importers))
 
     # ------------------------------------------------------------ building
     def _instantiate(self, env: Env) -> Iterable[GroundAction]:
@@ -152,8 +158,9 @@ class Model:
             self._steps[k] = fn
 
     def _contract_guards(self) -> list[Expr]:
+        """Contract-mode guards derived symbolically (encodable models only)."""
         if self._legal is None:
-            ignored = frozenset().union(*(i.ignores for i in self.importers))
+            ignored = self._ignored
             legal = []
             for g in self.ground:
                 if g.spec.actor not in RESTRICTED_ACTORS:
@@ -174,12 +181,26 @@ class Model:
 
     def enabled(self, state: State, mode: str = "contract") -> tuple[Action, ...]:
         """The actions that may happen in ``state``, in a fixed order."""
+        if mode not in MODES:
+            raise ModelError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+        if mode == "contract" and not self.encodable:
+            return tuple(a for k, a in enumerate(self.actions)
+                         if self._legal_concretely(state, k))
         select = self._select.get(mode)
         if select is None:
-            if mode != "contract":
-                raise ModelError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
             select = self._select["contract"] = compile_selector(self._contract_guards())
         return tuple(self.actions[k] for k in select(state.values))
+
+    def _legal_concretely(self, state: State, k: int) -> bool:
+        """Contract enabledness by running the step: the same definition as the derived
+        guards (no importer obligation breaks), for models with Python-class behaviours."""
+        if not self._pre_fns[k](state.values):
+            return False
+        if self.ground[k].spec.actor not in RESTRICTED_ACTORS:
+            return True
+        out = self.step(state, self.actions[k])
+        return not any(v.party is Party.IMPORTER and v.tag not in self._ignored
+                       for v in out.violations)
 
     def is_enabled(self, state: State, action: Action, mode: str = "contract") -> bool:
         k = self.index(action)
@@ -187,6 +208,8 @@ class Model:
             return bool(self._pre_fns[k](state.values))
         if mode != "contract":
             raise ModelError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+        if not self.encodable:
+            return self._legal_concretely(state, k)
         if self._legal_fns is None:
             self._legal_fns = list(compile_predicates(self._contract_guards()))
         fn = self._legal_fns[k]

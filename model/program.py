@@ -10,7 +10,7 @@ guards and the solver engines consume.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -86,6 +86,21 @@ class Block(Stmt):
 @dataclass(frozen=True, slots=True)
 class Exit(Stmt):
     value: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Extern(Stmt):
+    """A call into plain Python at step time: ``fn(values, fired)`` may update the state
+    and locals in ``values`` and append (site, args) to ``fired``. Only the concrete step
+    can run it; ``symbolic`` refuses it, naming ``owner``."""
+
+    owner: str
+    fn: Callable[[list[int], list[tuple[Site, tuple[int, ...]]]], None]
+
+
+class NotEncodable(Exception):
+    """A behaviour written as a Python class: only the random explorer and replay can run
+    it, not a symbolic engine."""
 
 
 Program = tuple[Stmt, ...]
@@ -264,6 +279,10 @@ def _run(
             ret = exits[-1]
             env[ret.index] = ite(live, substitute(st.value, env), env[ret.index])
             live = FALSE
+        elif isinstance(st, Extern):
+            raise NotEncodable(
+                f"{st.owner} is a Python class: it is not encodable; use the hypothesis "
+                "engine or replay")
         else:  # pragma: no cover - the statement set is closed
             raise TypeError(f"unknown statement {st!r}")
     return env, live
@@ -281,6 +300,6 @@ def walk(stmts: tuple[Stmt, ...]) -> Iterator[Stmt]:
 
 
 __all__ = [
-    "Assign", "Block", "Builder", "Effect", "Exit", "Fired", "If", "Program", "Report", "Site",
-    "Stmt", "bound_site", "symbolic", "walk",
+    "Assign", "Block", "Builder", "Effect", "Exit", "Extern", "Fired", "If", "NotEncodable",
+    "Program", "Report", "Site", "Stmt", "bound_site", "symbolic", "walk",
 ]

@@ -111,7 +111,9 @@ def _movable(c: Ctx, b: BufRef, **_: object) -> Expr:
 def move(c: Ctx, b: BufRef) -> None:
     """The exporter evicts or migrates ``b`` (its own code: ``Exporter.move``)."""
     assert c.exporter.move is not None
-    c.exporter.move(c, Call(b))
+    ret = c.invoke("move", c.exporter.move, Call(b))
+    with c.when(ret.ne(0)):
+        c.exit(ret)
 
 
 __all__ = ["backing_moved", "move_notify", "notify_name"]
