@@ -56,10 +56,11 @@ class _Emitter:
         if isinstance(st, Assign):
             i, value = st.var.index, to_python(st.value)
             if needs_bound_check(st.var, st.value):
-                s = self.site(bound_site(st.var))
+                hi = self.site(bound_site(st.var))
+                lo = self.site(bound_site(st.var, over=False))
                 self.line(depth, f"t = {value}")
-                self.line(depth, f"if t > {st.var.hi}: out.append(({s}, (t,))); t = {st.var.hi}")
-                self.line(depth, f"elif t < {st.var.lo}: out.append(({s}, (t,))); t = {st.var.lo}")
+                self.line(depth, f"if t > {st.var.hi}: out.append(({hi}, (t,))); t = {st.var.hi}")
+                self.line(depth, f"elif t < {st.var.lo}: out.append(({lo}, (t,))); t = {st.var.lo}")
                 self.line(depth, f"v[{i}] = t")
             else:
                 self.line(depth, f"v[{i}] = {value}")

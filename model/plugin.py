@@ -55,7 +55,7 @@ class _Fields:
         var = self._var(name)
         if not var.lo <= value <= var.hi:
             # the same rule as for programs: report the bound, hold the value at it
-            self._fired.append((bound_site(var), (int(value),)))
+            self._fired.append((bound_site(var, over=value > var.hi), (int(value),)))
             value = min(max(value, var.lo), var.hi)
         self._values[var.index] = int(value)
 

@@ -26,7 +26,6 @@ from model.expr import (
     ite,
     lift,
     not_,
-    or_,
     substitute,
 )
 from model.violation import Party, Severity
@@ -106,14 +105,20 @@ class NotEncodable(Exception):
 Program = tuple[Stmt, ...]
 
 
-def bound_site(var: Var) -> Site:
-    """The site reported when an update would push ``var`` past its declared bounds."""
+def bound_site(var: Var, over: bool = True) -> Site:
+    """The site reported when an update would push ``var`` past its declared bounds: over
+    the top is a limit of the check (raise the scope); below the bottom is an unbalanced
+    decrement, a finding in its own right."""
+    obj = var.name.rsplit(".", 1)[0]
+    if over:
+        return Site(
+            "SCOPE", Severity.SCOPE, Party.MODEL, (obj,),
+            f"{var.name} would become {{0}}, above its declared bound {var.hi}; the value is "
+            "held at the bound (raise the scope to explore further)", "scope-bound")
     return Site(
-        "SCOPE", Severity.SCOPE, Party.MODEL, (var.name.rsplit(".", 1)[0],),
-        f"{var.name} would become {{0}}, outside its declared bounds {var.lo}..{var.hi}; "
-        "the value is held at the bound (raise the scope to explore further)",
-        "scope-bound",
-    )
+        "SCOPE", Severity.SILENT, Party.MODEL, (obj,),
+        f"{var.name} would drop to {{0}}, below {var.lo}: an unbalanced decrement (the value "
+        "is held at the bound)", "counter-underflow")
 
 
 def needs_bound_check(var: Var, value: Expr) -> bool:
@@ -253,10 +258,12 @@ def _run(
             if needs_bound_check(st.var, value):
                 over = value > st.var.hi
                 under = value < st.var.lo
-                out = or_(over, under)
-                if out != FALSE:
-                    eff.fired.append(Fired(bound_site(st.var), and_(here, out), (value,)))
-                    value = ite(over, st.var.hi, ite(under, st.var.lo, value))
+                if over != FALSE:
+                    eff.fired.append(Fired(bound_site(st.var), and_(here, over), (value,)))
+                if under != FALSE:
+                    eff.fired.append(
+                        Fired(bound_site(st.var, over=False), and_(here, under), (value,)))
+                value = ite(over, st.var.hi, ite(under, st.var.lo, value))
             env[st.var.index] = ite(live, value, env[st.var.index])
         elif isinstance(st, If):
             cond = substitute(st.cond, env)
