@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 ParamValue = int | str
 DEFAULTS: dict[str, ParamValue] = {"fault": "none", "map": "cached"}
@@ -32,6 +32,13 @@ class Action:
     name: str
     obj: str
     params: tuple[tuple[str, ParamValue], ...] = ()
+    _hash: int = field(default=0, init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.name, self.obj, self.params)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @classmethod
     def make(cls, name: str, obj: str, **params: ParamValue) -> Action:
