@@ -8,7 +8,7 @@ from model.context import Ctx
 from model.expr import Expr, any_, total
 from model.invariants import Invariant
 from model.kernel import DMA_NONE, EBUSY, EINVAL, ENOMEM
-from model.layout import BufRef, counter, flag, pinned_total
+from model.layout import RELEASED, BufRef, counter, flag, pinned_total
 from model.violation import Party, Severity
 
 VRAM, GTT = 0, 1  # TTM placements: device memory, system memory the device can reach
@@ -40,11 +40,14 @@ def _count_vunmap(c: Ctx, call: Call) -> None:
 
 
 def vmap_matches_core() -> Invariant:
-    """The exporter holds exactly one kernel mapping while the core caches one (R25)."""
+    """The exporter holds exactly one kernel mapping while the core caches one (R25).
+
+    Not checked once the buffer is released: a release with a vmap outstanding is the
+    importer's BUG (R6) and the exporter's vunmap is never called."""
     return Invariant(
         "R25", "vmap-leak",
         "{buf}: the exporter holds {0} kernel mapping(s) while the core caches {1}",
-        lambda c, b: b.x["vmaps"].eq(b.vmap_ptr),
+        lambda c, b: b.x["vmaps"].eq(b.vmap_ptr) | b.life.eq(RELEASED),
         lambda c, b: (b.x["vmaps"], b.vmap_ptr))
 
 

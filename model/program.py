@@ -124,11 +124,7 @@ def bound_site(var: Var, over: bool = True) -> Site:
 def needs_bound_check(var: Var, value: Expr) -> bool:
     if var.type == BOOL:
         return False
-    if isinstance(value, Const):
-        if not var.lo <= value.value <= var.hi:
-            raise ValueError(f"constant {value.value} is outside {var.name}'s bounds")
-        return False
-    return True
+    return not (isinstance(value, Const) and var.lo <= value.value <= var.hi)
 
 
 # --------------------------------------------------------------------------- building

@@ -89,7 +89,8 @@ def end_cpu_access(c: Ctx, b: BufRef, d: int, kernel_caller: bool) -> None:
                      f"dma_buf_end_cpu_access on {b.name} while holding its reservation lock "
                      "(might_lock)", tag="cpu-access-under-resv")
     with c.when(b.cpu.eq(0)):
-        c.report("R21", SILENT, IMPORTER, (b.name,),
+        # R20: "END without START ... accepted and passed to the exporter"
+        c.report("R20", SILENT, IMPORTER, (b.name,),
                  f"end_cpu_access on {b.name} without a begin_cpu_access: the exporter syncs "
                  "for the device what was never synced for the CPU", tag="end-without-begin")
     with c.otherwise():
