@@ -9,7 +9,7 @@ value and the same violation sites, in the same order.
 from __future__ import annotations
 
 import random
-from functools import lru_cache
+from functools import cache
 
 import pytest
 
@@ -20,7 +20,7 @@ from model.program import Builder, If, Report, Site, symbolic, walk
 from model.violation import Party, Severity
 
 
-@lru_cache(maxsize=None)
+@cache
 def model(exporter: str, profile: str) -> Model:
     return Model(EXPORTERS[exporter], profile=profile, scope="2x2")
 
