@@ -1,6 +1,6 @@
 """The rule catalogue R1..R32: what each rule demands, of whom, and what breaking it costs.
 
-Derived from ``/work/shared/reference/dmabuf-rules.md`` (section 2 "Rules" and section 3
+Derived from the rulebook ``shared/reference/dmabuf-rules.md`` (section 2 "Rules" and section 3
 "Version changes"). Each entry names the kernel functions involved, the parties that must
 keep the rule (main one first), the kernel's consequences when it is broken (typical one
 first) and the kernel profiles in which it applies.
@@ -159,7 +159,7 @@ _CATALOGUE: tuple[Rule, ...] = (
         title="Release runs ops->release exactly once, at the last reference",
         kernel_functions=("dma_buf_release", "dma_buf_file_release"),
         parties=(_IMP, _CORE),
-        consequences=(_BUG, _WARN, _SILENT),
+        consequences=(_BUG, _WARN, _SILENT, _LOCKDEP),
         profiles=_ALL,
         summary=(
             "When the final file reference goes away the core unlinks the buffer, calls "
@@ -200,7 +200,7 @@ _CATALOGUE: tuple[Rule, ...] = (
         title="Attach preconditions and effects",
         kernel_functions=("dma_buf_dynamic_attach", "dma_buf_attach", "dma_resv_lock"),
         parties=(_IMP,),
-        consequences=(_WARN_ERRNO, _LOCKDEP, _ERRNO),
+        consequences=(_WARN_ERRNO, _LOCKDEP, _ERRNO, _SILENT),
         profiles=_ALL,
         summary=(
             "The importer passes a non-NULL buffer and device, must not already hold the "
@@ -289,8 +289,8 @@ _CATALOGUE: tuple[Rule, ...] = (
             "dma_buf_pin_on_map",
             "dma_resv_wait_timeout",
         ),
-        parties=(_IMP, _EXP),
-        consequences=(_LOCKDEP, _WARN_ERRNO, _ERRNO, _SILENT),
+        parties=(_IMP, _EXP, _CORE),
+        consequences=(_LOCKDEP, _WARN_ERRNO, _ERRNO, _SILENT, _WARN),
         profiles=_ALL,
         summary=(
             "The importer maps a valid attachment while holding the buffer's resv, and a "
@@ -317,7 +317,7 @@ _CATALOGUE: tuple[Rule, ...] = (
         ),
         parties=(_IMP,),
         consequences=(_ERRNO, _SILENT, _WARN_ERRNO),
-        profiles=_UP_TO_615,
+        profiles=_ALL,
         summary=(
             "Once a mapping is cached with a direction other than bidirectional, a map "
             "request for a different direction is refused with -EBUSY, so the first map of a "
@@ -327,7 +327,8 @@ _CATALOGUE: tuple[Rule, ...] = (
         ),
         versions=(
             "Only v6.1 and v6.2-6.15 cache sg_tables and so return -EBUSY; from v6.16 the "
-            "core performs no direction check at all."
+            "core performs no direction check at all. The unmap direction and drm_prime's "
+            "DMA_NONE check hold in every profile."
         ),
     ),
     Rule(
@@ -409,7 +410,7 @@ _CATALOGUE: tuple[Rule, ...] = (
         title="dma_buf_pin/dma_buf_unpin: dynamic importers only, resv held",
         kernel_functions=("dma_buf_pin", "dma_buf_unpin", "dma_resv_assert_held"),
         parties=(_IMP, _EXP),
-        consequences=(_WARN, _LOCKDEP, _SILENT),
+        consequences=(_WARN, _LOCKDEP, _SILENT, _LEAK),
         profiles=_ALL,
         summary=(
             "Only dynamic importers may pin or unpin, with the resv held, sparingly, and "
@@ -494,8 +495,8 @@ _CATALOGUE: tuple[Rule, ...] = (
             "might_lock",
             "dma_resv_wait_timeout",
         ),
-        parties=(_IMP,),
-        consequences=(_LOCKDEP, _WARN_ERRNO, _WARN),
+        parties=(_IMP, _EXP),
+        consequences=(_LOCKDEP, _WARN_ERRNO, _WARN, _SILENT, _BUG),
         profiles=_ALL,
         summary=(
             "Kernel callers bracket CPU access with begin and end on a valid buffer without "
@@ -572,7 +573,7 @@ _CATALOGUE: tuple[Rule, ...] = (
         id="R25",
         title="dma_buf_vmap / dma_buf_vunmap",
         kernel_functions=("dma_buf_vmap", "dma_buf_vunmap", "dma_resv_assert_held"),
-        parties=(_IMP, _EXP),
+        parties=(_IMP, _EXP, _CORE),
         consequences=(_BUG, _LOCKDEP, _WARN_ERRNO, _WARN, _ERRNO, _SILENT),
         profiles=_ALL,
         summary=(

@@ -159,11 +159,11 @@ def poll(c: Ctx, b: BufRef, events: str) -> None:
 
 
 @op("lock", actor="importer", target="buffer", enabled=_exported, kernel="dma_resv_lock",
-    rules=("R30", "R24"), params=lambda env: product(fault=("none", "intr")))
+    rules=("R24",), params=lambda env: product(fault=("none", "intr")))
 def lock(c: Ctx, b: BufRef, fault: str) -> None:
     buffer_alive(c, b, "dma_resv_lock")
     with c.when(b.resv):
-        c.report("R30", LOCKDEP, IMPORTER, (b.name,),
+        c.report("R24", LOCKDEP, IMPORTER, (b.name,),
                  f"dma_resv_lock of {b.name}, already held by the caller: recursive locking "
                  "deadlocks", tag="resv-recursive")
         c.exit(-EINTR)
@@ -175,11 +175,11 @@ def lock(c: Ctx, b: BufRef, fault: str) -> None:
 
 
 @op("unlock", actor="importer", target="buffer", enabled=_exported, kernel="dma_resv_unlock",
-    rules=("R30", "R24"))
+    rules=("R24",))
 def unlock(c: Ctx, b: BufRef) -> None:
     buffer_alive(c, b, "dma_resv_unlock")
     with c.when(~b.resv):
-        c.report("R30", LOCKDEP, IMPORTER, (b.name,),
+        c.report("R24", LOCKDEP, IMPORTER, (b.name,),
                  f"dma_resv_unlock of {b.name}, which the caller does not hold",
                  tag="resv-unlock-unheld")
         c.exit(0)

@@ -36,7 +36,7 @@ def release(c: Ctx, b: BufRef) -> None:
                  f"{b.name} released with {{0}} begin_cpu_access bracket(s) never ended",
                  b.cpu, tag="cpu-access-unbalanced")
     with c.when(b.resv):
-        c.report("R30", LOCKDEP, IMPORTER, (b.name,),
+        c.report("R6", LOCKDEP, IMPORTER, (b.name,),
                  f"{b.name} released while its reservation lock is held (held lock freed)",
                  tag="release-with-resv")
     c.call("release", Call(b))
