@@ -39,8 +39,9 @@ class Mutant:
         return Model(self.exporter, self.importers, self.profile, scope)
 
     def caught(self, model: Model | None = None) -> Violation | None:
-        """Run the witness in contract mode; the first violation with the mutant's tag."""
-        m = model or self.model()
+        """Run the witness in contract mode (by default at scope 1x1, all a witness uses);
+        the first violation with the mutant's tag, or None."""
+        m = model or self.model("1x1")
         state = m.initial()
         for i, text in enumerate(self.witness):
             action = Action.parse(text)
