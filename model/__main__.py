@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
+from typing import TextIO
 
 from model.exporters import REFERENCE_EXPORTERS
 from model.machine import Model, ModelError
@@ -27,9 +28,8 @@ def canonical_sequence(unlocked: bool) -> list[str]:
             "close(b0)"]
 
 
-def main(argv: Sequence[str] | None = None, out: object = None) -> int:
-    stream = out if out is not None else sys.stdout
-    write = stream.write  # type: ignore[attr-defined]
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    write = (out if out is not None else sys.stdout).write
     failed = passed = 0
     start = time.perf_counter()
     for x in REFERENCE_EXPORTERS:
