@@ -36,7 +36,7 @@ def _reference(mutant: Mutant) -> Model:
                          if mutant.exporter is x or mutant.exporter.modelled_on == x.modelled_on)
     importers = tuple(IMPORTERS.get(i.name, i.derive(i.name, i.summary, ignores=frozenset()))
                       for i in mutant.importers)
-    return Model(base_exporter, importers, mutant.profile)
+    return Model(base_exporter, importers, mutant.profile, "1x1")
 
 
 @pytest.mark.parametrize("name", NAMES)
