@@ -1,0 +1,369 @@
+"""Typed syntax trees of the specification language.
+
+Every node is a frozen dataclass with a ``span`` that takes no part in equality, so a tree
+printed by the formatter and parsed again compares equal to the original. Nodes hold what
+was written (names as text); the resolution pass (``checker.dsl.resolve``) checks them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Where a node was written: 1-based lines and columns, end exclusive."""
+
+    path: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+
+NOWHERE = Span("<built-in>", 0, 0, 0, 0)
+
+
+def _span() -> Span:
+    span: Span = field(default=NOWHERE, compare=False, repr=False)
+    return span
+
+
+# ---------------------------------------------------------------- expressions
+
+
+@dataclass(frozen=True, slots=True)
+class IntLit:
+    value: int
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class BoolLit:
+    value: bool
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A dotted name: ``buf.pin_count``, ``a.dyn``, ``b0.a1.cached``, ``EINVAL``."""
+
+    parts: tuple[str, ...]
+    span: Span = _span()
+
+    def __str__(self) -> str:
+        return ".".join(self.parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Neg:
+    operand: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    operand: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class BinOp:
+    """``op`` is one of + - == != < <= > >= and or."""
+
+    op: str
+    left: Expr
+    right: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class FuncCall:
+    name: str
+    args: tuple[Expr, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Quantified:
+    """``forall x in collection where cond: (body)`` (``kind`` is forall or exists)."""
+
+    kind: str
+    var: str
+    collection: tuple[str, ...]
+    where: Expr | None
+    body: Expr
+    span: Span = _span()
+
+
+Expr = IntLit | BoolLit | Ref | Neg | Not | BinOp | FuncCall | Quantified
+
+
+# ---------------------------------------------------------------- behaviour statements
+
+
+@dataclass(frozen=True, slots=True)
+class IfStmt:
+    cond: Expr
+    then: tuple[Stmt, ...]
+    orelse: tuple[Stmt, ...] = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class AssignStmt:
+    """``target op value`` with ``op`` one of = += -=."""
+
+    target: Ref
+    op: str
+    value: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnStmt:
+    value: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class ReportStmt:
+    rule: str
+    tag: str
+    message: str
+    values: tuple[Expr, ...] = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class CoreCall:
+    """A call into the core from a behaviour: move_notify(), moved(), lock(), unlock(),
+    unmap_all()."""
+
+    name: str
+    span: Span = _span()
+
+
+Stmt = IfStmt | AssignStmt | ReturnStmt | ReportStmt | CoreCall
+
+
+# ---------------------------------------------------------------- behaviours
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileRef:
+    """``v6.16+`` or ``v6.16+ with move_notify = true``."""
+
+    name: str
+    options: tuple[tuple[str, bool], ...] = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDecl:
+    owner: str  # buffer | attachment
+    name: str
+    lo: int
+    hi: int
+    is_bool: bool
+    doc: str = ""
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Handler:
+    name: str
+    body: tuple[Stmt, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class InvariantDecl:
+    rule: str
+    tag: str
+    message: str
+    holds: Expr
+    values: tuple[Expr, ...] = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class ExporterDecl:
+    name: str
+    summary: str = ""
+    ops: tuple[str, ...] = ()
+    fields: tuple[FieldDecl, ...] = ()
+    fallible: tuple[str, ...] = ()
+    cache_sgt_mapping: bool = False
+    priv: bool = True
+    modelled_on: str = ""
+    profiles: tuple[ProfileRef, ...] = ()
+    handlers: tuple[Handler, ...] = ()
+    invariants: tuple[InvariantDecl, ...] = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class ImporterDecl:
+    name: str
+    summary: str = ""
+    dynamic: bool = False
+    allow_peer2peer: bool = False
+    revocable: bool = True
+    ignores: tuple[str, ...] = ()
+    modelled_on: str = ""
+    handlers: tuple[Handler, ...] = ()
+    span: Span = _span()
+
+
+# ---------------------------------------------------------------- scenarios
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    value: str | int
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class ActionCall:
+    name: str
+    obj: str
+    params: tuple[Param, ...] = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """``ok``, an errno (``-EBUSY``), ``violates R13 [tag]`` or ``clean`` (no violation)."""
+
+    kind: str  # ok | errno | violates | clean
+    errno: str = ""
+    rule: str = ""
+    tag: str = ""
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    action: ActionCall
+    outcomes: tuple[Outcome, ...] = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectState:
+    expr: Expr
+    span: Span = _span()
+
+
+ScenarioItem = Step | ExpectState
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioDecl:
+    name: str
+    summary: str = ""
+    profile: ProfileRef | None = None
+    scope: str = ""
+    exporter: str = ""
+    importers: tuple[str, ...] = ()
+    mode: str = ""
+    body: tuple[ScenarioItem, ...] = ()
+    span: Span = _span()
+
+
+# ---------------------------------------------------------------- properties and checks
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """An action name applied to a bound variable: ``move(b)``."""
+
+    action: str
+    var: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Binder:
+    var: str
+    collection: tuple[str, ...]
+    where: Expr | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """``after trigger: [forall x in c where p:] event before deadline``."""
+
+    trigger: Pattern
+    binder: Binder | None
+    event: Pattern
+    deadline: Pattern
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class PropertyDecl:
+    name: str
+    kind: str  # always | sometimes | response
+    body: Expr | Response
+    summary: str = ""
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class CheckDecl:
+    name: str
+    summary: str = ""
+    exporter: str = ""
+    importers: tuple[str, ...] = ()
+    mode: str = ""
+    profiles: tuple[ProfileRef, ...] = ()
+    scope: str = ""
+    depth: int | None = None
+    engines: tuple[str, ...] = ()
+    seeds: tuple[int, ...] = ()
+    budget: str = ""
+    properties: tuple[str, ...] = ()
+    span: Span = _span()
+
+
+# ---------------------------------------------------------------- files
+
+
+@dataclass(frozen=True, slots=True)
+class ImportDecl:
+    path: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileDecl:
+    profile: ProfileRef
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeDecl:
+    scope: str
+    span: Span = _span()
+
+
+Item = (ImportDecl | ProfileDecl | ScopeDecl | ExporterDecl | ImporterDecl | ScenarioDecl
+        | PropertyDecl | CheckDecl)
+
+
+@dataclass(frozen=True, slots=True)
+class SpecFile:
+    path: str
+    items: tuple[Item, ...]
+    span: Span = _span()
+
+    def of(self, kind: type) -> list[Item]:
+        return [i for i in self.items if isinstance(i, kind)]

@@ -1,0 +1,174 @@
+"""Diagnostics: ``file:line:col: error[E###]: message``, the source line and a caret.
+
+Every user mistake in a spec becomes a ``Diagnostic`` with a stable code; ``SpecError``
+carries one or more of them. Syntax errors are translated from the parser's exceptions into
+readable labels (no terminal names), with a catalogue of common mistakes (``SYNTAX``).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from checker.dsl.ast import Span
+
+
+class CheckerError(Exception):
+    """Root of dmabuf-check's own errors."""
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    span: Span
+    message: str
+    hint: str = ""
+
+    def render(self, source: str | None = None) -> str:
+        head = f"{self.span}: error[{self.code}]: {self.message}"
+        lines = [head]
+        if source is not None and self.span.line > 0:
+            text = source.splitlines()[self.span.line - 1] if self.span.line <= len(
+                source.splitlines()) else ""
+            width = max(1, (self.span.end_col - self.span.col)
+                        if self.span.end_line == self.span.line else len(text) - self.span.col + 1)
+            gutter = f"{self.span.line:>4} | "
+            lines.append(gutter + text)
+            lines.append(" " * (len(gutter) + self.span.col - 1) + "^" * max(1, width))
+        if self.hint:
+            lines.append(f"  = help: {self.hint}")
+        return "\n".join(lines)
+
+
+class SpecError(CheckerError, ValueError):
+    """One or more diagnostics about a spec."""
+
+    def __init__(self, diagnostics: list[Diagnostic], sources: dict[str, str] | None = None
+                 ) -> None:
+        super().__init__("\n".join(d.render() for d in diagnostics))
+        self.diagnostics = diagnostics
+        self.sources = sources or {}
+
+    def render(self) -> str:
+        return "\n\n".join(d.render(self.sources.get(d.span.path)) for d in self.diagnostics)
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+# Terminal names as a person would write them.
+_TERMINALS = {
+    "LBRACE": "'{'", "RBRACE": "'}'", "LPAR": "'('", "RPAR": "')'", "COMMA": "','",
+    "COLON": "':'", "DOT": "'.'", "EQUAL": "'='", "ASSIGN": "'=', '+=' or '-='",
+    "COMPARE": "a comparison (==, !=, <, <=, >, >=)", "ADDOP": "'+' or '-'", "MINUS": "'-'",
+    "NAME": "a name", "INT": "a number", "SIGNED_INT": "a number", "STRING": "a quoted string",
+    "PROFILE": "a kernel profile (v6.1, v6.2-6.15, v6.16+, v7.x)",
+    "SCOPE": "a scope such as 2x3", "TAG": "an obligation tag such as double-unmap",
+    "ERRNO": "an errno such as -EBUSY", "DURATION": "a duration such as 30s",
+    "__ANON_0": "'->'", "MORETHAN": "'>'", "LESSTHAN": "'<'", "$END": "the end of the file",
+}
+
+
+def _word(name: str) -> str:
+    """A terminal as a person would write it: its text for keywords and punctuation."""
+    if name in _TERMINALS:
+        return _TERMINALS[name]
+    from checker.dsl.parser import grammar
+
+    try:
+        pattern = grammar().get_terminal(name).pattern
+    except KeyError:
+        return name.lower()
+    if pattern.type == "str":
+        return f"'{pattern.value}'"
+    return name.lower()
+
+
+def _expected(names: Iterable[str]) -> str:
+    words = sorted({_word(n) for n in names})
+    if len(words) > 8:
+        return "one of " + ", ".join(words[:8]) + ", ..."
+    return " or ".join(words) if len(words) <= 2 else "one of " + ", ".join(words)
+
+
+# The catalogue of common mistakes: (code, label, hint, examples that produce it).
+SYNTAX: list[tuple[str, str, str, list[str]]] = [
+    ("E010", "an action needs parentheses around its object",
+     "write it as map(b0.a0, dir=TO_DEVICE)",
+     ["scenario s { export b0 }", "scenario s { map b0.a0 }"]),
+    ("E011", "missing '->' before the expected outcome",
+     "write map(b0.a0, dir=TO_DEVICE) -> ok",
+     ["scenario s { export(b0) ok }", "scenario s { export(b0) -EINVAL }"]),
+    ("E012", "an errno outcome is written with its minus sign",
+     "write -> -EBUSY",
+     ["scenario s { export(b0) -> EBUSY }"]),
+    ("E013", "use '==' to compare; '=' assigns",
+     "write if buf.pins == 0 { ... }",
+     ["exporter x { on pin { if buf.pins = 0 { return 0 } } }"]),
+    ("E014", "a field needs a type: 'buffer NAME: LO..HI' or 'buffer NAME: bool'",
+     "write buffer pin_count: 0..8",
+     ["exporter x { buffer pin_count }", "exporter x { attachment mapped }"]),
+    ("E015", "a block is missing its closing '}'",
+     "every '{' needs a matching '}'",
+     ["scenario s { export(b0)", "exporter x { on pin { return 0 }"]),
+    ("E016", "a name is expected after the keyword",
+     "write scenario NAME { ... }",
+     ["scenario { export(b0) }", "exporter { }", "property { always true }"]),
+    ("E017", "a quantifier's body is written in parentheses after ':'",
+     "write forall b in buffers: (b.kref >= 0)",
+     ["property p { always forall b in buffers: b.kref >= 0 }"]),
+    ("E018", "a property starts with always, sometimes or after",
+     "write property p { always EXPR }",
+     ["property p { EXPR }", "property p { b0.kref == 0 }"]),
+    ("E019", "parameters are written key=value",
+     "write map(b0.a0, dir=TO_DEVICE)",
+     ["scenario s { map(b0.a0, TO_DEVICE) }"]),
+]
+
+
+def _label(e: UnexpectedInput, text: str) -> tuple[str, str, str] | None:
+    from checker.dsl.parser import grammar
+
+    examples = {code: ex for code, _, _, ex in SYNTAX}
+    try:
+        code = e.match_examples(grammar().parse, examples, use_accepts=True)
+    except Exception:  # matching is best effort; the generic message remains
+        return None
+    if code is None:
+        return None
+    for c, label, hint, _ in SYNTAX:
+        if c == code:
+            return c, label, hint
+    return None
+
+
+def syntax_error(e: UnexpectedInput, text: str, path: str) -> Diagnostic:
+    line = getattr(e, "line", 0) or 0
+    col = getattr(e, "column", 0) or 0
+    if isinstance(e, UnexpectedEOF) or (isinstance(e, UnexpectedToken) and e.token.type == "$END"):
+        lines = text.splitlines() or [""]
+        line, col = len(lines), len(lines[-1]) + 1
+    span = Span(path, line, col, line, col + 1)
+    labelled = None if isinstance(e, UnexpectedCharacters) else _label(e, text)
+    if labelled:
+        code, label, hint = labelled
+        return Diagnostic(code, span, label, hint)
+    if isinstance(e, UnexpectedCharacters):
+        pos = e.pos_in_stream or 0
+        char = text[pos] if pos < len(text) else "?"
+        return Diagnostic("E002", span, f"unexpected character {char!r}",
+                          "names are letters, digits and '_'; strings use double quotes")
+    if isinstance(e, UnexpectedToken):
+        if e.token.type == "$END":
+            return Diagnostic("E003", span, "unexpected end of file",
+                              f"expected {_expected(e.expected)}")
+        width = len(str(e.token)) or 1
+        span = Span(path, line, col, line, col + width)
+        return Diagnostic("E001", span, f"unexpected {str(e.token)!r}",
+                          f"expected {_expected(e.expected)}")
+    return Diagnostic("E003", span, "unexpected end of file", "")
