@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from model.expr import Expr
 from model.layout import AttRef, BufRef, Field, SlotRef
 from model.profiles import PROFILES
 
@@ -32,11 +33,12 @@ MANDATORY_OPS = ("map_dma_buf", "unmap_dma_buf", "release")  # R1
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """The arguments of one callback invocation."""
+    """The arguments of one callback invocation. ``dir`` is a DMA direction: a constant, or
+    an expression when it comes from the state (an unmap of a recorded mapping)."""
 
     buf: BufRef
     att: AttRef | None = None
-    dir: int | None = None
+    dir: int | Expr | None = None
     slot: SlotRef | None = None
 
 

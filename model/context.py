@@ -129,6 +129,11 @@ class Ctx:
 
         move_notify(self, b)
 
+    def unmap_all(self, a: AttRef) -> None:
+        from model.ops.mapping import unmap_all
+
+        unmap_all(self, a)
+
     def backing_moved(self, b: BufRef) -> None:
         from model.ops.move import backing_moved
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from model.behaviour import OPS, Call, Exporter, Importer
 from model.context import Ctx
-from model.expr import Var
+from model.expr import Var, evaluate
 from model.kernel import DIRECTION_NAMES
 from model.layout import AttRef, BufRef, Field, counter, flag
 from model.program import Extern, Site, bound_site
@@ -166,9 +166,11 @@ def _extern(owner: str, method: Callable[[CallView], int | None], services: _Ser
         ret_var = c._returns[-1] if c._returns else None
 
         def run(values: list[int], fired: Fired) -> None:
+            # a direction read from the state (an unmap of a recorded mapping) is evaluated now
+            direction = d if d is None or isinstance(d, int) else evaluate(d, tuple(values))
             view = CallView(BufView(buf, values, fired, services),
                             AttView(att, values, fired) if att is not None else None,
-                            DIRECTION_NAMES.get(d) if d is not None else None)
+                            DIRECTION_NAMES.get(direction) if direction is not None else None)
             ret = method(view) or 0
             if ret_var is not None:
                 values[ret_var.index] = int(ret)

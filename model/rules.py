@@ -556,7 +556,7 @@ _CATALOGUE: tuple[Rule, ...] = (
             "dma_resv_unlock",
             "dma_resv_usage_rw",
         ),
-        parties=(_IMP,),
+        parties=(_IMP, _EXP),
         consequences=(_BUG, _WARN, _LOCKDEP, _SILENT),
         profiles=_ALL,
         summary=(

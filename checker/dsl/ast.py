@@ -131,10 +131,16 @@ class ReturnStmt:
 
 @dataclass(frozen=True, slots=True)
 class ReportStmt:
+    """``report RULE tag [severity] [party] "message" [values ...]``; without a severity the
+    rule's typical consequence is used, without a party the behaviour's own side is blamed
+    (an exporter may blame the importer whose mistake it catches)."""
+
     rule: str
     tag: str
     message: str
     values: tuple[Expr, ...] = ()
+    severity: str = ""
+    party: str = ""
     span: Span = _span()
 
 
@@ -182,11 +188,15 @@ class Handler:
 
 @dataclass(frozen=True, slots=True)
 class InvariantDecl:
+    """``invariant RULE tag [severity] "message": holds [values ...]``; the severity
+    defaults to silent (a broken fact about the exporter's own state)."""
+
     rule: str
     tag: str
     message: str
     holds: Expr
     values: tuple[Expr, ...] = ()
+    severity: str = ""
     span: Span = _span()
 
 

@@ -32,6 +32,9 @@ def parse(text: str, path: str = "<spec>") -> ast.SpecFile:
     return ast.SpecFile(path, tuple(items), ast.Span(path, 1, 1, 1, 1))
 
 
+PARTIES = ("importer", "exporter", "core")
+
+
 def _unquote(token: str) -> str:
     body = token[1:-1]
     return body.replace('\\"', '"').replace("\\\\", "\\")
@@ -147,10 +150,16 @@ class _Build(Transformer[Token, Any]):
     def value_list(self, meta: Meta, values: list[ast.Expr]) -> tuple[ast.Expr, ...]:
         return tuple(values)
 
-    def invariant_decl(self, meta: Meta, rule: Token, tag: Token, message: Token,
-                       holds: ast.Expr, *values: tuple[ast.Expr, ...]) -> tuple[str, Any]:
-        return ("invariants", ast.InvariantDecl(str(rule), str(tag), _unquote(message), holds,
-                                                values[0] if values else (), self._span(meta)))
+    @v_args(meta=True, inline=False)
+    def invariant_decl(self, meta: Meta, children: list[Any]) -> tuple[str, Any]:
+        rule, tag, rest = str(children[0]), str(children[1]), children[2:]
+        severity = ""
+        if isinstance(rest[0], Token) and rest[0].type == "NAME":
+            severity, rest = str(rest[0]), rest[1:]
+        message, holds = _unquote(rest[0]), rest[1]
+        values = rest[2] if len(rest) > 2 else ()
+        return ("invariants", ast.InvariantDecl(rule, tag, message, holds, values, severity,
+                                                self._span(meta)))
 
     @v_args(meta=True, inline=False)
     def importer(self, meta: Meta, children: list[Any]) -> ast.ImporterDecl:
@@ -204,10 +213,17 @@ class _Build(Transformer[Token, Any]):
     def return_stmt(self, meta: Meta, value: ast.Expr) -> ast.ReturnStmt:
         return ast.ReturnStmt(value, self._span(meta))
 
-    def report_stmt(self, meta: Meta, rule: Token, tag: Token, message: Token,
-                    *values: tuple[ast.Expr, ...]) -> ast.ReportStmt:
-        return ast.ReportStmt(str(rule), str(tag), _unquote(message),
-                              values[0] if values else (), self._span(meta))
+    @v_args(meta=True, inline=False)
+    def report_stmt(self, meta: Meta, children: list[Any]) -> ast.ReportStmt:
+        rule, tag, rest = str(children[0]), str(children[1]), children[2:]
+        words: list[str] = []
+        while isinstance(rest[0], Token) and rest[0].type == "NAME":
+            words, rest = [*words, str(rest[0])], rest[1:]
+        party = next((w for w in words if w in PARTIES), "")
+        severity = next((w for w in words if w not in PARTIES), "")
+        values = rest[1] if len(rest) > 1 else ()
+        return ast.ReportStmt(rule, tag, _unquote(rest[0]), values, severity, party,
+                              self._span(meta))
 
     def core_call(self, meta: Meta, name: Token) -> ast.CoreCall:
         return ast.CoreCall(str(name), self._span(meta))

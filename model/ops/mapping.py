@@ -162,6 +162,19 @@ def unmap_attachment(c: Ctx, a: AttRef, slot: int | str, d: int) -> None:
         c.set(var, 0)
 
 
+def unmap_all(c: Ctx, a: AttRef) -> None:
+    """Unmap every mapping of ``a`` through the exporter (an importer's move_notify that
+    tears its mappings down at once; resv is held, as unmap requires)."""
+    b = c.layout.buffers[a.buf]
+    for s in a.slots:
+        with c.when(s.live & ~(a.cached if s.index == 0 else FALSE)):
+            c.call("unmap_dma_buf", Call(b, a, s.dir - 1, s))
+            with c.when(s.pinned):
+                c.call("unpin", Call(b, a))
+            for var in (s.dir, s.pinned, s.notified, s.stale):
+                c.set(var, 0)
+
+
 def _locked_around(c: Ctx, a: AttRef, what: str, inner: Callable[[], None]) -> None:
     """The _unlocked variants: take resv, call the locked function, drop resv (R16)."""
     b = c.layout.buffers[a.buf]
@@ -235,4 +248,4 @@ def read_pages(c: Ctx, a: AttRef, slot: int) -> None:
                  "(DMABUF_DEBUG hands them scrambled or NULL pages)", tag="read-pages")
 
 
-__all__ = ["FOREIGN", "map_attachment", "pin_on_map", "unmap_attachment"]
+__all__ = ["FOREIGN", "map_attachment", "pin_on_map", "unmap_all", "unmap_attachment"]
