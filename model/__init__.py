@@ -11,15 +11,29 @@ Public names:
 * ``DmaBuf``, ``Attachment``: a façade with the kernel's verbs (``model.facade``).
 """
 
+from typing import Any
+
 from model.action import Action
 from model.behaviour import Exporter, Importer
-from model.exporters import EXPORTERS, REFERENCE_EXPORTERS
-from model.importers import IMPORTERS, REFERENCE_IMPORTERS
 from model.machine import MODES, Model, ModelError, Outcome, State
 from model.profiles import PROFILES, Profile, profile
 from model.rules import RULES, Rule, rule
 from model.scope import Scope
 from model.violation import Party, Severity, Violation
+
+_BEHAVIOURS = {"EXPORTERS": "model.exporters", "REFERENCE_EXPORTERS": "model.exporters",
+               "IMPORTERS": "model.importers", "REFERENCE_IMPORTERS": "model.importers"}
+
+
+def __getattr__(name: str) -> Any:
+    """The shipped behaviours are defined in the DSL; they load on first use, so that
+    importing the model never requires the DSL front end."""
+    if name in _BEHAVIOURS:
+        import importlib
+
+        return getattr(importlib.import_module(_BEHAVIOURS[name]), name)
+    raise AttributeError(f"module 'model' has no attribute {name!r}")
+
 
 __all__ = [
     "EXPORTERS", "IMPORTERS", "MODES", "PROFILES", "REFERENCE_EXPORTERS",

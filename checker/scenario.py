@@ -1,0 +1,132 @@
+"""The scenario runner: a scenario's steps on the model, judged against its expectations.
+
+A step's expectations are its outcomes: ``ok`` or an errno fix the return value; each
+``violates RULE [tag]`` must occur; ``clean`` says there is none. Any violation a step
+produces that its outcomes do not name is a mismatch, so a setup step that breaks a rule
+unexpectedly fails the scenario. ``expect EXPR`` checks the state at that point. In contract
+mode every step must also be a legal call. The run stops at the first mismatch and shows what
+the step did to the state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from checker.dsl import ast
+from checker.dsl.resolve import ResolvedExpect, ResolvedScenario, ResolvedStep
+from model.expr import evaluate, variables
+from model.kernel import ERRNOS, errno_name
+from model.machine import Outcome, State
+from model.violation import Violation
+
+
+@dataclass
+class StepResult:
+    index: int
+    text: str
+    span: ast.Span
+    errno: int | None = None
+    violations: tuple[Violation, ...] = ()
+    problems: list[str] = field(default_factory=list)
+    diff: list[tuple[str, int, int]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class ScenarioResult:
+    scenario: ResolvedScenario
+    steps: list[StepResult]
+
+    @property
+    def passed(self) -> bool:
+        return all(s.ok for s in self.steps)
+
+    @property
+    def failure(self) -> StepResult | None:
+        return next((s for s in self.steps if not s.ok), None)
+
+    def render(self) -> str:
+        """Every step with its outcome; the first mismatch with the state diff."""
+        sc = self.scenario
+        head = (f"scenario {sc.name} ({sc.model.exporter.name}, {sc.model.profile}, "
+                f"scope {sc.model.scope}, {sc.mode} mode): "
+                + ("passed" if self.passed else "FAILED"))
+        lines = [head]
+        for s in self.steps:
+            mark = "ok  " if s.ok else "FAIL"
+            got = "" if s.errno is None else errno_name(s.errno)
+            lines.append(f"  {mark} {s.index:>3} {s.text:50s} {got}")
+            for v in s.violations:
+                lines.append(f"             {v.rule} [{v.severity}, {v.party}] {v.tag}: "
+                             f"{v.message}")
+            for p in s.problems:
+                lines.append(f"         {s.span}: {p}")
+            if not s.ok and s.diff:
+                lines.append("         state change:")
+                lines.extend(f"           {n}: {a} -> {b}" for n, a, b in s.diff)
+        return "\n".join(lines)
+
+
+def _judge(step: ResolvedStep, out: Outcome) -> list[str]:
+    problems = []
+    expected_errno = [o for o in step.outcomes if o.kind in ("ok", "errno")]
+    for o in expected_errno:
+        want = 0 if o.kind == "ok" else -ERRNOS[o.errno]
+        if out.errno != want:
+            problems.append(f"expected {errno_name(want)}, got {errno_name(out.errno)}")
+    wanted = [o for o in step.outcomes if o.kind == "violates"]
+    remaining = list(out.violations)
+    for o in wanted:
+        match = next((v for v in remaining if v.rule == o.rule and o.tag in ("", v.tag)), None)
+        if match is None:
+            what = f"{o.rule} {o.tag}".strip()
+            problems.append(f"expected a violation of {what}, none occurred")
+        else:
+            remaining.remove(match)
+    for v in remaining:
+        problems.append(f"unexpected violation {v.rule} {v.tag}: {v.message}")
+    return problems
+
+
+def run_scenario(sc: ResolvedScenario) -> ScenarioResult:
+    m = sc.model
+    state: State = m.initial()
+    results: list[StepResult] = []
+    index = 0
+    for item in sc.body:
+        if isinstance(item, ResolvedExpect):
+            ok = bool(evaluate(item.predicate, state.values))
+            r = StepResult(index, item.text, item.span)
+            if not ok:
+                values = ", ".join(f"{v.name} = {state.values[v.index]}"
+                                   for v in sorted(variables(item.predicate),
+                                                   key=lambda v: v.index))
+                r.problems.append(f"expectation does not hold ({values or 'constant'})")
+            results.append(r)
+            if not ok:
+                break
+            continue
+        r = StepResult(index, str(item.action), item.span)
+        if sc.mode == "contract" and not m.is_enabled(state, item.action, "contract"):
+            r.problems.append("not a legal call here (contract mode): it would break an "
+                              "importer obligation")
+            results.append(r)
+            break
+        if not m.is_enabled(state, item.action, "misuse"):
+            r.problems.append("this call is not possible here (its object does not exist "
+                              "yet, or the operation cannot happen now)")
+            results.append(r)
+            break
+        out = m.step(state, item.action, index)
+        r.errno, r.violations = out.errno, out.violations
+        r.problems = _judge(item, out)
+        r.diff = m.diff(state, out.state)
+        results.append(r)
+        state = out.state
+        index += 1
+        if r.problems:
+            break
+    return ScenarioResult(sc, results)
