@@ -99,7 +99,11 @@ def end_cpu_access(c: Ctx, b: BufRef, d: int, kernel_caller: bool) -> None:
                      f"end_cpu_access on {b.name} with {DIRECTION_NAMES[d]}, begun with "
                      "direction code {0}", b.cpu_dir, tag="cpu-access-direction")
         c.dec(b.cpu)
-    c.call("end_cpu_access", Call(b, dir=d))
+    # dma_buf_end_cpu_access returns what ops->end_cpu_access returns (R20: the exporter's
+    # errors reach userspace)
+    ret = c.call("end_cpu_access", Call(b, dir=d))
+    with c.when(ret.ne(0)):
+        c.exit(ret)
 
 
 _CPU_DIRS = ("BIDIRECTIONAL", "TO_DEVICE", "FROM_DEVICE")

@@ -1,0 +1,352 @@
+"""CPU access, the SYNC ioctl, poll, the resv lock, fences and sync files
+(model/ops/cpu.py): R19-R22, R24, R30."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from model import PROFILES, Party, Severity
+from model.kernel import DIRECTIONS, EBADF, EINTR, EINVAL, ENOMEM, ERESTARTSYS
+from model.layout import LIVE, RELEASED
+
+if TYPE_CHECKING:
+    from conftest import RunFn
+
+OPEN = ["export(b0)", "fd(b0)", "get(b0)"]  # an fd and a reference of the caller's own
+WRITE_FENCE = "import_sync_file(b0, flags=2)"  # a writer's fence, added by userspace
+READ_FENCE = "import_sync_file(b0, flags=1)"
+
+
+# ------------------------------------------------------------------ R19: poll
+
+
+def test_poll_arms_a_callback_that_holds_a_reference(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", [*OPEN, WRITE_FENCE, "poll(b0, events=EPOLLIN)"])
+    assert r.violations == []
+    assert r.value("b0.cb_in") == 1 and r.value("b0.cb_out") == 0
+    assert r.refcount() == r.refcount(step=3) + 1
+
+
+def test_signal_fires_the_callback_and_drops_its_reference(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", [*OPEN, WRITE_FENCE, "poll(b0, events=EPOLLIN)",
+                                      "signal(b0, usage=WRITE)"])
+    assert r.violations == []
+    assert (r.value("b0.cb_in"), r.value("b0.fence.WRITE")) == (0, 0)
+    assert r.refcount() == r.refcount(step=3)
+
+
+def test_the_poll_reference_keeps_a_closed_buffer_alive(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", ["export(b0)", "fd(b0)", WRITE_FENCE,
+                                      "poll(b0, events=EPOLLIN)", "close(b0)",
+                                      "signal(b0, usage=WRITE)"])
+    assert r.violations == []
+    assert r.value("b0.life", 4) == LIVE
+    assert r.refcount(step=4) == 1
+    assert r.value("b0.life") == RELEASED
+
+
+def test_poll_without_pending_fences_arms_nothing(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", [*OPEN, "poll(b0, events=EPOLLIN)",
+                                      "poll(b0, events=EPOLLOUT)"])
+    assert (r.value("b0.cb_in"), r.value("b0.cb_out")) == (0, 0)
+
+
+def test_epollin_waits_only_for_writers(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", [*OPEN, READ_FENCE, "poll(b0, events=EPOLLIN)",
+                                      "poll(b0, events=EPOLLOUT)"])
+    assert (r.value("b0.cb_in"), r.value("b0.cb_out")) == (0, 1)
+    assert r.refcount() == 3
+
+
+def test_a_callback_is_armed_once_per_direction(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", [*OPEN, WRITE_FENCE, "poll(b0, events=EPOLLIN)",
+                                      "poll(b0, events=EPOLLIN)"])
+    assert r.refcount() == r.refcount(step=4)
+
+
+def test_one_signal_fires_both_callbacks(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", [*OPEN, WRITE_FENCE, "poll(b0, events=EPOLLIN)",
+                                      "poll(b0, events=EPOLLOUT)", "signal(b0, usage=WRITE)"])
+    assert r.refcount(step=5) == 4
+    assert r.refcount() == 2
+
+
+def test_poll_needs_an_fd(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", ["export(b0)", "poll(b0, events=EPOLLIN)"])
+    assert (r.only(-1).tag, r.errno()) == ("bad-fd", -EBADF)
+
+
+def test_signal_is_only_possible_for_a_pending_fence(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", [*OPEN, READ_FENCE])
+    signals = [str(a) for a in r.model.enabled(r.state, "misuse") if a.name == "signal"]
+    assert signals == ["signal(b0, usage=READ)"]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "model bug: a fence that begin_cpu_access waited for is cleared without firing the poll "
+    "callback armed on it, so the callback's file reference is never dropped (R19)"))
+def test_waiting_for_a_fence_fires_its_poll_callback(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", [*OPEN, WRITE_FENCE, "poll(b0, events=EPOLLIN)",
+                                      "begin_cpu_access(b0, dir=FROM_DEVICE)",
+                                      "end_cpu_access(b0, dir=FROM_DEVICE)",
+                                      "put(b0)", "close(b0)"])
+    assert r.value("b0.fence.WRITE", 5) == 0  # the wait saw the fence signal
+    assert r.value("b0.cb_in") == 0
+    assert r.value("b0.life") == RELEASED
+
+
+# ------------------------------------------------------------------ R20: SYNC ioctl
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("flags", range(9))
+def test_sync_flag_validation(run: RunFn, profile: str, flags: int) -> None:
+    r = run("system_heap", profile, [*OPEN, f"sync(b0, flags={flags})"])
+    if flags in (1, 2, 3, 5, 6, 7):
+        assert r.errno() == 0
+        assert "sync-flags" not in r.tags()
+    else:
+        v = r.only(-1)
+        assert (v.rule, v.tag, v.severity, v.party) == (
+            "R20", "sync-flags", Severity.ERRNO, Party.IMPORTER)
+        assert r.errno() == -EINVAL
+        assert r.state == r.outcomes[-2].state
+
+
+@pytest.mark.parametrize(("flags", "direction"), [
+    (1, "FROM_DEVICE"), (2, "TO_DEVICE"), (3, "BIDIRECTIONAL")])
+def test_sync_start_opens_a_bracket_in_the_flags_direction(
+        run: RunFn, flags: int, direction: str) -> None:
+    r = run("system_heap", "v6.16+", [*OPEN, f"sync(b0, flags={flags})",
+                                      f"sync(b0, flags={flags | 4})"])
+    assert r.violations == []
+    assert (r.value("b0.cpu", 3), r.value("b0.cpu_dir", 3)) == (1, DIRECTIONS[direction])
+    assert r.value("b0.cpu") == 0
+
+
+@pytest.mark.parametrize("flags", [5, 6, 7])
+def test_sync_end_without_start(run: RunFn, flags: int) -> None:
+    r = run("system_heap", "v6.16+", [*OPEN, f"sync(b0, flags={flags})"])
+    v = r.only(-1)
+    assert (v.rule, v.tag, v.severity, v.party) == (
+        "R20", "end-without-begin", Severity.SILENT, Party.IMPORTER)
+    assert r.errno() == 0  # accepted and passed to the exporter
+    assert r.value("b0.cpu") == 0
+
+
+def test_sync_end_with_another_direction(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", [*OPEN, "sync(b0, flags=1)", "sync(b0, flags=6)"])
+    v = r.only(-1)
+    assert (v.rule, v.tag, v.severity, v.party) == (
+        "R20", "cpu-access-direction", Severity.SILENT, Party.IMPORTER)
+    assert r.errno() == 0
+    assert r.value("b0.cpu") == 0
+
+
+def test_double_start_is_accepted(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", [*OPEN, "sync(b0, flags=3)", "sync(b0, flags=3)",
+                                      "sync(b0, flags=7)", "sync(b0, flags=7)"])
+    assert r.violations == []
+    assert [r.value("b0.cpu", k) for k in range(3, 7)] == [1, 2, 1, 0]
+
+
+def test_sync_needs_an_fd(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", ["export(b0)", "sync(b0, flags=1)"])
+    assert (r.only(-1).rule, r.only(-1).tag, r.errno()) == ("R5", "bad-fd", -EBADF)
+
+
+def test_sync_waits_while_another_context_holds_resv(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", [*OPEN, "lock(b0)"])
+    enabled = {a.name for a in r.model.enabled(r.state, "misuse")}
+    assert not enabled & {"sync", "poll", "import_sync_file"}
+
+
+# ------------------------------------------------------------------ R21: kernel CPU access
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("call", ["begin_cpu_access", "end_cpu_access"])
+def test_cpu_access_under_resv_is_a_lockdep_splat(run: RunFn, profile: str, call: str) -> None:
+    seq = [*OPEN, "begin_cpu_access(b0, dir=TO_DEVICE)", "lock(b0)", f"{call}(b0, dir=TO_DEVICE)"]
+    r = run("system_heap", profile, seq)
+    v = r.only(-1)
+    assert (v.rule, v.tag, v.severity, v.party) == (
+        "R21", "cpu-access-under-resv", Severity.LOCKDEP, Party.IMPORTER)
+
+
+def test_end_cpu_access_without_begin(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", [*OPEN, "end_cpu_access(b0, dir=FROM_DEVICE)"])
+    v = r.only(-1)
+    assert (v.rule, v.tag, v.severity) == ("R20", "end-without-begin", Severity.SILENT)
+
+
+def test_end_cpu_access_with_another_direction(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", [*OPEN, "begin_cpu_access(b0, dir=TO_DEVICE)",
+                                      "end_cpu_access(b0, dir=FROM_DEVICE)"])
+    v = r.only(-1)
+    assert (v.rule, v.tag) == ("R20", "cpu-access-direction")
+    assert "FROM_DEVICE" in v.message and "direction code 1" in v.message
+
+
+@pytest.mark.parametrize("exporter", ["system_heap", "udmabuf", "gem_prime", "ttm"])
+def test_release_with_a_bracket_still_open(run: RunFn, exporter: str) -> None:
+    r = run(exporter, "v6.16+", [*OPEN, "begin_cpu_access(b0, dir=BIDIRECTIONAL)", "put(b0)",
+                                 "put(b0)", "close(b0)"])
+    v = r.only(-1)
+    assert (v.rule, v.tag, v.severity, v.party) == (
+        "R21", "cpu-access-unbalanced", Severity.SILENT, Party.IMPORTER)
+    assert "1 begin_cpu_access bracket(s)" in v.message
+    assert r.value("b0.life") == RELEASED
+
+
+@pytest.mark.parametrize(("direction", "waits_for_readers"), [
+    ("FROM_DEVICE", False), ("TO_DEVICE", True), ("BIDIRECTIONAL", True)])
+def test_begin_cpu_access_waits_for_conflicting_fences(
+        run: RunFn, direction: str, waits_for_readers: bool) -> None:
+    # a CPU writer waits for readers and writers; a CPU reader only for writers (R21, 1.4)
+    r = run("system_heap", "v6.16+", [*OPEN, READ_FENCE, f"begin_cpu_access(b0, dir={direction})"])
+    assert r.violations == []
+    assert r.value("b0.fence.READ") == int(not waits_for_readers)
+
+
+def test_begin_cpu_access_interrupted_wait(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", [*OPEN, WRITE_FENCE,
+                                      "begin_cpu_access(b0, dir=FROM_DEVICE, fault=intr)"])
+    assert r.violations == []
+    assert r.errno() == -ERESTARTSYS
+    assert r.value("b0.cpu") == 0
+    assert r.value("b0.fence.WRITE") == 1
+
+
+def test_udmabuf_begin_cpu_access_failure(run: RunFn) -> None:
+    r = run("udmabuf", "v6.16+", [*OPEN, "begin_cpu_access(b0, dir=FROM_DEVICE, fault=exporter)",
+                                  "begin_cpu_access(b0, dir=FROM_DEVICE)",
+                                  "end_cpu_access(b0, dir=FROM_DEVICE)"])
+    assert r.violations == []
+    assert r.errnos[3:] == [-ENOMEM, 0, 0]
+    assert r.value("b0.x.sg", 3) == 0
+    assert r.value("b0.x.sg") == 1
+
+
+# ------------------------------------------------------------------ R22: sync files
+
+
+@pytest.mark.parametrize("flags", range(5))
+@pytest.mark.parametrize("ioctl", ["export_sync_file", "import_sync_file"])
+def test_sync_file_flag_validation(run: RunFn, ioctl: str, flags: int) -> None:
+    r = run("system_heap", "v6.16+", [*OPEN, f"{ioctl}(b0, flags={flags})"])
+    if flags in (1, 2, 3):
+        assert r.violations == []
+        assert r.errno() == 0
+    else:
+        v = r.only(-1)
+        assert (v.rule, v.tag, v.severity, v.party) == (
+            "R22", "sync-file-flags", Severity.ERRNO, Party.IMPORTER)
+        assert r.errno() == -EINVAL
+        assert r.state == r.outcomes[-2].state
+
+
+@pytest.mark.parametrize(("flags", "usage"), [(1, "READ"), (2, "WRITE"), (3, "WRITE")])
+def test_import_sync_file_adds_a_fence_of_the_flags_usage(
+        run: RunFn, flags: int, usage: str) -> None:
+    r = run("system_heap", "v6.16+", [*OPEN, f"import_sync_file(b0, flags={flags})"])
+    fences = {u: r.value(f"b0.fence.{u}") for u in ("KERNEL", "WRITE", "READ", "BOOKKEEP")}
+    assert fences == {u: int(u == usage) for u in fences}
+
+
+def test_export_sync_file_changes_nothing(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", [*OPEN, WRITE_FENCE, "export_sync_file(b0, flags=3)"])
+    assert r.state == r.outcomes[-2].state
+
+
+def test_import_sync_file_allocation_failure(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", [*OPEN, "import_sync_file(b0, fault=nomem, flags=2)"])
+    assert r.violations == []
+    assert r.errno() == -ENOMEM
+    assert r.value("b0.fence.WRITE") == 0
+
+
+@pytest.mark.parametrize("ioctl", ["export_sync_file(b0, flags=1)",
+                                   "import_sync_file(b0, flags=1)"])
+def test_sync_file_ioctls_need_an_fd(run: RunFn, ioctl: str) -> None:
+    r = run("system_heap", "v6.16+", ["export(b0)", ioctl])
+    assert (r.only(-1).tag, r.errno()) == ("bad-fd", -EBADF)
+
+
+# ------------------------------------------------------------------ R24: fences
+
+
+def test_add_fence_after_reserving_under_the_lock(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", [*OPEN, "lock(b0)", "reserve_fences(b0)",
+                                      "add_fence(b0, usage=BOOKKEEP)", "unlock(b0)"])
+    assert r.violations == []
+    assert r.value("b0.fence.BOOKKEEP") == 1
+    assert r.value("b0.reserved", 4) == 1 and r.value("b0.reserved") == 0
+
+
+def test_add_fence_without_a_reserved_slot_is_a_bug(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", [*OPEN, "lock(b0)", "add_fence(b0, usage=WRITE)"])
+    v = r.only(-1)
+    assert (v.rule, v.tag, v.severity, v.party) == (
+        "R24", "add-fence-unreserved", Severity.BUG, Party.IMPORTER)
+    assert r.value("b0.fence.WRITE") == 0
+
+
+def test_add_fence_without_the_lock(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", [*OPEN, "add_fence(b0, usage=WRITE)"])
+    assert {(v.rule, v.tag, v.severity) for v in r.at(-1)} == {
+        ("R24", "add-fence-without-resv", Severity.LOCKDEP),
+        ("R24", "add-fence-unreserved", Severity.BUG),
+    }
+
+
+def test_reserve_fences_without_the_lock(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", [*OPEN, "reserve_fences(b0)"])
+    v = r.only(-1)
+    assert (v.rule, v.tag, v.severity) == ("R24", "reserve-without-resv", Severity.LOCKDEP)
+
+
+def test_unlock_forgets_reservations(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", [*OPEN, "lock(b0)", "reserve_fences(b0)", "unlock(b0)",
+                                      "lock(b0)", "add_fence(b0, usage=READ)"])
+    assert r.value("b0.reserved", 4) == 1
+    assert r.value("b0.reserved", 5) == 0
+    assert r.only(-1).tag == "add-fence-unreserved"
+
+
+def test_reserve_fences_allocation_failure(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", [*OPEN, "lock(b0)", "reserve_fences(b0, fault=nomem)",
+                                      "add_fence(b0, usage=READ)"])
+    assert r.errno(4) == -ENOMEM
+    assert r.only(-1).tag == "add-fence-unreserved"
+
+
+# ------------------------------------------------------------------ the resv lock itself
+# (R24 in the model: R30 is the 6.2+ convention, while these hold for every profile)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_recursive_lock(run: RunFn, profile: str) -> None:
+    r = run("system_heap", profile, [*OPEN, "lock(b0)", "lock(b0)"])
+    v = r.only(-1)
+    assert (v.rule, v.tag, v.severity, v.party) == (
+        "R24", "resv-recursive", Severity.LOCKDEP, Party.IMPORTER)
+    assert r.errno() == -EINTR
+    assert r.value("b0.resv") == 1
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_unlock_of_an_unheld_lock(run: RunFn, profile: str) -> None:
+    r = run("system_heap", profile, [*OPEN, "unlock(b0)"])
+    v = r.only(-1)
+    assert (v.rule, v.tag, v.severity, v.party) == (
+        "R24", "resv-unlock-unheld", Severity.LOCKDEP, Party.IMPORTER)
+    assert r.value("b0.resv") == 0
+
+
+def test_interrupted_lock_is_not_held(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", [*OPEN, "lock(b0, fault=intr)", "unlock(b0)"])
+    assert r.errno(3) == -EINTR and r.at(3) == ()
+    assert r.only(-1).tag == "resv-unlock-unheld"

@@ -1,0 +1,140 @@
+"""mmap, llseek and DMA_BUF_SET_NAME (model/ops/files.py): R23, R26, R27, R30."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from model import EXPORTERS, PROFILES, Party, Severity
+from model.kernel import EBADF, EINVAL, EOVERFLOW
+from model.layout import LIVE, RELEASED
+
+if TYPE_CHECKING:
+    from conftest import RunFn
+
+OWNED = ["export(b0)", "fd(b0)", "get(b0)"]
+SIZE_PAGES = 2  # every buffer's size in the default scope
+RANGES = [(pgoff, pages) for pgoff in range(SIZE_PAGES + 1) for pages in range(1, SIZE_PAGES + 1)]
+
+
+# ------------------------------------------------------------------ R26: mmap
+
+
+@pytest.mark.parametrize("call", ["mmap", "dma_buf_mmap"])
+@pytest.mark.parametrize(("pgoff", "pages"), RANGES)
+def test_mmap_bounds(run: RunFn, call: str, pgoff: int, pages: int) -> None:
+    r = run("system_heap", "v6.16+", [*OWNED, f"{call}(b0, pages={pages}, pgoff={pgoff})"])
+    if pgoff + pages <= SIZE_PAGES:
+        assert r.violations == []
+        assert r.errno() == 0
+        assert r.value("b0.vmas") == 1
+    else:
+        v = r.only(-1)
+        assert (v.rule, v.tag, v.severity, v.party) == (
+            "R26", "mmap-bounds", Severity.ERRNO, Party.IMPORTER)
+        assert r.errno() == -EINVAL
+        assert r.value("b0.vmas") == 0
+
+
+def test_dma_buf_mmap_with_a_wrapping_pgoff(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", [*OWNED, "dma_buf_mmap(b0, pages=1, pgoff=wrap)"])
+    v = r.only(-1)
+    assert (v.rule, v.tag, v.severity, v.party) == (
+        "R26", "mmap-overflow", Severity.ERRNO, Party.IMPORTER)
+    assert r.errno() == -EOVERFLOW
+    assert r.value("b0.vmas") == 0
+
+
+def test_a_mapping_keeps_the_buffer_alive_until_munmap(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", ["export(b0)", "fd(b0)", "mmap(b0, pages=2, pgoff=0)",
+                                      "close(b0)", "munmap(b0)"])
+    assert r.violations == []
+    assert r.refcount(step=2) == 2
+    assert (r.value("b0.life", 3), r.refcount(step=3)) == (LIVE, 1)
+    assert r.value("b0.life") == RELEASED
+
+
+def test_dma_buf_mmap_takes_a_file_reference(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", ["export(b0)", "dma_buf_mmap(b0, pages=1, pgoff=0)",
+                                      "put(b0)", "munmap(b0)"])
+    assert r.violations == []
+    assert r.value("b0.life", 2) == LIVE
+    assert r.value("b0.life") == RELEASED
+
+
+def test_mmap_needs_an_fd(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", ["export(b0)", "mmap(b0, pages=1, pgoff=0)"])
+    assert (r.only(-1).rule, r.only(-1).tag, r.errno()) == ("R5", "bad-fd", -EBADF)
+
+
+def test_mmap_without_ops_mmap_is_einval(run: RunFn) -> None:
+    heap = EXPORTERS["system_heap"]
+    no_mmap = heap.derive("heap_no_mmap", "no mmap", ops=heap.ops - {"mmap"})
+    r = run(no_mmap, "v6.16+", [*OWNED, "mmap(b0, pages=1, pgoff=0)",
+                                "dma_buf_mmap(b0, pages=1, pgoff=0)"], scope="1x1")
+    assert r.violations == []
+    assert r.errnos[-2:] == [-EINVAL, -EINVAL]
+    assert r.value("b0.vmas") == 0
+
+
+def test_munmap_only_when_mapped(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", OWNED)
+    assert "munmap" not in {a.name for a in r.model.enabled(r.state, "misuse")}
+
+
+@pytest.mark.parametrize("profile", ["v6.2-6.15", "v6.16+", "v7.x"])
+def test_dma_buf_mmap_under_resv_from_6_2(run: RunFn, profile: str) -> None:
+    r = run("system_heap", profile, [*OWNED, "lock(b0)", "dma_buf_mmap(b0, pages=1, pgoff=0)"])
+    v = r.only(-1)
+    assert (v.rule, v.tag, v.severity, v.party) == (
+        "R30", "mmap-under-resv", Severity.LOCKDEP, Party.IMPORTER)
+    assert r.value("b0.vmas") == 1
+
+
+def test_dma_buf_mmap_under_resv_on_6_1(run: RunFn) -> None:
+    r = run("system_heap", "v6.1", [*OWNED, "lock(b0)", "dma_buf_mmap(b0, pages=1, pgoff=0)"])
+    assert r.violations == []
+
+
+# ------------------------------------------------------------------ R27: llseek
+
+
+@pytest.mark.parametrize("whence", ["SEEK_SET", "SEEK_CUR", "SEEK_END"])
+@pytest.mark.parametrize("offset", [0, 1])
+def test_llseek(run: RunFn, whence: str, offset: int) -> None:
+    r = run("system_heap", "v6.16+", [*OWNED, f"llseek(b0, offset={offset}, whence={whence})"])
+    if offset == 0 and whence in ("SEEK_SET", "SEEK_END"):
+        assert r.violations == []
+        assert r.errno() == 0
+    else:
+        v = r.only(-1)
+        assert (v.rule, v.tag, v.severity, v.party) == (
+            "R27", "llseek", Severity.ERRNO, Party.IMPORTER)
+        assert r.errno() == -EINVAL
+
+
+def test_llseek_needs_an_fd(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", ["export(b0)", "llseek(b0, offset=0, whence=SEEK_END)"])
+    assert (r.only(-1).tag, r.errno()) == ("bad-fd", -EBADF)
+
+
+# ------------------------------------------------------------------ R23: SET_NAME
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_set_name(run: RunFn, profile: str) -> None:
+    r = run("system_heap", profile, [*OWNED, "set_name(b0, length=32)", "set_name(b0, length=1)"])
+    v = r.only(3)
+    assert (v.rule, v.tag, v.severity, v.party) == (
+        "R23", "name-too-long", Severity.ERRNO, Party.IMPORTER)
+    assert r.errno(3) == -EINVAL
+    assert r.at(4) == () and r.errno(4) == 0
+
+
+def test_set_name_while_attached_is_allowed(run: RunFn) -> None:
+    # the -EBUSY restriction was removed in 5.17 (R23)
+    r = run("system_heap", "v6.1", [*OWNED, "attach(b0.a0, importer=static)",
+                                    "set_name(b0, length=1)"])
+    assert r.violations == []
+    assert r.errno() == 0
