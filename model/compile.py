@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from model.expr import Expr, to_python
+from model.expr import BOOL, Const, Expr, shared_python, to_python
 from model.program import (
     Assign,
     Block,
@@ -62,6 +62,8 @@ class _Emitter:
                 self.line(depth, f"if t > {st.var.hi}: out.append(({hi}, (t,))); t = {st.var.hi}")
                 self.line(depth, f"elif t < {st.var.lo}: out.append(({lo}, (t,))); t = {st.var.lo}")
                 self.line(depth, f"v[{i}] = t")
+            elif st.var.type == BOOL and not isinstance(st.value, Const):
+                self.line(depth, f"v[{i}] = 1 if {value} else 0")  # states hold ints only
             else:
                 self.line(depth, f"v[{i}] = {value}")
         elif isinstance(st, If):
@@ -118,9 +120,14 @@ def compile_program(program: Program, nlocals: int) -> StepFn:
 
 def compile_predicates(preds: Sequence[Expr]) -> list[Callable[[Sequence[int]], bool]]:
     """One ``f(state) -> bool`` per predicate, compiled as one module."""
-    body = ", ".join(f"lambda v: {to_python(p)}" for p in preds)
-    fns: list[Callable[[Sequence[int]], bool]] = _build(
-        "PREDS", f"PREDS = [{body}{',' if len(preds) == 1 else ''}]", {})
+    lines: list[str] = []
+    for k, p in enumerate(preds):
+        temps, (source,) = shared_python([p])
+        lines.append(f"def p{k}(v):")
+        lines.extend(f"    {t}" for t in temps)
+        lines.append(f"    return {source}")
+    lines.append(f"PREDS = [{', '.join(f'p{k}' for k in range(len(preds)))}]")
+    fns: list[Callable[[Sequence[int]], bool]] = _build("PREDS", "\n".join(lines), {})
     return fns
 
 
@@ -158,13 +165,20 @@ def compile_selector(
             groups[-1][1].append(i)
         else:
             groups.append((g, [i]))
-    cache: dict[Expr, str] = {}
+    distinct: list[Expr] = []
+    index: dict[Expr, int] = {}
+    for g, _ in groups:
+        if g not in index:
+            index[g] = len(distinct)
+            distinct.append(g)
+    temps, sources = shared_python(distinct)
+    for t in temps:
+        em.line(1, t)
+    for k, source in enumerate(sources):
+        em.line(1, f"g{k} = {source}")
     for g, idx in groups:
-        if g not in cache:
-            cache[g] = f"g{len(cache)}"
-            em.line(1, f"{cache[g]} = {to_python(g, 'v')}")
         add = f"r.append({idx[0]})" if len(idx) == 1 else f"r.extend({tuple(idx)!r})"
-        em.line(1, f"if {cache[g]}: {add}")
+        em.line(1, f"if g{index[g]}: {add}")
     em.line(1, "return r")
     fn: Callable[[Sequence[int]], list[int]] = _build(name, "\n".join(em.lines), {})
     return fn

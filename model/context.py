@@ -14,6 +14,8 @@ from model.program import Builder, Site
 from model.scope import Scope
 from model.violation import Party, Severity
 
+LOCKED_CALLBACKS = frozenset({"pin", "unpin", "map_dma_buf", "unmap_dma_buf", "vmap", "vunmap"})
+
 
 class Ctx:
     """Builder plus everything a rule may consult: profile, scope, exporter, importers and
@@ -34,6 +36,7 @@ class Ctx:
         self.fault = fault
         self.builder = Builder(layout.size)
         self._returns: list[Var] = []
+        self._callbacks: list[str] = []
 
     @property
     def scope(self) -> Scope:
@@ -103,11 +106,20 @@ class Ctx:
         """Run a behaviour's ``body``; returns the local holding what it ``returns()``."""
         ret = self.builder.local(f"{name}.ret")
         self._returns.append(ret)
+        self._callbacks.append(name)
         try:
             body(self, call)
         finally:
             self._returns.pop()
+            self._callbacks.pop()
         return ret
+
+    @property
+    def in_locked_callback(self) -> bool:
+        """Inside an exporter callback the core calls with resv held (R30): pin, unpin,
+        map_dma_buf, unmap_dma_buf, vmap, vunmap. Holding resv there is the caller's
+        obligation, already checked where the call was made."""
+        return bool(self._callbacks) and self._callbacks[-1] in LOCKED_CALLBACKS
 
     def returns(self, errno: ExprLike) -> None:
         """Inside a callback body: the value the callback returns (default 0)."""

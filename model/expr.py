@@ -15,7 +15,7 @@ engines. Rules are therefore written once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 Value = int  # booleans are ints 0/1 at run time; the tree keeps the type
 
@@ -116,8 +116,18 @@ class Var(Expr):
 
 @dataclass(frozen=True, slots=True)
 class Op(Expr):
+    """An operator node. Trees built symbolically share subtrees (they are DAGs), so the
+    hash is computed once, from the children's cached hashes."""
+
     op: str
     args: tuple[Expr, ...]
+    _hash: int = field(default=0, init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.op, self.args)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def type(self) -> str:  # type: ignore[override]
@@ -304,37 +314,48 @@ def rebuild(op: str, args: tuple[Expr, ...]) -> Expr:
 
 
 def evaluate(e: Expr, values: tuple[int, ...]) -> int:
-    """Evaluate a tree on a state vector (the slow, obviously correct path)."""
-    if isinstance(e, Const):
-        return e.value
-    if isinstance(e, Var):
-        return values[e.index]
-    assert isinstance(e, Op)
-    op, args = e.op, e.args
-    if op == "and":
-        return int(all(evaluate(a, values) for a in args))
-    if op == "or":
-        return int(any(evaluate(a, values) for a in args))
-    if op == "not":
-        return int(not evaluate(args[0], values))
-    if op == "ite":
-        return evaluate(args[1] if evaluate(args[0], values) else args[2], values)
-    x, y = evaluate(args[0], values), evaluate(args[1], values)
-    if op == "add":
-        return x + y
-    if op == "sub":
-        return x - y
-    return int(_CMP[op](x, y))
+    """Evaluate a tree on a state vector (the slow, obviously correct path); shared
+    subtrees are evaluated once."""
+    memo: dict[int, int] = {}
+
+    def ev(x: Expr) -> int:
+        if isinstance(x, Const):
+            return x.value
+        if isinstance(x, Var):
+            return values[x.index]
+        assert isinstance(x, Op)
+        key = id(x)
+        if key in memo:
+            return memo[key]
+        op, args = x.op, x.args
+        if op == "and":
+            r = int(all(ev(a) for a in args))
+        elif op == "or":
+            r = int(any(ev(a) for a in args))
+        elif op == "not":
+            r = int(not ev(args[0]))
+        elif op == "ite":
+            r = ev(args[1] if ev(args[0]) else args[2])
+        else:
+            p, q = ev(args[0]), ev(args[1])
+            r = p + q if op == "add" else p - q if op == "sub" else int(_CMP[op](p, q))
+        memo[key] = r
+        return r
+
+    return ev(e)
 
 
-def to_python(e: Expr, state: str = "v") -> str:
-    """Python source for a tree, reading variables from the sequence named ``state``."""
+def to_python(e: Expr, state: str = "v", names: dict[int, str] | None = None) -> str:
+    """Python source for a tree, reading variables from the sequence named ``state``.
+    ``names`` maps shared subtrees (by ``id``) to temporaries already computed."""
+    if names and id(e) in names:
+        return names[id(e)]
     if isinstance(e, Const):
         return str(e.value)
     if isinstance(e, Var):
         return f"{state}[{e.index}]"
     assert isinstance(e, Op)
-    a = [to_python(x, state) for x in e.args]
+    a = [to_python(x, state, names) for x in e.args]
     if e.op == "not":
         return f"(not {a[0]})"
     if e.op == "ite":
@@ -342,6 +363,39 @@ def to_python(e: Expr, state: str = "v") -> str:
     if e.op in ("and", "or"):
         return "(" + f" {e.op} ".join(a) + ")"
     return f"({a[0]} {_SYMBOL[e.op]} {a[1]})"
+
+
+def shared_python(exprs: list[Expr], state: str = "v", prefix: str = "t"
+                  ) -> tuple[list[str], list[str]]:
+    """Python source for several trees that share subtrees: assignments of temporaries
+    (each shared operator node once, children first), and one expression per tree. Keeps
+    the source linear in the size of the DAG instead of the size of the unfolded trees."""
+    uses: dict[int, int] = {}
+    nodes: dict[int, Expr] = {}
+    order: list[Expr] = []
+
+    def count(x: Expr) -> None:
+        if not isinstance(x, Op):
+            return
+        k = id(x)
+        uses[k] = uses.get(k, 0) + 1
+        if k in nodes:
+            return
+        nodes[k] = x
+        for child in x.args:
+            count(child)
+        order.append(x)  # post-order: children before parents
+
+    for x in exprs:
+        count(x)
+    names: dict[int, str] = {}
+    lines: list[str] = []
+    for x in order:
+        if uses[id(x)] > 1:
+            source = to_python(x, state, names)
+            names[id(x)] = f"{prefix}{len(names)}"
+            lines.append(f"{names[id(x)]} = {source}")
+    return lines, [to_python(x, state, names) for x in exprs]
 
 
 def variables(e: Expr) -> set[Var]:

@@ -226,6 +226,7 @@ class ImporterDecl:
     ignores: tuple[str, ...] = ()
     modelled_on: str = ""
     handlers: tuple[Handler, ...] = ()
+    has_move_notify: bool = True  # "no_move_notify": importer_ops without the callback (R7)
     span: Span = _span()
 
 

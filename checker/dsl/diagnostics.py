@@ -96,38 +96,72 @@ def _expected(names: Iterable[str]) -> str:
     return " or ".join(words) if len(words) <= 2 else "one of " + ", ".join(words)
 
 
+# Where each kind of mistake happens: lark recognises a mistake by the parser state it leaves,
+# so every example is tried after each of these openings.
+_IN_SCENARIO = ("scenario s { ", "scenario s { exporter x ", "scenario s { export(b0) ",
+                "scenario s { export(b0) -> ok ", "scenario s { importers a, b ",
+                "scenario s { mode misuse ", "scenario s { profile v6.1 ",
+                "scenario s { scope 1x1 ", "scenario s { expect true ")
+_IN_EXPORTER = ("exporter x { ", "exporter x { ops a ", "exporter x { ops a, b ",
+                "exporter x { buffer a: bool ", "exporter x { modelled_on \"m\" ",
+                "exporter x { on a { } ", "exporter x { fallible a ")
+_IN_HANDLER = ("exporter x { on pin { ", "exporter x { ops pin on pin { ",
+               "exporter x { on pin { buf.a = 1 ", "exporter x { on pin { if true { } ",
+               "importer y { dynamic on move_notify { ")
+_AT_TOP = ("", "profile v6.1 ", "scope 1x1 ", "import \"f\" ", "property q { always true } ",
+           "scenario t { } ", "exporter z { } ")
+_IN_PROPERTY = ("property p { always ", "property p { sometimes ",
+                "property p \"s\" { always ", "property p { always b0.kref == 0 and ")
+
+
+def _within(openings: tuple[str, ...], *bodies: str) -> list[str]:
+    return [o + body for o in openings for body in bodies]
+
+
 # The catalogue of common mistakes: (code, label, hint, examples that produce it).
 SYNTAX: list[tuple[str, str, str, list[str]]] = [
     ("E010", "an action needs parentheses around its object",
      "write it as map(b0.a0, dir=TO_DEVICE)",
-     ["scenario s { export b0 }", "scenario s { map b0.a0 }"]),
+     _within(_IN_SCENARIO, "export b0 }", "map b0.a0 }")),
     ("E011", "missing '->' before the expected outcome",
      "write map(b0.a0, dir=TO_DEVICE) -> ok",
-     ["scenario s { export(b0) ok }", "scenario s { export(b0) -EINVAL }"]),
+     _within(_IN_SCENARIO, "export(b0) ok }", "export(b0) -EINVAL }",
+             "export(b0) violates R1 }")),
     ("E012", "an errno outcome is written with its minus sign",
      "write -> -EBUSY",
-     ["scenario s { export(b0) -> EBUSY }"]),
+     _within(_IN_SCENARIO, "export(b0) -> EBUSY }", "export(b0) -> ok, EINVAL }")),
     ("E013", "use '==' to compare; '=' assigns",
      "write if buf.pins == 0 { ... }",
-     ["exporter x { on pin { if buf.pins = 0 { return 0 } } }"]),
+     _within(_IN_HANDLER, "if buf.pins = 0 { return 0 } } }", "if x = 0 { } } }",
+             "if buf.a = 1 and true { } } }")),
     ("E014", "a field needs a type: 'buffer NAME: LO..HI' or 'buffer NAME: bool'",
      "write buffer pin_count: 0..8",
-     ["exporter x { buffer pin_count }", "exporter x { attachment mapped }"]),
+     _within(_IN_EXPORTER, "buffer pin_count }", "attachment mapped }",
+             "buffer pin_count 0..8 }", "attachment mapped bool }")),
     ("E015", "a block is missing its closing '}'",
      "every '{' needs a matching '}'",
-     ["scenario s { export(b0)", "exporter x { on pin { return 0 }"]),
+     [*_within(_IN_SCENARIO, "export(b0)", "export(b0) -> ok"),
+      *_within(_IN_EXPORTER, "on pin { return 0 }", "buffer a: bool"),
+      *_within(_IN_HANDLER, "return 0 }", "return 0"),
+      "property p { always true", "check c { depth 3", "importer y { dynamic"]),
     ("E016", "a name is expected after the keyword",
      "write scenario NAME { ... }",
-     ["scenario { export(b0) }", "exporter { }", "property { always true }"]),
+     _within(_AT_TOP, "scenario { }", "exporter { }", "importer { }", "property { always true }",
+             "check { }")),
     ("E017", "a quantifier's body is written in parentheses after ':'",
      "write forall b in buffers: (b.kref >= 0)",
-     ["property p { always forall b in buffers: b.kref >= 0 }"]),
+     [*_within(_IN_PROPERTY, "forall b in buffers: b.kref >= 0 }",
+               "exists b in buffers: b.kref >= 0 }",
+               "forall b in buffers where true: b.kref >= 0 }"),
+      *_within(_IN_SCENARIO, "expect forall b in buffers: b.kref >= 0 }")]),
     ("E018", "a property starts with always, sometimes or after",
      "write property p { always EXPR }",
-     ["property p { EXPR }", "property p { b0.kref == 0 }"]),
+     _within(("property p { ", "property p \"s\" { "), "b0.kref == 0 }", "true }",
+             "forall b in buffers: (true) }")),
     ("E019", "parameters are written key=value",
      "write map(b0.a0, dir=TO_DEVICE)",
-     ["scenario s { map(b0.a0, TO_DEVICE) }"]),
+     _within(_IN_SCENARIO, "map(b0.a0, TO_DEVICE) }", "attach(b0.a0, static) }",
+             "sync(b0, 5) }")),
 ]
 
 
@@ -136,8 +170,9 @@ def _label(e: UnexpectedInput, text: str) -> tuple[str, str, str] | None:
 
     examples = {code: ex for code, _, _, ex in SYNTAX}
     try:
-        code = e.match_examples(grammar().parse, examples, use_accepts=True)
-    except Exception:  # matching is best effort; the generic message remains
+        code = e.match_examples(grammar().parse, examples, use_accepts=False,
+                                token_type_match_fallback=True)
+    except Exception:  # lark can fail while comparing examples; the generic message remains
         return None
     if code is None:
         return None

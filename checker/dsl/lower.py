@@ -298,9 +298,9 @@ def check_importer(d: ast.ImporterDecl) -> list[Diagnostic]:
                      + did_you_mean(h.name, ["move_notify"]),
                      "importers implement move_notify only")
             continue
-        if not d.dynamic:
-            ch.error("E112", h.span, f"static importer {d.name} has no move_notify",
-                     "declare it dynamic")
+        if not d.dynamic or not d.has_move_notify:
+            ch.error("E112", h.span, f"importer {d.name} declares no move_notify",
+                     "a static importer (or one with no_move_notify) has no callback")
         ch.stmts(h.body, Scope_("importer", h.name, True, False, {}, {}))
     return ch.errors
 
@@ -495,8 +495,8 @@ def lower_importer(d: ast.ImporterDecl, source: dict[str, str] | None = None) ->
     return Importer(
         d.name, d.summary, dynamic=d.dynamic,
         move_notify=_handler(notify, Party.IMPORTER) if notify is not None else None,
-        allow_peer2peer=d.allow_peer2peer, revocable=d.revocable,
-        ignores=frozenset(d.ignores), modelled_on=d.modelled_on)
+        has_move_notify=d.has_move_notify, allow_peer2peer=d.allow_peer2peer,
+        revocable=d.revocable, ignores=frozenset(d.ignores), modelled_on=d.modelled_on)
 
 
 __all__ = ["ATTACHED", "check_exporter", "check_importer", "lower_exporter", "lower_importer"]

@@ -176,13 +176,17 @@ class _Build(Transformer[Token, Any]):
         return ast.ImporterDecl(
             name, summary, values.get("dynamic", False), values.get("allow_peer2peer", False),
             values.get("revocable", True), values.get("ignores", ()),
-            values.get("modelled_on", ""), tuple(values["handlers"]), self._span(meta))
+            values.get("modelled_on", ""), tuple(values["handlers"]),
+            values.get("has_move_notify", True), self._span(meta))
 
     def static_kind(self, meta: Meta) -> tuple[str, Any]:
         return ("dynamic", False)
 
     def dynamic_kind(self, meta: Meta) -> tuple[str, Any]:
         return ("dynamic", True)
+
+    def notify_decl(self, meta: Meta) -> tuple[str, Any]:
+        return ("has_move_notify", False)
 
     def p2p_decl(self, meta: Meta, value: bool) -> tuple[str, Any]:
         return ("allow_peer2peer", value)

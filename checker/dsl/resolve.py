@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
+from importlib import resources
 from pathlib import Path
 
 from checker.dsl import ast
@@ -408,6 +409,8 @@ class Resolver:
                        f"{self._declared[key]}", "rename one of them")
             return False
         if (kind == "exporter" and name in EXPORTERS) or (kind == "importer" and name in IMPORTERS):
+            if _is_shipped(span.path):
+                return False  # the shipped definition itself, already in the library
             self.error("E111", span, f"{kind} '{name}' is a shipped {kind}'s name",
                        "choose another name")
             return False
@@ -462,7 +465,7 @@ class Resolver:
 
     def importers(self, names: tuple[str, ...], span: ast.Span) -> tuple[Importer, ...] | None:
         if not names:
-            return tuple(self.lib.importers.values())
+            return tuple(IMPORTERS.values())  # the reference styles: the same in every file
         out = []
         for n in names:
             if n not in self.lib.importers:
@@ -637,6 +640,16 @@ class Resolver:
         self.lib.checks[d.name] = ResolvedCheck(
             d, exporter, importers, mode, profiles, scope, d.depth or 20,
             d.engines or ENGINES, d.seeds or (0,), budget, tuple(props))
+
+
+def _is_shipped(path: str) -> bool:
+    """Whether ``path`` is a shipped behaviour file (specs/exporters, specs/importers)."""
+    root = Path(str(resources.files("specs"))).resolve()
+    try:
+        rel = Path(path).resolve().relative_to(root)
+    except ValueError:
+        return False
+    return rel.parts[0] in ("exporters", "importers")
 
 
 def _param_names(action: Action) -> list[str]:

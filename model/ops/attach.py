@@ -42,7 +42,7 @@ def _attach(c: Ctx, a: AttRef, imp: int) -> None:
     importer: Importer = c.importers[imp]
     b = c.layout.buffers[a.buf]
     kernel = "dma_buf_dynamic_attach" if importer.dynamic else "dma_buf_attach"
-    buffer_alive(c, b, kernel)
+    buffer_alive(c, b, kernel, own_reference=False)
     must_not_hold(c, b, "R8", kernel, tag="attach-under-resv")
     with c.when(b.kref.eq(0)):
         c.report("R8", SILENT, IMPORTER, (a.name,),

@@ -4,23 +4,35 @@ from __future__ import annotations
 
 from model.context import Ctx
 from model.expr import Expr
-from model.kernel import EFAULT
+from model.kernel import EDEADLK, EFAULT
 from model.layout import DETACHED, RELEASED, AttRef, BufRef
 from model.violation import Party, Severity
 
-EDEADLK = 35  # the model stops a call that would deadlock on a lock its caller holds
+# EDEADLK: the model stops a call that would deadlock on a lock its caller holds
 IMPORTER, EXPORTER, CORE = Party.IMPORTER, Party.EXPORTER, Party.CORE
 WARN_ERRNO, WARN, ERRNO = Severity.WARN_ERRNO, Severity.WARN, Severity.ERRNO
 LOCKDEP, BUG, SILENT, LEAK = Severity.LOCKDEP, Severity.BUG, Severity.SILENT, Severity.LEAK
 
 
-def buffer_alive(c: Ctx, b: BufRef, what: str) -> None:
-    """A call on a released buffer touches freed memory (R5, R6); the model stops it."""
+def buffer_alive(c: Ctx, b: BufRef, what: str, own_reference: bool = True) -> None:
+    """A call on a released buffer touches freed memory (R5, R6); the model stops it.
+
+    With ``own_reference`` the caller must also hold a reference of its own: kernel code
+    that uses a dma_buf pointer without one relies on other holders (an fd, a poll
+    callback) that may drop theirs at any time (R5). Calls with an obligation of their own
+    about references (fd, get_dma_buf, put, attach) pass False and report it themselves.
+    """
     with c.when(b.life.eq(RELEASED)):
         c.report("R5", SILENT, IMPORTER, (b.name,),
                  f"{what} on {b.name} after its last reference was dropped and it was "
                  "released: use after free", tag="use-after-free")
         c.exit(-EFAULT)
+    if own_reference:
+        with c.when(b.kref.eq(0)):
+            c.report("R5", SILENT, IMPORTER, (b.name,),
+                     f"{what} on {b.name} by a caller holding no reference of its own: the "
+                     "holders of the other {0} may drop them at any time", b.refcount,
+                     tag="use-without-reference")
 
 
 def attachment_alive(c: Ctx, a: AttRef, what: str) -> None:

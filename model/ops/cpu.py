@@ -73,8 +73,7 @@ def begin_cpu_access(c: Ctx, b: BufRef, d: int, kernel_caller: bool) -> None:
     with c.when(b.fence_set(waited)):
         if c.failing("intr"):
             c.exit(-ERESTARTSYS)  # the exporter's begin already ran; the caller restarts
-        for u in waited:
-            c.set(b.fences[u], 0)
+        fences_signalled(c, b, waited)
     c.inc(b.cpu)
     c.set(b.cpu_dir, d)
 
@@ -223,17 +222,24 @@ def _pending(c: Ctx, b: BufRef, usage: str, **_: object) -> Expr:
     return b.life.eq(LIVE) & b.fences[usage]
 
 
+def fences_signalled(c: Ctx, b: BufRef, usages: tuple[str, ...]) -> None:
+    """The fences of ``usages`` have signalled (the device finished, or a wait on them
+    completed): poll callbacks armed on them fire and drop their file reference, which may
+    be the last one (R19)."""
+    for u in usages:
+        c.set(b.fences[u], 0)
+    for cb, waited in ((b.cb_in, WRITE_SET), (b.cb_out, READ_SET)):
+        if set(usages) & set(waited):
+            with c.when(cb):
+                drop(c, b, cb)
+
+
 @op("signal", actor="device", target="buffer", enabled=_pending,
     kernel="dma_fence_signal", rules=("R19", "R24"),
     params=lambda env: product(usage=USAGES))
 def signal(c: Ctx, b: BufRef, usage: str) -> None:
-    """The device finishes the work a fence stands for; poll callbacks on it fire and
-    drop their file reference (which may be the last one)."""
-    c.set(b.fences[usage], 0)
-    for cb, waited in ((b.cb_in, WRITE_SET), (b.cb_out, READ_SET)):
-        if usage in waited:
-            with c.when(cb):
-                drop(c, b, cb)
+    """The device finishes the work a fence stands for."""
+    fences_signalled(c, b, (usage,))
 
 
 def _sync_file_params(env: Env) -> list[Params]:

@@ -90,7 +90,7 @@ def llseek(c: Ctx, b: BufRef, whence: str, offset: int) -> None:
     if offset != 0 or WHENCE[whence] not in (SEEK_SET, SEEK_END):
         c.report("R27", _ERRNO, IMPORTER, (b.name,),
                  f"llseek() of {b.name} with {whence} and offset {offset}: only SEEK_SET or "
-                 "SEEK_END with offset 0 are allowed", tag="llseek")
+                 "SEEK_END with offset 0 are allowed", tag="llseek-whence")
         c.exit(-EINVAL)
 
 

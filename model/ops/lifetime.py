@@ -112,7 +112,7 @@ def export(c: Ctx, b: BufRef, fault: str) -> None:
 @op("fd", actor="importer", target="buffer", enabled=_exported, kernel="dma_buf_fd",
     rules=("R5",), params=lambda env: product(fault=("none", "emfile")))
 def fd(c: Ctx, b: BufRef, fault: str) -> None:
-    buffer_alive(c, b, "dma_buf_fd")
+    buffer_alive(c, b, "dma_buf_fd", own_reference=False)
     with c.when(b.kref.eq(0)):
         c.report("R5", SILENT, IMPORTER, (b.name,),
                  f"dma_buf_fd on {b.name} installs a reference the caller does not hold "
@@ -138,7 +138,7 @@ def get(c: Ctx, b: BufRef) -> None:
 @op("get_dma_buf", actor="importer", target="buffer", enabled=_exported,
     kernel="get_dma_buf", rules=("R5",))
 def get_dma_buf(c: Ctx, b: BufRef) -> None:
-    buffer_alive(c, b, "get_dma_buf")
+    buffer_alive(c, b, "get_dma_buf", own_reference=False)
     with c.when(b.kref.eq(0)):
         c.report("R5", SILENT, IMPORTER, (b.name,),
                  f"get_dma_buf on {b.name} by a caller holding no reference of its own: the "
@@ -150,11 +150,12 @@ def get_dma_buf(c: Ctx, b: BufRef) -> None:
 @op("put", actor="importer", target="buffer", enabled=_exported, kernel="dma_buf_put",
     rules=("R5", "R6"))
 def put(c: Ctx, b: BufRef) -> None:
-    buffer_alive(c, b, "dma_buf_put")
+    buffer_alive(c, b, "dma_buf_put", own_reference=False)
     with c.when(b.kref.eq(0)):
         c.report("R5", SILENT, IMPORTER, (b.name,),
-                 f"dma_buf_put on {b.name} without a reference of the caller's own: it drops "
-                 "one held by an fd, a vma or a poll callback (refcount {0}, fds {1})",
+                 f"dma_buf_put on {b.name} without a reference of the caller's own: it would "
+                 "drop one held by an fd, a vma or a poll callback (refcount {0}, fds {1}); the "
+                 "model leaves the count as it was",
                  b.refcount, b.fds, tag="put-without-reference")
         c.exit(0)
     caller_keeps_reference(c, b)

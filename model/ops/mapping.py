@@ -20,6 +20,7 @@ from model.ops.common import (
     must_hold,
     must_not_hold,
 )
+from model.ops.cpu import fences_signalled
 from model.ops.registry import Env, Params, faults, op, product
 from model.violation import Party, Severity
 
@@ -108,7 +109,7 @@ def map_attachment(c: Ctx, a: AttRef, d: int) -> None:
             with c.when(pom):
                 c.call("unpin", Call(b, a))
             c.exit(-ERESTARTSYS)
-        c.set(b.fences["KERNEL"], 0)
+        fences_signalled(c, b, ("KERNEL",))
     _store(c, a, d, pom, list(a.slots))
     if c.profile.sgt_cache and c.exporter.cache_sgt_mapping:
         c.set(a.cached, 1)

@@ -69,7 +69,8 @@ def move_notify(c: Ctx, b: BufRef) -> None:
     """dma_buf_move_notify: called by the exporter with resv held; every dynamic
     attachment's importer is told, in list order, that its mappings are going stale."""
     what = notify_name(c)
-    must_hold(c, b, "R18", EXPORTER, f"{what} on {b.name}", tag="move-notify-without-resv")
+    if not c.in_locked_callback:
+        must_hold(c, b, "R18", EXPORTER, f"{what} on {b.name}", tag="move-notify-without-resv")
     for a in b.atts:
         with c.when(a.live & a.dyn):
             for s in a.slots:

@@ -60,6 +60,7 @@ def test_every_verb_reaches_the_model() -> None:
     s = Session("system_heap", profile="v6.2-6.15")
     buf = s.export()
     buf.fd()
+    assert buf.get() == 0  # fd() gave the caller's reference away; kernel calls need one (R5)
     calls = [
         buf.lock(), buf.reserve_fences(), buf.add_fence("WRITE"), buf.unlock(),
         buf.poll("EPOLLIN"), buf.signal("WRITE"), buf.begin_cpu_access("FROM_DEVICE"),
@@ -71,7 +72,6 @@ def test_every_verb_reaches_the_model() -> None:
         buf.set_name(1),
     ]
     assert calls == [0] * len(calls)
-    assert buf.get() == 0  # fd() gave the caller's reference away; attach needs one (R8)
     att = buf.attach("pinned")
     assert (buf.lock(), att.pin(), att.unpin(), buf.unlock()) == (0, 0, 0, 0)
     sgt = att.map("TO_DEVICE", unlocked=True)

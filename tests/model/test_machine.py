@@ -20,12 +20,6 @@ SETTINGS = settings(max_examples=20, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
 CONTRACT_PROFILES = (*PROFILES, "v6.16+,move_notify=y")
 
-# A device event (a fence signalling) can fire a poll callback that holds the last reference,
-# releasing a buffer that an importer still uses without a reference of its own: contract
-# mode does not stop importer calls on a buffer they hold no reference to. Known model gap,
-# pinned down by test_a_fence_signal_never_releases_a_buffer_in_use_in_contract_mode.
-RELEASE_TAGS = frozenset({"release-with-vmap", "release-with-resv", "cpu-access-unbalanced",
-                          "release-with-attachment", "attached-without-reference"})
 
 
 def _pick(m: Model, s: State, mode: str, choice: int) -> Action | None:
@@ -131,13 +125,11 @@ def test_contract_mode_never_breaks_an_importer_obligation(
         o = m.step(s, a, index=k)
         found = [v for v in o.violations
                  if v.party is Party.IMPORTER and v.tag not in ignored]
-        if a.name == "signal":  # the known gap described above
-            found = [v for v in found if v.tag not in RELEASE_TAGS]
         assert found == [], f"{a}: {[str(v) for v in found]}"
         # the reference exporters are correct too: only injected failures are theirs
         exporter_side = [v for v in o.violations if v.party is Party.EXPORTER
                          and v.tag != "vmap-failed"]
-        assert exporter_side == [] or a.name == "signal", f"{a}: {exporter_side}"
+        assert exporter_side == [], f"{a}: {exporter_side}"
         assert not [v for v in o.violations if v.party is Party.CORE]
         assert not [v for v in o.violations if v.tag == "counter-underflow"]
         s = o.state
@@ -185,15 +177,18 @@ def test_importer_calls_are_restricted_in_contract_mode(run: RunFn) -> None:
     assert "sync(b0, flags=0)" not in contract  # -EINVAL is the caller's error too
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "model gap: importer calls on a buffer the caller holds no reference to (after dma_buf_fd "
-    "gave it away) are legal in contract mode, so a fence signal that fires the poll callback "
-    "holding the last reference releases a buffer with a vmap and the resv held (R5, R6)"))
 def test_a_fence_signal_never_releases_a_buffer_in_use_in_contract_mode(run: RunFn) -> None:
+    """Kernel callers must hold a reference of their own (R5): once dma_buf_fd gave it away,
+    locking or vmapping the buffer is not a legal call, so a poll callback holding the last
+    reference cannot release a buffer still in use."""
     seq = ["export(b0)", "fd(b0)", "import_sync_file(b0, flags=2)", "poll(b0, events=EPOLLIN)",
-           "close(b0)", "lock(b0)", "vmap(b0)", "signal(b0, usage=WRITE)"]
+           "close(b0)"]
     r = run("system_heap", "v6.16+", seq, mode="contract")
-    assert [str(v) for v in r.violations if v.party is Party.IMPORTER] == []
+    legal = {str(a) for a in r.model.enabled(r.state, "contract")}
+    assert "lock(b0)" not in legal and "vmap(b0)" not in legal
+    assert "signal(b0, usage=WRITE)" in legal
+    misuse = run("system_heap", "v6.16+", [*seq, "lock(b0)"])
+    assert misuse.tags(-1) == {"use-without-reference"}
 
 
 # ------------------------------------------------------------------ the interface

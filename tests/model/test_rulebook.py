@@ -197,6 +197,7 @@ CASES: dict[str, Case] = {
     "R5-fd": case("R5", "fd-without-reference", SILENT, IMP, *FD, "fd(b0)"),
     "R5-get_dma_buf": case("R5", "get-without-reference", SILENT, IMP, *FD, "get_dma_buf(b0)"),
     "R5-put": case("R5", "put-without-reference", SILENT, IMP, *FD, "put(b0)"),
+    "R5-use": case("R5", "use-without-reference", SILENT, IMP, *FD, "lock(b0)"),
     "R5-uaf": case("R5", "use-after-free", SILENT, IMP, E, "put(b0)", "put(b0)", errno=-EFAULT),
     # R6: release
     "R6-attachment": case("R6", "release-with-attachment", WARN, IMP, E,
@@ -336,7 +337,7 @@ CASES: dict[str, Case] = {
                        errno=-EINVAL),
     "R26-overflow": case("R26", "mmap-overflow", ERRNO, IMP, E,
                          "dma_buf_mmap(b0, pages=1, pgoff=wrap)", errno=-EOVERFLOW),
-    "R27": case("R27", "llseek", ERRNO, IMP, *FD, "llseek(b0, offset=1, whence=SEEK_SET)",
+    "R27": case("R27", "llseek-whence", ERRNO, IMP, *FD, "llseek(b0, offset=1, whence=SEEK_SET)",
                 errno=-EINVAL),
     "R30-mmap": case("R30", "mmap-under-resv", LOCKDEP, IMP, E, "lock(b0)",
                      "dma_buf_mmap(b0, pages=1, pgoff=0)", profiles=FROM_62),
@@ -417,7 +418,7 @@ def test_every_report_site_has_a_minimal_sequence(profile: str) -> None:
                 continue
             if covered.get(tag) != rule:
                 missing.append((rule, tag))
-    assert missing == []
+    assert missing == [], missing
 
 
 def test_rules_checked_by_the_model() -> None:

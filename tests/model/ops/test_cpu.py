@@ -84,9 +84,6 @@ def test_signal_is_only_possible_for_a_pending_fence(run: RunFn) -> None:
     assert signals == ["signal(b0, usage=READ)"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "model bug: a fence that begin_cpu_access waited for is cleared without firing the poll "
-    "callback armed on it, so the callback's file reference is never dropped (R19)"))
 def test_waiting_for_a_fence_fires_its_poll_callback(run: RunFn) -> None:
     r = run("system_heap", "v6.16+", [*OPEN, WRITE_FENCE, "poll(b0, events=EPOLLIN)",
                                       "begin_cpu_access(b0, dir=FROM_DEVICE)",

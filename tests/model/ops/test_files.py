@@ -110,7 +110,7 @@ def test_llseek(run: RunFn, whence: str, offset: int) -> None:
     else:
         v = r.only(-1)
         assert (v.rule, v.tag, v.severity, v.party) == (
-            "R27", "llseek", Severity.ERRNO, Party.IMPORTER)
+            "R27", "llseek-whence", Severity.ERRNO, Party.IMPORTER)
         assert r.errno() == -EINVAL
 
 

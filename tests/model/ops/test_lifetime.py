@@ -334,4 +334,4 @@ def test_core_invariant_reports_once(run: RunFn) -> None:
     # an invariant fires on the step that breaks it, not on every later step
     exporter = CORRUPTING["live_with_refcount_0"][0]
     r = run(exporter, "v6.16+", ["export(b0)", "lock(b0)", "vmap(b0)", "unlock(b0)", "lock(b0)"])
-    assert [v.tag for v in r.violations] == ["release-once"]
+    assert [v.tag for v in r.violations if v.party is Party.CORE] == ["release-once"]

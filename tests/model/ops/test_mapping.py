@@ -94,9 +94,6 @@ def test_static_importer_waits_for_kernel_fences(run: RunFn) -> None:
     assert r.value("b0.fence.KERNEL") == 0  # the map waited for it
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "model bug: the KERNEL fence a static importer's map waits for is cleared without firing "
-    "the poll callback armed on it, so its file reference is never dropped (R12, R19)"))
 def test_waiting_for_a_kernel_fence_fires_its_poll_callback(run: RunFn) -> None:
     fence = ["lock(b0)", "reserve_fences(b0)", "add_fence(b0, usage=KERNEL)", "unlock(b0)"]
     r = run("system_heap", "v6.16+", ["export(b0)", "fd(b0)", "get_dma_buf(b0)", *fence,
