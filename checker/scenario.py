@@ -10,7 +10,9 @@ the step did to the state.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
+from typing import TextIO
 
 from checker.dsl import ast
 from checker.dsl.resolve import ResolvedExpect, ResolvedScenario, ResolvedStep
@@ -130,3 +132,52 @@ def run_scenario(sc: ResolvedScenario) -> ScenarioResult:
         if r.problems:
             break
     return ScenarioResult(sc, results)
+
+
+def shipped_spec_files() -> list[str]:
+    """Every .dmabuf file shipped under specs/, in a fixed order."""
+    from importlib import resources
+    from pathlib import Path
+
+    root = Path(str(resources.files("specs")))
+    return [str(p) for p in sorted(root.rglob("*.dmabuf"))]
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+    """``python -m checker.scenario [--quiet] [FILE ...]``: run the scenarios of FILEs (by
+    default every shipped spec). Exit 0 when all pass, 1 when one fails, 2 on a spec
+    error."""
+    import argparse
+
+    from checker.dsl.diagnostics import SpecError
+    from checker.dsl.resolve import load
+
+    stream = out if out is not None else sys.stdout
+    p = argparse.ArgumentParser(prog="python -m checker.scenario",
+                                description="Run DSL scenarios on the reference model.")
+    p.add_argument("files", nargs="*", metavar="FILE")
+    p.add_argument("--quiet", "-q", action="store_true", help="print failures only")
+    args = p.parse_args(argv)
+    files = args.files or shipped_spec_files()
+    try:
+        lib = load(files)
+    except SpecError as e:
+        stream.write(e.render() + "\n")
+        stream.write(f"{len(e.diagnostics)} error(s) in the spec; nothing was run\n")
+        return 2
+    passed = failed = 0
+    for sc in lib.scenarios.values():
+        result = run_scenario(sc)
+        if result.passed:
+            passed += 1
+            if not args.quiet:
+                stream.write(result.render().splitlines()[0] + "\n")
+        else:
+            failed += 1
+            stream.write(result.render() + "\n")
+    stream.write(f"scenarios: {passed} passed, {failed} failed\n")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""The scenario runner judges each step against its expectations and stops at the first
+mismatch with the state diff; its command exits 0, 1 or 2."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from checker.dsl.resolve import load_text
+from checker.scenario import ScenarioResult, main, run_scenario
+
+HEAD = "scenario s {\n  profile v6.16+\n  exporter system_heap\n  importers static\n"
+
+
+def run(body: str, mode: str = "") -> ScenarioResult:
+    text = HEAD + (f"  mode {mode}\n" if mode else "") + body + "}\n"
+    lib = load_text(text, "s.dmabuf")
+    return run_scenario(lib.scenarios["s"])
+
+
+def test_a_matching_scenario_passes() -> None:
+    r = run("""  export(b0) -> ok, clean
+  attach(b0.a0, importer=static)
+  map(b0.a0, dir=TO_DEVICE) -> ok, violates R12 map-without-resv
+  expect maps(b0.a0) == 1 and b0.a0.x.mapped
+""")
+    assert r.passed, r.render()
+    assert [s.text for s in r.steps][-1] == "expect maps(b0.a0) == 1 and b0.a0.x.mapped"
+
+
+def test_wrong_errno() -> None:
+    r = run("  export(b0)\n  close(b0) -> ok, violates R5\n")
+    assert not r.passed
+    assert r.failure is not None and r.failure.problems == ["expected ok, got -EBADF"]
+
+
+def test_unexpected_violation_shows_the_state_change() -> None:
+    r = run("  export(b0)\n  attach(b0.a0, importer=static)\n  map(b0.a0, dir=TO_DEVICE)\n"
+            "  unlock(b0)\n")
+    f = r.failure
+    assert f is not None and f.index == 2
+    assert f.problems[0].startswith("unexpected violation R12 map-without-resv")
+    text = r.render()
+    assert "state change:" in text and "b0.a0.s0.dir: 0 -> 2" in text
+    assert "unlock" not in text  # the run stops at the first mismatch
+
+
+def test_missing_expected_violation() -> None:
+    r = run("  export(b0) -> violates R1\n")
+    assert r.failure is not None
+    assert r.failure.problems == ["expected a violation of R1, none occurred"]
+
+
+def test_expectation_shows_the_values() -> None:
+    r = run("  export(b0)\n  expect b0.kref == 2\n")
+    assert r.failure is not None
+    assert r.failure.problems == ["expectation does not hold (b0.kref = 1)"]
+
+
+def test_contract_mode_refuses_illegal_calls() -> None:
+    r = run("  export(b0)\n  attach(b0.a0, importer=static)\n  map(b0.a0, dir=TO_DEVICE)\n",
+            mode="contract")
+    assert r.failure is not None and "not a legal call" in r.failure.problems[0]
+
+
+def test_impossible_calls_are_mismatches() -> None:
+    r = run("  export(b0)\n  detach(b0.a0)\n")
+    assert r.failure is not None and "not possible here" in r.failure.problems[0]
+
+
+def test_command_exit_codes(tmp_path: Path) -> None:
+    good = tmp_path / "good.dmabuf"
+    good.write_text(HEAD + "  export(b0) -> ok\n}\n")
+    bad = tmp_path / "bad.dmabuf"
+    bad.write_text(HEAD + "  export(b0) -> -EINVAL\n}\n")
+    broken = tmp_path / "broken.dmabuf"
+    broken.write_text(HEAD + "  exprot(b0)\n}\n")
+    out = io.StringIO()
+    assert main([str(good)], out) == 0
+    assert out.getvalue().endswith("scenarios: 1 passed, 0 failed\n")
+    out = io.StringIO()
+    assert main([str(bad)], out) == 1 and "FAILED" in out.getvalue()
+    out = io.StringIO()
+    assert main([str(broken)], out) == 2
+    assert "error[E101]: unknown operation 'exprot' (did you mean 'export'?)" in out.getvalue()
+    assert "Traceback" not in out.getvalue()
+
+
+def test_shipped_specs_by_default() -> None:
+    out = io.StringIO()
+    assert main(["-q"], out) == 0
+    last = out.getvalue().splitlines()[-1]
+    assert last.startswith("scenarios: ") and last.endswith(" passed, 0 failed")
+
+
+@pytest.mark.parametrize("text", ["expect true\n"])
+def test_a_scenario_of_expectations_only(text: str) -> None:
+    assert run("  " + text).passed
