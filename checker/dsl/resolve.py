@@ -334,6 +334,7 @@ class Resolver:
         self.lib = Library()
         self.errors: list[Diagnostic] = []
         self._declared: dict[str, ast.Span] = {}
+        self._broken: set[str] = set()  # behaviours with errors of their own, already reported
 
     def error(self, code: str, span: ast.Span, message: str, hint: str = "") -> None:
         self.errors.append(Diagnostic(code, span, message, hint))
@@ -394,12 +395,16 @@ class Resolver:
             if self.unique("exporter", item.name, item.span):
                 errors = check_exporter(item)
                 self.errors.extend(errors)
-                if not errors:
+                if errors:
+                    self._broken.add(item.name)
+                else:
                     self.lib.exporters[item.name] = lower_exporter(item)
         elif self.unique("importer", item.name, item.span):
             errors = check_importer(item)
             self.errors.extend(errors)
-            if not errors:
+            if errors:
+                self._broken.add(item.name)
+            else:
                 self.lib.importers[item.name] = lower_importer(item)
 
     def unique(self, kind: str, name: str, span: ast.Span) -> bool:
@@ -456,6 +461,8 @@ class Resolver:
             self.error("E104", span, f"{where} names no exporter",
                        f"add: exporter NAME (one of {', '.join(self.lib.exporters)})")
             return None
+        if name in self._broken:
+            return None
         if name not in self.lib.exporters:
             self.error("E104", span, f"unknown exporter '{name}'"
                        + did_you_mean(name, self.lib.exporters),
@@ -468,6 +475,8 @@ class Resolver:
             return tuple(IMPORTERS.values())  # the reference styles: the same in every file
         out = []
         for n in names:
+            if n in self._broken:
+                return None
             if n not in self.lib.importers:
                 self.error("E105", span, f"unknown importer '{n}'"
                            + did_you_mean(n, self.lib.importers),
