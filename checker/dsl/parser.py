@@ -35,6 +35,14 @@ def parse(text: str, path: str = "<spec>") -> ast.SpecFile:
 PARTIES = ("importer", "exporter", "core")
 
 
+def _named(children: list[Any]) -> tuple[str, str, list[Any]]:
+    """A declaration's name, its optional summary string, and the rest of its children."""
+    name, rest = str(children[0]), children[1:]
+    if rest and isinstance(rest[0], Token) and rest[0].type == "STRING":
+        return name, _unquote(rest[0]), rest[1:]
+    return name, "", rest
+
+
 def _unquote(token: str) -> str:
     body = token[1:-1]
     return body.replace('\\"', '"').replace("\\\\", "\\")
@@ -88,10 +96,7 @@ class _Build(Transformer[Token, Any]):
     # behaviours
     @v_args(meta=True, inline=False)
     def exporter(self, meta: Meta, children: list[Any]) -> ast.ExporterDecl:
-        name, rest = str(children[0]), children[1:]
-        summary = ""
-        if rest and isinstance(rest[0], Token) and rest[0].type == "STRING":
-            summary, rest = _unquote(rest[0]), rest[1:]
+        name, summary, rest = _named(children)
         values: dict[str, Any] = {"ops": (), "fields": [], "fallible": (), "handlers": [],
                                   "invariants": [], "profiles": ()}
         for kind, value in rest:
@@ -163,10 +168,7 @@ class _Build(Transformer[Token, Any]):
 
     @v_args(meta=True, inline=False)
     def importer(self, meta: Meta, children: list[Any]) -> ast.ImporterDecl:
-        name, rest = str(children[0]), children[1:]
-        summary = ""
-        if rest and isinstance(rest[0], Token) and rest[0].type == "STRING":
-            summary, rest = _unquote(rest[0]), rest[1:]
+        name, summary, rest = _named(children)
         values: dict[str, Any] = {"handlers": []}
         for kind, value in rest:
             if kind == "handlers":
@@ -235,10 +237,7 @@ class _Build(Transformer[Token, Any]):
     # scenarios
     @v_args(meta=True, inline=False)
     def scenario(self, meta: Meta, children: list[Any]) -> ast.ScenarioDecl:
-        name, rest = str(children[0]), children[1:]
-        summary = ""
-        if rest and isinstance(rest[0], Token) and rest[0].type == "STRING":
-            summary, rest = _unquote(rest[0]), rest[1:]
+        name, summary, rest = _named(children)
         values: dict[str, Any] = {}
         body: list[ast.ScenarioItem] = []
         for child in rest:
@@ -300,10 +299,7 @@ class _Build(Transformer[Token, Any]):
     # properties
     @v_args(meta=True, inline=False)
     def property(self, meta: Meta, children: list[Any]) -> ast.PropertyDecl:
-        name, rest = str(children[0]), children[1:]
-        summary = ""
-        if rest and isinstance(rest[0], Token) and rest[0].type == "STRING":
-            summary, rest = _unquote(rest[0]), rest[1:]
+        name, summary, rest = _named(children)
         kind, body = rest[0]
         return ast.PropertyDecl(name, kind, body, summary, self._span(meta))
 
@@ -331,10 +327,7 @@ class _Build(Transformer[Token, Any]):
     # checks
     @v_args(meta=True, inline=False)
     def check(self, meta: Meta, children: list[Any]) -> ast.CheckDecl:
-        name, rest = str(children[0]), children[1:]
-        summary = ""
-        if rest and isinstance(rest[0], Token) and rest[0].type == "STRING":
-            summary, rest = _unquote(rest[0]), rest[1:]
+        name, summary, rest = _named(children)
         values: dict[str, Any] = {}
         for child in rest:
             if isinstance(child, ast.ScopeDecl):
