@@ -10,6 +10,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
@@ -165,19 +167,36 @@ SYNTAX: list[tuple[str, str, str, list[str]]] = [
 ]
 
 
-def _label(e: UnexpectedInput, text: str) -> tuple[str, str, str] | None:
+@cache
+def _catalogue() -> list[tuple[str, Any, Any]]:
+    """(code, parser state, token) of every catalogued example's error, computed once."""
     from checker.dsl.parser import grammar
 
-    examples = {code: ex for code, _, _, ex in SYNTAX}
-    try:
-        code = e.match_examples(grammar().parse, examples, use_accepts=False,
-                                token_type_match_fallback=True)
-    except Exception:  # lark can fail while comparing examples; the generic message remains
+    out = []
+    for code, _, _, examples in SYNTAX:
+        for text in examples:
+            try:
+                grammar().parse(text)
+            except UnexpectedInput as ut:
+                out.append((code, getattr(ut, "state", None), getattr(ut, "token", None)))
+    return out
+
+
+def _label(e: UnexpectedInput) -> tuple[str, str, str] | None:
+    """The catalogue entry whose example stops the parser in the same state, preferring the
+    same token, then the same kind of token (the way lark's match_examples decides)."""
+    state, token = getattr(e, "state", None), getattr(e, "token", None)
+    if state is None:
         return None
-    if code is None:
-        return None
+    same_state = [(code, t) for code, st, t in _catalogue() if st == state]
+    choice = next((c for c, t in same_state if t is not None and t == token), None)
+    if choice is None and token is not None:
+        choice = next((c for c, t in same_state
+                       if t is not None and getattr(t, "type", None) == token.type), None)
+    if choice is None and same_state:
+        choice = same_state[0][0]
     for c, label, hint, _ in SYNTAX:
-        if c == code:
+        if c == choice:
             return c, label, hint
     return None
 
@@ -189,7 +208,7 @@ def syntax_error(e: UnexpectedInput, text: str, path: str) -> Diagnostic:
         lines = text.splitlines() or [""]
         line, col = len(lines), len(lines[-1]) + 1
     span = Span(path, line, col, line, col + 1)
-    labelled = None if isinstance(e, UnexpectedCharacters) else _label(e, text)
+    labelled = None if isinstance(e, UnexpectedCharacters) else _label(e)
     if labelled:
         code, label, hint = labelled
         return Diagnostic(code, span, label, hint)

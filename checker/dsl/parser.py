@@ -7,11 +7,11 @@ from importlib import resources
 from typing import Any
 
 from lark import Lark, Token, Transformer, Tree, v_args
-from lark.exceptions import UnexpectedInput
+from lark.exceptions import UnexpectedInput, VisitError
 from lark.tree import Meta
 
 from checker.dsl import ast
-from checker.dsl.diagnostics import SpecError, syntax_error
+from checker.dsl.diagnostics import Diagnostic, SpecError, syntax_error
 
 
 @cache
@@ -27,9 +27,23 @@ def parse(text: str, path: str = "<spec>") -> ast.SpecFile:
         tree = grammar().parse(text)
     except UnexpectedInput as e:
         raise SpecError([syntax_error(e, text, path)]) from None
-    items = _Build(path).transform(tree)
+    try:
+        items = _Build(path).transform(tree)
+    except VisitError as e:
+        if isinstance(e.orig_exc, SpecError):
+            raise e.orig_exc from None
+        if isinstance(e.orig_exc, RecursionError):
+            raise SpecError([_too_deep(path)]) from None
+        raise
+    except RecursionError:
+        raise SpecError([_too_deep(path)]) from None
     assert isinstance(items, list)
     return ast.SpecFile(path, tuple(items), ast.Span(path, 1, 1, 1, 1))
+
+
+def _too_deep(path: str) -> Diagnostic:
+    return Diagnostic("E004", ast.Span(path, 1, 1, 1, 2), "the file nests too deeply to read",
+                      "split deeply nested conditions or expressions into smaller ones")
 
 
 PARTIES = ("importer", "exporter", "core")
@@ -41,6 +55,20 @@ def _named(children: list[Any]) -> tuple[str, str, list[Any]]:
     if rest and isinstance(rest[0], Token) and rest[0].type == "STRING":
         return name, _unquote(rest[0]), rest[1:]
     return name, "", rest
+
+
+MAX_INT = 10**9  # no counter, bound, depth or flag is anywhere near this
+
+
+def _int(tok: Token, path: str) -> int:
+    """An integer literal, refused when it is too long to mean anything here."""
+    text = str(tok)
+    if len(text.lstrip("-")) > 9:
+        span = ast.Span(path, tok.line or 0, tok.column or 0, tok.end_line or 0,
+                        tok.end_column or 0)
+        raise SpecError([Diagnostic("E005", span, f"number {text[:12]}... is too large",
+                                    f"numbers here are below {MAX_INT}")])
+    return int(text)
 
 
 def _unquote(token: str) -> str:
@@ -139,7 +167,7 @@ class _Build(Transformer[Token, Any]):
         return (0, 1, True)
 
     def range_type(self, meta: Meta, lo: Token, hi: Token) -> tuple[int, int, bool]:
-        return (int(lo), int(hi), False)
+        return (_int(lo, self.path), _int(hi, self.path), False)
 
     def field_decl(self, meta: Meta, owner: str, name: Token, ty: tuple[int, int, bool],
                    *doc: Token) -> tuple[str, Any]:
@@ -225,8 +253,14 @@ class _Build(Transformer[Token, Any]):
         words: list[str] = []
         while isinstance(rest[0], Token) and rest[0].type == "NAME":
             words, rest = [*words, str(rest[0])], rest[1:]
-        party = next((w for w in words if w in PARTIES), "")
-        severity = next((w for w in words if w not in PARTIES), "")
+        parties = [w for w in words if w in PARTIES]
+        severities = [w for w in words if w not in PARTIES]
+        if len(parties) > 1 or len(severities) > 1:
+            raise SpecError([Diagnostic(
+                "E123", self._span(meta), f"report takes one severity and one party, got "
+                f"{' '.join(words)}", "write report RULE tag [severity] [party] \"text\"")])
+        party = parties[0] if parties else ""
+        severity = severities[0] if severities else ""
         values = rest[1] if len(rest) > 1 else ()
         return ast.ReportStmt(rule, tag, _unquote(rest[0]), values, severity, party,
                               self._span(meta))
@@ -277,7 +311,8 @@ class _Build(Transformer[Token, Any]):
         return ".".join(str(p) for p in parts)
 
     def param(self, meta: Meta, name: Token, value: Token) -> ast.Param:
-        v: str | int = int(value) if value.type in ("INT", "SIGNED_INT") else str(value)
+        v: str | int = (_int(value, self.path) if value.type in ("INT", "SIGNED_INT")
+                        else str(value))
         return ast.Param(str(name), v, self._span(meta))
 
     def ok_outcome(self, meta: Meta) -> ast.Outcome:
@@ -341,14 +376,14 @@ class _Build(Transformer[Token, Any]):
             values.get("budget", ""), values.get("properties", ()), self._span(meta))
 
     def depth_decl(self, meta: Meta, n: Token) -> tuple[str, Any]:
-        return ("depth", int(n))
+        return ("depth", _int(n, self.path))
 
     def engines_decl(self, meta: Meta, names: tuple[str, ...]) -> tuple[str, Any]:
         return ("engines", names)
 
     @v_args(meta=True, inline=False)
     def seeds_decl(self, meta: Meta, seeds: list[Token]) -> tuple[str, Any]:
-        return ("seeds", tuple(int(s) for s in seeds))
+        return ("seeds", tuple(_int(s, self.path) for s in seeds))
 
     def budget_decl(self, meta: Meta, d: Token) -> tuple[str, Any]:
         return ("budget", str(d))
@@ -388,7 +423,7 @@ class _Build(Transformer[Token, Any]):
         return ast.Neg(x, self._span(meta))
 
     def int_lit(self, meta: Meta, tok: Token) -> ast.IntLit:
-        return ast.IntLit(int(tok), self._span(meta))
+        return ast.IntLit(_int(tok, self.path), self._span(meta))
 
     def bool_lit(self, meta: Meta, value: bool) -> ast.BoolLit:
         return ast.BoolLit(value, self._span(meta))
