@@ -1,10 +1,17 @@
-"""Benchmark: how fast specification text becomes syntax trees, and how that scales.
+"""Benchmark: how fast specification text becomes syntax trees and checked declarations,
+and how that scales.
 
-Run ``python -m checker.dsl.bench`` (``--help`` for options). For each size it builds one
-spec file of about that many lines from random trees (``checker.dsl.generate``; exporters,
-importers, scenarios, properties and checks in turn, printed by ``checker.dsl.format``), then
-times each stage over ``--repeat`` runs (the garbage collector paused, as ``timeit`` does)
-and keeps the best. The same seed gives the same file, and a smaller file is the start of a
+Run ``python -m checker.dsl.bench`` (``--help`` for options). Two stages, per size:
+
+* ``parse``: a spec of about that many lines built from random trees
+  (``checker.dsl.generate``; exporters, importers, scenarios, properties and checks in turn,
+  printed by ``checker.dsl.format``), parsed;
+* ``resolve``: a spec of about that many lines that means something (the shipped scenarios
+  that use the reference behaviours, copied under new names), parsed and resolved with cold
+  caches, so the time includes building the models the scenarios run on.
+
+Each stage runs ``--repeat`` times (the garbage collector paused, as ``timeit`` does) and
+keeps the best. The same seed gives the same file, and a smaller file is the start of a
 larger one, so the growth column (time against the first size) shows how the cost scales:
 about 2x and 4x for linear growth. Figures are wall-clock and vary with the machine.
 """
@@ -12,6 +19,7 @@ about 2x and 4x for linear growth. Figures are wall-clock and vary with the mach
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import json
 import random
@@ -28,11 +36,18 @@ from checker.dsl.parser import parse
 DEFAULT_SIZES = (1250, 2500, 5000)
 PATH = "bench.dmabuf"
 
-# A stage takes the text and the tree parse made of it. To time another pass (resolution,
-# say), add it here; rows and the table pick it up.
-Stage = Callable[[str, ast.SpecFile], object]
+def _resolve(text: str) -> object:
+    from checker.dsl import resolve
+
+    resolve._MODELS.clear()  # cold: as one run of the command would be
+    return resolve.load_text(text, PATH)
+
+
+# A stage: how to build the text of a given size, and what to time on it.
+Stage = tuple[Callable[[int, int], str], Callable[[str], object]]
 STAGES: dict[str, Stage] = {
-    "parse": lambda text, tree: parse(text, PATH),
+    "parse": (lambda lines, seed: build(lines, seed), lambda text: parse(text, PATH)),
+    "resolve": (lambda lines, seed: build_valid(lines), _resolve),
 }
 
 
@@ -63,18 +78,47 @@ def build(lines: int, seed: int) -> str:
     return "\n".join(chunks)
 
 
+def build_valid(lines: int) -> str:
+    """A spec of at least ``lines`` lines that resolves: the shipped scenarios that use only
+    the reference behaviours, copied under fresh names."""
+    from checker.scenario import shipped_spec_files
+    from model.exporters import EXPORTERS
+    from model.importers import IMPORTERS
+
+    scenarios = []
+    for path in shipped_spec_files():
+        with open(path, encoding="utf-8") as f:
+            tree = parse(f.read(), path)
+        for item in tree.items:
+            if (isinstance(item, ast.ScenarioDecl) and item.exporter in EXPORTERS
+                    and set(item.importers) <= set(IMPORTERS)
+                    and all(str(p.value) in IMPORTERS for s in item.body
+                            if isinstance(s, ast.Step) for p in s.action.params
+                            if p.name == "importer")):
+                scenarios.append(item)
+    chunks: list[str] = []
+    count = 0
+    while count < lines:
+        item = scenarios[len(chunks) % len(scenarios)]
+        copy = dataclasses.replace(item, name=f"{item.name}_{len(chunks)}")
+        text = format_node(copy) + "\n"
+        count += text.count("\n") + bool(chunks)
+        chunks.append(text)
+    return "\n".join(chunks)
+
+
 def measure(lines: int, seed: int, repeat: int) -> list[Figures]:
-    text = build(lines, seed)
-    tree = parse(text, PATH)
     rows = []
-    for name, stage in STAGES.items():
+    for name, (make, run) in STAGES.items():
+        text = make(lines, seed)
+        tree = parse(text, PATH)
         best = float("inf")
         for _ in range(repeat):
             gc.collect()
             gc.disable()  # as timeit does: collections would land in whichever run they hit
             try:
                 start = time.perf_counter()
-                stage(text, tree)
+                run(text)
                 best = min(best, time.perf_counter() - start)
             finally:
                 gc.enable()

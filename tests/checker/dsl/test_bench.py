@@ -1,4 +1,4 @@
-"""The parser benchmark runs and prints its figures (no timing is asserted)."""
+"""The parse and resolve benchmark runs and prints its figures (no timing is asserted)."""
 
 from __future__ import annotations
 
@@ -6,23 +6,27 @@ import json
 
 import pytest
 
-from checker.dsl.bench import build, main
+from checker.dsl.bench import build, build_valid, main
 from checker.dsl.parser import parse
+from checker.dsl.resolve import load_text
 
 
 def test_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--lines", "60", "120", "--repeat", "1"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("random specs (seed 1)")
-    assert "lines/s" in out[1] and len(out) == 5
-    assert out[3].split()[0] == "parse" and out[3].endswith("1.00x")
+    assert "lines/s" in out[1] and len(out) == 7
+    assert [line.split()[0] for line in out[3:]] == ["parse", "resolve", "parse", "resolve"]
+    assert out[3].endswith("1.00x") and out[4].endswith("1.00x")
 
 
 def test_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--lines", "80", "--repeat", "2", "--seed", "3", "--json"]) == 0
-    row = json.loads(capsys.readouterr().out)
-    assert row["stage"] == "parse" and row["lines"] >= 80 and row["repeat"] == 2
-    assert row["lines_per_s"] > 0 and row["growth"] == 1.0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["stage"] for r in rows] == ["parse", "resolve"]
+    for row in rows:
+        assert row["lines"] >= 80 and row["repeat"] == 2
+        assert row["lines_per_s"] > 0 and row["growth"] == 1.0
 
 
 def test_build_is_deterministic_and_grows_by_extension() -> None:
@@ -31,3 +35,8 @@ def test_build_is_deterministic_and_grows_by_extension() -> None:
     assert large.startswith(small)
     kinds = {type(i).__name__ for i in parse(large).items}
     assert kinds >= {"ExporterDecl", "ImporterDecl", "ScenarioDecl", "PropertyDecl", "CheckDecl"}
+
+
+def test_the_resolved_spec_is_valid() -> None:
+    lib = load_text(build_valid(200), "bench.dmabuf")
+    assert len(lib.scenarios) >= 5
