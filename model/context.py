@@ -131,10 +131,6 @@ class Ctx:
         """Whether this action injects the failure ``point`` (an allocation, a wait)."""
         return self.fault == point
 
-    def importer_at(self, a: AttRef) -> Iterator[tuple[int, Importer]]:
-        """The importers that may own attachment ``a``, for dispatching on ``a.imp``."""
-        yield from enumerate(self.importers)
-
     # core services a behaviour may call (defined in model.ops.move)
     def move_notify(self, b: BufRef) -> None:
         from model.ops.move import move_notify

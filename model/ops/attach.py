@@ -14,6 +14,7 @@ from model.ops.common import (
     LEAK,
     SILENT,
     WARN_ERRNO,
+    attached_ever,
     attachment_alive,
     buffer_alive,
     must_not_hold,
@@ -118,11 +119,8 @@ def dynamic_attach(c: Ctx, a: AttRef, importer: str, fault: str) -> None:
     _attach(c, a, importer_index(c, importer))
 
 
-def _attached_ever(c: Ctx, a: AttRef, **_: object) -> Expr:
-    return a.st.ne(FREE)
 
-
-@op("detach", actor="importer", target="attachment", enabled=_attached_ever,
+@op("detach", actor="importer", target="attachment", enabled=attached_ever,
     kernel="dma_buf_detach", rules=("R11", "R17"))
 def detach(c: Ctx, a: AttRef) -> None:
     b = c.layout.buffers[a.buf]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from model.context import Ctx
 from model.expr import Expr
 from model.kernel import EDEADLK, EFAULT
-from model.layout import DETACHED, RELEASED, AttRef, BufRef
+from model.layout import DETACHED, FREE, RELEASED, UNEXPORTED, AttRef, BufRef
 from model.violation import Party, Severity
 
 # EDEADLK: the model stops a call that would deadlock on a lock its caller holds
@@ -68,3 +68,14 @@ def errno_check(c: Ctx, cond: Expr, rule: str, party: Party, objs: tuple[str, ..
     with c.when(cond):
         c.report(rule, ERRNO, party, objs, message, tag=tag)
         c.exit(-errno)
+
+
+def exported(c: Ctx, b: BufRef, **_: object) -> Expr:
+    """Enabledness of a call on a buffer: it has been exported (a caller can hold a pointer to
+    it, even after its release: that is a use after free, which misuse mode explores)."""
+    return b.life.ne(UNEXPORTED)
+
+
+def attached_ever(c: Ctx, a: AttRef, **_: object) -> Expr:
+    """Enabledness of a call on an attachment: it was created (possibly detached since)."""
+    return a.st.ne(FREE)

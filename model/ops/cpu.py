@@ -33,6 +33,7 @@ from model.ops.common import (
     SILENT,
     buffer_alive,
     errno_check,
+    exported,
     must_hold,
 )
 from model.ops.lifetime import drop
@@ -41,9 +42,6 @@ from model.ops.registry import Env, Params, faults, op, product
 WRITE_SET = ("KERNEL", "WRITE")  # what readers wait for: dma_resv_usage_rw(false)
 READ_SET = ("KERNEL", "WRITE", "READ")  # what writers wait for: dma_resv_usage_rw(true)
 
-
-def _exported(c: Ctx, b: BufRef, **_: object) -> Expr:
-    return b.life.ne(UNEXPORTED)
 
 
 def _user_can_enter(c: Ctx, b: BufRef, **_: object) -> Expr:
@@ -113,13 +111,13 @@ def _begin_params(env: Env) -> list[Params]:
             for f in faults(env, "begin_cpu_access", "intr")]
 
 
-@op("begin_cpu_access", actor="importer", target="buffer", enabled=_exported,
+@op("begin_cpu_access", actor="importer", target="buffer", enabled=exported,
     kernel="dma_buf_begin_cpu_access", rules=("R21",), params=_begin_params)
 def begin_cpu_access_op(c: Ctx, b: BufRef, dir: str, fault: str) -> None:
     begin_cpu_access(c, b, DIRECTIONS[dir], kernel_caller=True)
 
 
-@op("end_cpu_access", actor="importer", target="buffer", enabled=_exported,
+@op("end_cpu_access", actor="importer", target="buffer", enabled=exported,
     kernel="dma_buf_end_cpu_access", rules=("R21", "R20"),
     params=lambda env: product(dir=_CPU_DIRS))
 def end_cpu_access_op(c: Ctx, b: BufRef, dir: str) -> None:
@@ -161,7 +159,7 @@ def poll(c: Ctx, b: BufRef, events: str) -> None:
         c.set(cb, 1)
 
 
-@op("lock", actor="importer", target="buffer", enabled=_exported, kernel="dma_resv_lock",
+@op("lock", actor="importer", target="buffer", enabled=exported, kernel="dma_resv_lock",
     rules=("R24",), params=lambda env: product(fault=("none", "intr")))
 def lock(c: Ctx, b: BufRef, fault: str) -> None:
     buffer_alive(c, b, "dma_resv_lock")
@@ -177,7 +175,7 @@ def lock(c: Ctx, b: BufRef, fault: str) -> None:
     c.set(b.reserved, 0)
 
 
-@op("unlock", actor="importer", target="buffer", enabled=_exported, kernel="dma_resv_unlock",
+@op("unlock", actor="importer", target="buffer", enabled=exported, kernel="dma_resv_unlock",
     rules=("R24",))
 def unlock(c: Ctx, b: BufRef) -> None:
     buffer_alive(c, b, "dma_resv_unlock")
@@ -190,7 +188,7 @@ def unlock(c: Ctx, b: BufRef) -> None:
     c.set(b.reserved, 0)  # with CONFIG_DEBUG_MUTEXES the reservation is forgotten
 
 
-@op("reserve_fences", actor="importer", target="buffer", enabled=_exported,
+@op("reserve_fences", actor="importer", target="buffer", enabled=exported,
     kernel="dma_resv_reserve_fences", rules=("R24",),
     params=lambda env: product(fault=("none", "nomem")))
 def reserve_fences(c: Ctx, b: BufRef, fault: str) -> None:
@@ -203,7 +201,7 @@ def reserve_fences(c: Ctx, b: BufRef, fault: str) -> None:
     c.inc(b.reserved)
 
 
-@op("add_fence", actor="importer", target="buffer", enabled=_exported,
+@op("add_fence", actor="importer", target="buffer", enabled=exported,
     kernel="dma_resv_add_fence", rules=("R24",), params=lambda env: product(usage=USAGES))
 def add_fence(c: Ctx, b: BufRef, usage: str) -> None:
     buffer_alive(c, b, "dma_resv_add_fence")
@@ -256,7 +254,7 @@ def _sync_file_flags(c: Ctx, b: BufRef, flags: int, what: str) -> bool:
     return True
 
 
-@op("export_sync_file", actor="user", target="buffer", enabled=_exported,
+@op("export_sync_file", actor="user", target="buffer", enabled=exported,
     kernel="dma_buf_export_sync_file", rules=("R22",), params=_sync_file_params)
 def export_sync_file(c: Ctx, b: BufRef, flags: int) -> None:
     """A snapshot of the fences a reader (READ) or writer (WRITE) would wait for; the resv

@@ -6,17 +6,14 @@ from model.behaviour import Call
 from model.context import Ctx
 from model.expr import Expr
 from model.kernel import DMA_BUF_NAME_LEN, EBADF, EINVAL, EOVERFLOW, SEEK_END, SEEK_SET, WHENCE
-from model.layout import LIVE, UNEXPORTED, BufRef
+from model.layout import LIVE, BufRef
 from model.ops.common import ERRNO as _ERRNO
-from model.ops.common import IMPORTER, LOCKDEP, buffer_alive, errno_check
+from model.ops.common import IMPORTER, LOCKDEP, buffer_alive, errno_check, exported
 from model.ops.lifetime import drop
 from model.ops.registry import Env, Params, op, product
 
 WRAP = "wrap"  # a pgoff so large that pgoff + pages overflows
 
-
-def _exported(c: Ctx, b: BufRef, **_: object) -> Expr:
-    return b.life.ne(UNEXPORTED)
 
 
 def _has_fd(c: Ctx, b: BufRef, what: str) -> None:
@@ -54,14 +51,14 @@ def _map_area(c: Ctx, b: BufRef, pgoff: int | str, pages: int, what: str) -> Non
     c.inc(b.vmas)  # the vma holds a reference on the file
 
 
-@op("mmap", actor="user", target="buffer", enabled=_exported,
+@op("mmap", actor="user", target="buffer", enabled=exported,
     kernel="dma_buf_mmap_internal", rules=("R26",), params=lambda env: _ranges(env, False))
 def mmap(c: Ctx, b: BufRef, pgoff: int, pages: int) -> None:
     _has_fd(c, b, "mmap()")
     _map_area(c, b, pgoff, pages, "mmap()")
 
 
-@op("dma_buf_mmap", actor="importer", target="buffer", enabled=_exported,
+@op("dma_buf_mmap", actor="importer", target="buffer", enabled=exported,
     kernel="dma_buf_mmap", rules=("R26", "R30"), params=lambda env: _ranges(env, True))
 def dma_buf_mmap(c: Ctx, b: BufRef, pgoff: int | str, pages: int) -> None:
     buffer_alive(c, b, "dma_buf_mmap")
@@ -83,7 +80,7 @@ def munmap(c: Ctx, b: BufRef) -> None:
     drop(c, b, b.vmas)
 
 
-@op("llseek", actor="user", target="buffer", enabled=_exported, kernel="dma_buf_llseek",
+@op("llseek", actor="user", target="buffer", enabled=exported, kernel="dma_buf_llseek",
     rules=("R27",), params=lambda env: product(whence=tuple(WHENCE), offset=(0, 1)))
 def llseek(c: Ctx, b: BufRef, whence: str, offset: int) -> None:
     _has_fd(c, b, "llseek()")
@@ -94,7 +91,7 @@ def llseek(c: Ctx, b: BufRef, whence: str, offset: int) -> None:
         c.exit(-EINVAL)
 
 
-@op("set_name", actor="user", target="buffer", enabled=_exported,
+@op("set_name", actor="user", target="buffer", enabled=exported,
     kernel="dma_buf_set_name", rules=("R23",),
     params=lambda env: product(length=(1, DMA_BUF_NAME_LEN)))
 def set_name(c: Ctx, b: BufRef, length: int) -> None:

@@ -18,6 +18,7 @@ from model.ops.common import (
     WARN_ERRNO,
     buffer_alive,
     errno_check,
+    exported,
 )
 from model.ops.registry import op, product
 
@@ -73,9 +74,6 @@ def _unexported(c: Ctx, b: BufRef, **_: object) -> Expr:
     return b.life.eq(UNEXPORTED)
 
 
-def _exported(c: Ctx, b: BufRef, **_: object) -> Expr:
-    return b.life.ne(UNEXPORTED)
-
 
 @op("export", actor="exporter", target="buffer", enabled=_unexported,
     kernel="dma_buf_export", rules=("R1", "R2", "R3", "R4"),
@@ -109,7 +107,7 @@ def export(c: Ctx, b: BufRef, fault: str) -> None:
     c.set(b.kref, 1)
 
 
-@op("fd", actor="importer", target="buffer", enabled=_exported, kernel="dma_buf_fd",
+@op("fd", actor="importer", target="buffer", enabled=exported, kernel="dma_buf_fd",
     rules=("R5",), params=lambda env: product(fault=("none", "emfile")))
 def fd(c: Ctx, b: BufRef, fault: str) -> None:
     buffer_alive(c, b, "dma_buf_fd", own_reference=False)
@@ -127,7 +125,7 @@ def fd(c: Ctx, b: BufRef, fault: str) -> None:
     c.inc(b.fds)
 
 
-@op("get", actor="importer", target="buffer", enabled=_exported, kernel="dma_buf_get",
+@op("get", actor="importer", target="buffer", enabled=exported, kernel="dma_buf_get",
     rules=("R5",))
 def get(c: Ctx, b: BufRef) -> None:
     errno_check(c, b.fds.eq(0), "R5", IMPORTER, (b.name,),
@@ -135,7 +133,7 @@ def get(c: Ctx, b: BufRef) -> None:
     c.inc(b.kref)
 
 
-@op("get_dma_buf", actor="importer", target="buffer", enabled=_exported,
+@op("get_dma_buf", actor="importer", target="buffer", enabled=exported,
     kernel="get_dma_buf", rules=("R5",))
 def get_dma_buf(c: Ctx, b: BufRef) -> None:
     buffer_alive(c, b, "get_dma_buf", own_reference=False)
@@ -147,7 +145,7 @@ def get_dma_buf(c: Ctx, b: BufRef) -> None:
     c.inc(b.kref)
 
 
-@op("put", actor="importer", target="buffer", enabled=_exported, kernel="dma_buf_put",
+@op("put", actor="importer", target="buffer", enabled=exported, kernel="dma_buf_put",
     rules=("R5", "R6"))
 def put(c: Ctx, b: BufRef) -> None:
     buffer_alive(c, b, "dma_buf_put", own_reference=False)
@@ -162,7 +160,7 @@ def put(c: Ctx, b: BufRef) -> None:
     drop(c, b, b.kref)
 
 
-@op("close", actor="user", target="buffer", enabled=_exported, kernel="close",
+@op("close", actor="user", target="buffer", enabled=exported, kernel="close",
     rules=("R5", "R6"))
 def close(c: Ctx, b: BufRef) -> None:
     errno_check(c, b.fds.eq(0), "R5", IMPORTER, (b.name,),

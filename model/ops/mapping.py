@@ -8,13 +8,14 @@ from model.behaviour import Call
 from model.context import Ctx
 from model.expr import FALSE, Expr, lift
 from model.kernel import DIRECTION_NAMES, DIRECTIONS, DMA_BIDIRECTIONAL, EBUSY, ENOMEM, ERESTARTSYS
-from model.layout import FREE, AttRef, SlotRef
+from model.layout import AttRef, SlotRef
 from model.ops.common import (
     ERRNO,
     EXPORTER,
     IMPORTER,
     SILENT,
     WARN,
+    attached_ever,
     attachment_alive,
     buffer_alive,
     must_hold,
@@ -43,9 +44,6 @@ def _needs_resv(c: Ctx, a: AttRef) -> Expr:
     # v6.1: dynamic importers, or a dynamic exporter without a cached sg_table
     return a.dyn | (lift(c.exporter.dynamic) & ~a.cached)
 
-
-def _attached(c: Ctx, a: AttRef, **_: object) -> Expr:
-    return a.st.ne(FREE)
 
 
 def _map_params(env: Env) -> list[Params]:
@@ -188,13 +186,13 @@ def _locked_around(c: Ctx, a: AttRef, what: str, inner: Callable[[], None]) -> N
         c.exit(ret)
 
 
-@op("map", actor="importer", target="attachment", enabled=_attached,
+@op("map", actor="importer", target="attachment", enabled=attached_ever,
     kernel="dma_buf_map_attachment", rules=("R12", "R13", "R14"), params=_map_params)
 def map_(c: Ctx, a: AttRef, dir: str, fault: str) -> None:
     map_attachment(c, a, DIRECTIONS[dir])
 
 
-@op("map_unlocked", actor="importer", target="attachment", enabled=_attached,
+@op("map_unlocked", actor="importer", target="attachment", enabled=attached_ever,
     kernel="dma_buf_map_attachment_unlocked", rules=("R16", "R12", "R13"), params=_map_params,
     available=_unlocked)
 def map_unlocked(c: Ctx, a: AttRef, dir: str, fault: str) -> None:
@@ -202,13 +200,13 @@ def map_unlocked(c: Ctx, a: AttRef, dir: str, fault: str) -> None:
                    lambda: map_attachment(c, a, DIRECTIONS[dir]))
 
 
-@op("unmap", actor="importer", target="attachment", enabled=_attached,
+@op("unmap", actor="importer", target="attachment", enabled=attached_ever,
     kernel="dma_buf_unmap_attachment", rules=("R15",), params=_unmap_params)
 def unmap(c: Ctx, a: AttRef, slot: int | str, dir: str) -> None:
     unmap_attachment(c, a, slot, DIRECTIONS[dir])
 
 
-@op("unmap_unlocked", actor="importer", target="attachment", enabled=_attached,
+@op("unmap_unlocked", actor="importer", target="attachment", enabled=attached_ever,
     kernel="dma_buf_unmap_attachment_unlocked", rules=("R16", "R15"), params=_unmap_params,
     available=_unlocked)
 def unmap_unlocked(c: Ctx, a: AttRef, slot: int | str, dir: str) -> None:
@@ -220,7 +218,7 @@ def _slots(env: Env) -> list[Params]:
     return product(slot=tuple(range(env.scope.maps)))
 
 
-@op("access", actor="importer", target="attachment", enabled=_attached,
+@op("access", actor="importer", target="attachment", enabled=attached_ever,
     kernel="(device DMA through a mapping)", rules=("R18", "R15"), params=_slots)
 def access(c: Ctx, a: AttRef, slot: int) -> None:
     """The importer's device reads or writes through the sg_table in ``slot``."""
@@ -238,7 +236,7 @@ def access(c: Ctx, a: AttRef, slot: int) -> None:
                  "again: the device reaches the old location", tag="access-after-move")
 
 
-@op("read_pages", actor="importer", target="attachment", enabled=_attached,
+@op("read_pages", actor="importer", target="attachment", enabled=attached_ever,
     kernel="sg_page", rules=("R14",), params=_slots)
 def read_pages(c: Ctx, a: AttRef, slot: int) -> None:
     """The importer dereferences struct page pointers of a mapped sg_table (R14)."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 from model.behaviour import Call
 from model.context import Ctx
 from model.expr import Expr
-from model.layout import FREE, LIVE, AttRef, BufRef, pinned_total
+from model.layout import LIVE, AttRef, BufRef, pinned_total
 from model.ops.common import (
     EXPORTER,
     IMPORTER,
     SILENT,
     WARN,
+    attached_ever,
     attachment_alive,
     buffer_alive,
     must_hold,
@@ -23,11 +24,8 @@ def notify_name(c: Ctx) -> str:
     return "dma_buf_invalidate_mappings" if c.profile.revoke else "dma_buf_move_notify"
 
 
-def _attached(c: Ctx, a: AttRef, **_: object) -> Expr:
-    return a.st.ne(FREE)
 
-
-@op("pin", actor="importer", target="attachment", enabled=_attached, kernel="dma_buf_pin",
+@op("pin", actor="importer", target="attachment", enabled=attached_ever, kernel="dma_buf_pin",
     rules=("R17",), params=lambda env: faults(env, "pin"))
 def pin(c: Ctx, a: AttRef, fault: str) -> None:
     b = c.layout.buffers[a.buf]
@@ -44,7 +42,7 @@ def pin(c: Ctx, a: AttRef, fault: str) -> None:
     c.inc(a.pins)
 
 
-@op("unpin", actor="importer", target="attachment", enabled=_attached,
+@op("unpin", actor="importer", target="attachment", enabled=attached_ever,
     kernel="dma_buf_unpin", rules=("R17",))
 def unpin(c: Ctx, a: AttRef) -> None:
     b = c.layout.buffers[a.buf]

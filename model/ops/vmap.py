@@ -8,7 +8,7 @@ from model.behaviour import Call
 from model.context import Ctx
 from model.expr import Const, Expr
 from model.kernel import EINVAL, ENOMEM
-from model.layout import UNEXPORTED, BufRef
+from model.layout import BufRef
 from model.ops.common import (
     BUG,
     CORE,
@@ -17,14 +17,11 @@ from model.ops.common import (
     SILENT,
     WARN,
     buffer_alive,
+    exported,
     must_hold,
     must_not_hold,
 )
 from model.ops.registry import Env, faults, op, product
-
-
-def _exported(c: Ctx, b: BufRef, **_: object) -> Expr:
-    return b.life.ne(UNEXPORTED)
 
 
 def _unlocked(env: Env) -> bool:
@@ -102,13 +99,13 @@ def _vmap_params(env: Env) -> list[dict[str, object]]:
     return list(faults(env, "vmap", "nomem"))
 
 
-@op("vmap", actor="importer", target="buffer", enabled=_exported, kernel="dma_buf_vmap",
+@op("vmap", actor="importer", target="buffer", enabled=exported, kernel="dma_buf_vmap",
     rules=("R25",), params=_vmap_params)
 def vmap(c: Ctx, b: BufRef, fault: str) -> None:
     vmap_buffer(c, b)
 
 
-@op("vmap_unlocked", actor="importer", target="buffer", enabled=_exported,
+@op("vmap_unlocked", actor="importer", target="buffer", enabled=exported,
     kernel="dma_buf_vmap_unlocked", rules=("R16", "R25"), params=_vmap_params,
     available=_unlocked)
 def vmap_unlocked(c: Ctx, b: BufRef, fault: str) -> None:
@@ -118,20 +115,20 @@ def vmap_unlocked(c: Ctx, b: BufRef, fault: str) -> None:
 _MAPS = lambda env: product(map=("cached", "foreign"))  # noqa: E731
 
 
-@op("vunmap", actor="importer", target="buffer", enabled=_exported, kernel="dma_buf_vunmap",
+@op("vunmap", actor="importer", target="buffer", enabled=exported, kernel="dma_buf_vunmap",
     rules=("R25",), params=_MAPS)
 def vunmap(c: Ctx, b: BufRef, map: str) -> None:
     vunmap_buffer(c, b, map)
 
 
-@op("vunmap_unlocked", actor="importer", target="buffer", enabled=_exported,
+@op("vunmap_unlocked", actor="importer", target="buffer", enabled=exported,
     kernel="dma_buf_vunmap_unlocked", rules=("R16", "R25"), params=_MAPS,
     available=_unlocked)
 def vunmap_unlocked(c: Ctx, b: BufRef, map: str) -> None:
     _around(c, b, "dma_buf_vunmap_unlocked", lambda: vunmap_buffer(c, b, map))
 
 
-@op("vmap_access", actor="importer", target="buffer", enabled=_exported,
+@op("vmap_access", actor="importer", target="buffer", enabled=exported,
     kernel="(CPU access through the vmap)", rules=("R25",))
 def vmap_access(c: Ctx, b: BufRef) -> None:
     buffer_alive(c, b, "CPU access through the vmap")
