@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from model.context import Ctx
 from model.expr import Expr
-from model.kernel import EDEADLK, EFAULT
+from model.kernel import EBADF, EDEADLK, EFAULT
 from model.layout import DETACHED, FREE, RELEASED, UNEXPORTED, AttRef, BufRef
 from model.violation import Party, Severity
 
@@ -79,3 +79,9 @@ def exported(c: Ctx, b: BufRef, **_: object) -> Expr:
 def attached_ever(c: Ctx, a: AttRef, **_: object) -> Expr:
     """Enabledness of a call on an attachment: it was created (possibly detached since)."""
     return a.st.ne(FREE)
+
+
+def has_fd(c: Ctx, b: BufRef, what: str) -> None:
+    """A call made through an fd: with none open it fails with -EBADF (R5)."""
+    errno_check(c, b.fds.eq(0), "R5", IMPORTER, (b.name,),
+                f"{what} with no open fd of {b.name}", EBADF, tag="bad-fd")

@@ -17,7 +17,6 @@ from model.kernel import (
     DMA_BUF_SYNC_WRITE,
     DMA_FROM_DEVICE,
     DMA_TO_DEVICE,
-    EBADF,
     EINTR,
     EINVAL,
     ENOMEM,
@@ -32,8 +31,8 @@ from model.ops.common import (
     LOCKDEP,
     SILENT,
     buffer_alive,
-    errno_check,
     exported,
+    has_fd,
     must_hold,
 )
 from model.ops.lifetime import drop
@@ -48,10 +47,6 @@ def _user_can_enter(c: Ctx, b: BufRef, **_: object) -> Expr:
     """A process's ioctl that takes resv waits while another context holds it."""
     return b.life.ne(UNEXPORTED) & ~b.resv
 
-
-def _has_fd(c: Ctx, b: BufRef, what: str) -> None:
-    errno_check(c, b.fds.eq(0), "R5", IMPORTER, (b.name,),
-                f"{what} with no open fd of {b.name}", EBADF, tag="bad-fd")
 
 
 def begin_cpu_access(c: Ctx, b: BufRef, d: int, kernel_caller: bool) -> None:
@@ -132,7 +127,7 @@ def _sync_params(env: Env) -> list[Params]:
 @op("sync", actor="user", target="buffer", enabled=_user_can_enter,
     kernel="dma_buf_ioctl(DMA_BUF_IOCTL_SYNC)", rules=("R20",), params=_sync_params)
 def sync(c: Ctx, b: BufRef, flags: int, fault: str) -> None:
-    _has_fd(c, b, "DMA_BUF_IOCTL_SYNC")
+    has_fd(c, b, "DMA_BUF_IOCTL_SYNC")
     if flags & ~DMA_BUF_SYNC_VALID_FLAGS_MASK or not flags & DMA_BUF_SYNC_RW:
         c.report("R20", ERRNO, IMPORTER, (b.name,),
                  f"DMA_BUF_IOCTL_SYNC on {b.name} with flags {flags:#x}: valid are READ, WRITE "
@@ -153,7 +148,7 @@ def sync(c: Ctx, b: BufRef, flags: int, fault: str) -> None:
 def poll(c: Ctx, b: BufRef, events: str) -> None:
     """EPOLLIN waits for writers, EPOLLOUT for readers and writers; a callback armed on a
     pending fence holds a file reference until it fires (R19)."""
-    _has_fd(c, b, "poll()")
+    has_fd(c, b, "poll()")
     waited, cb = (WRITE_SET, b.cb_in) if events == "EPOLLIN" else (READ_SET, b.cb_out)
     with c.when(b.fence_set(waited) & ~cb):
         c.set(cb, 1)
@@ -259,7 +254,7 @@ def _sync_file_flags(c: Ctx, b: BufRef, flags: int, what: str) -> bool:
 def export_sync_file(c: Ctx, b: BufRef, flags: int) -> None:
     """A snapshot of the fences a reader (READ) or writer (WRITE) would wait for; the resv
     is not changed."""
-    _has_fd(c, b, "DMA_BUF_IOCTL_EXPORT_SYNC_FILE")
+    has_fd(c, b, "DMA_BUF_IOCTL_EXPORT_SYNC_FILE")
     _sync_file_flags(c, b, flags, "DMA_BUF_IOCTL_EXPORT_SYNC_FILE")
 
 
@@ -269,7 +264,7 @@ def export_sync_file(c: Ctx, b: BufRef, flags: int) -> None:
                         for f in ({"fault": "none"}, {"fault": "nomem"})])
 def import_sync_file(c: Ctx, b: BufRef, flags: int, fault: str) -> None:
     """Adds the sync file's fence to the resv as a writer (WRITE bit) or a reader."""
-    _has_fd(c, b, "DMA_BUF_IOCTL_IMPORT_SYNC_FILE")
+    has_fd(c, b, "DMA_BUF_IOCTL_IMPORT_SYNC_FILE")
     if not _sync_file_flags(c, b, flags, "DMA_BUF_IOCTL_IMPORT_SYNC_FILE"):
         return
     if fault == "nomem":

@@ -5,20 +5,16 @@ from __future__ import annotations
 from model.behaviour import Call
 from model.context import Ctx
 from model.expr import Expr
-from model.kernel import DMA_BUF_NAME_LEN, EBADF, EINVAL, EOVERFLOW, SEEK_END, SEEK_SET, WHENCE
+from model.kernel import DMA_BUF_NAME_LEN, EINVAL, EOVERFLOW, SEEK_END, SEEK_SET, WHENCE
 from model.layout import LIVE, BufRef
 from model.ops.common import ERRNO as _ERRNO
-from model.ops.common import IMPORTER, LOCKDEP, buffer_alive, errno_check, exported
+from model.ops.common import IMPORTER, LOCKDEP, buffer_alive, exported, has_fd
 from model.ops.lifetime import drop
 from model.ops.registry import Env, Params, op, product
 
 WRAP = "wrap"  # a pgoff so large that pgoff + pages overflows
 
 
-
-def _has_fd(c: Ctx, b: BufRef, what: str) -> None:
-    errno_check(c, b.fds.eq(0), "R5", IMPORTER, (b.name,),
-                f"{what} with no open fd of {b.name}", EBADF, tag="bad-fd")
 
 
 def _ranges(env: Env, wrap: bool) -> list[Params]:
@@ -54,7 +50,7 @@ def _map_area(c: Ctx, b: BufRef, pgoff: int | str, pages: int, what: str) -> Non
 @op("mmap", actor="user", target="buffer", enabled=exported,
     kernel="dma_buf_mmap_internal", rules=("R26",), params=lambda env: _ranges(env, False))
 def mmap(c: Ctx, b: BufRef, pgoff: int, pages: int) -> None:
-    _has_fd(c, b, "mmap()")
+    has_fd(c, b, "mmap()")
     _map_area(c, b, pgoff, pages, "mmap()")
 
 
@@ -83,7 +79,7 @@ def munmap(c: Ctx, b: BufRef) -> None:
 @op("llseek", actor="user", target="buffer", enabled=exported, kernel="dma_buf_llseek",
     rules=("R27",), params=lambda env: product(whence=tuple(WHENCE), offset=(0, 1)))
 def llseek(c: Ctx, b: BufRef, whence: str, offset: int) -> None:
-    _has_fd(c, b, "llseek()")
+    has_fd(c, b, "llseek()")
     if offset != 0 or WHENCE[whence] not in (SEEK_SET, SEEK_END):
         c.report("R27", _ERRNO, IMPORTER, (b.name,),
                  f"llseek() of {b.name} with {whence} and offset {offset}: only SEEK_SET or "
@@ -95,7 +91,7 @@ def llseek(c: Ctx, b: BufRef, whence: str, offset: int) -> None:
     kernel="dma_buf_set_name", rules=("R23",),
     params=lambda env: product(length=(1, DMA_BUF_NAME_LEN)))
 def set_name(c: Ctx, b: BufRef, length: int) -> None:
-    _has_fd(c, b, "DMA_BUF_SET_NAME")
+    has_fd(c, b, "DMA_BUF_SET_NAME")
     if length >= DMA_BUF_NAME_LEN:
         c.report("R23", _ERRNO, IMPORTER, (b.name,),
                  f"DMA_BUF_SET_NAME on {b.name} with a {length}-character name; at most "

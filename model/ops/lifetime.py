@@ -19,6 +19,7 @@ from model.ops.common import (
     buffer_alive,
     errno_check,
     exported,
+    has_fd,
 )
 from model.ops.registry import op, product
 
@@ -128,8 +129,7 @@ def fd(c: Ctx, b: BufRef, fault: str) -> None:
 @op("get", actor="importer", target="buffer", enabled=exported, kernel="dma_buf_get",
     rules=("R5",))
 def get(c: Ctx, b: BufRef) -> None:
-    errno_check(c, b.fds.eq(0), "R5", IMPORTER, (b.name,),
-                f"dma_buf_get with no open fd of {b.name}", EBADF, tag="bad-fd")
+    has_fd(c, b, "dma_buf_get")
     c.inc(b.kref)
 
 
