@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from model.expr import BOOL, Const, Expr, shared_python, to_python
+from model.expr import BOOL, Const, Expr, Op, shared_python, to_python, unfolded_size
 from model.program import (
     Assign,
     Block,
@@ -118,14 +118,35 @@ def compile_program(program: Program, nlocals: int) -> StepFn:
     return compile_programs([(program, nlocals)])[0]
 
 
+# Guards up to this many nodes (as trees) compile to plain expressions, which short-circuit;
+# larger ones, built symbolically with much sharing, compile with shared temporaries so that
+# their source stays linear in the size of the DAG.
+PLAIN_LIMIT = 2_000
+
+
+def _guard(g: Expr, target: str, prefix: str) -> list[str]:
+    """Lines that set ``target`` to the value of guard ``g``. A small guard is one plain,
+    short-circuiting expression. A large one is split: its small conjuncts are tested first,
+    and only when they hold are its shared temporaries computed."""
+    if unfolded_size(g, PLAIN_LIMIT + 1) <= PLAIN_LIMIT:
+        return [f"{target} = {to_python(g)}"]
+    conjuncts = g.args if isinstance(g, Op) and g.op == "and" else (g,)
+    small = [c for c in conjuncts if unfolded_size(c, PLAIN_LIMIT + 1) <= PLAIN_LIMIT]
+    large = [c for c in conjuncts if unfolded_size(c, PLAIN_LIMIT + 1) > PLAIN_LIMIT]
+    temps, sources = shared_python(large, prefix=prefix)
+    lines = [f"{target} = False", f"if {' and '.join(map(to_python, small)) or 'True'}:"]
+    lines.extend(f"    {t}" for t in temps)
+    lines.append(f"    {target} = {' and '.join(sources)}")
+    return lines
+
+
 def compile_predicates(preds: Sequence[Expr]) -> list[Callable[[Sequence[int]], bool]]:
     """One ``f(state) -> bool`` per predicate, compiled as one module."""
     lines: list[str] = []
     for k, p in enumerate(preds):
-        temps, (source,) = shared_python([p])
         lines.append(f"def p{k}(v):")
-        lines.extend(f"    {t}" for t in temps)
-        lines.append(f"    return {source}")
+        lines.extend(f"    {line}" for line in _guard(p, "r", "t"))
+        lines.append("    return r")
     lines.append(f"PREDS = [{', '.join(f'p{k}' for k in range(len(preds)))}]")
     fns: list[Callable[[Sequence[int]], bool]] = _build("PREDS", "\n".join(lines), {})
     return fns
@@ -158,27 +179,29 @@ def compile_selector(
     em = _Emitter()
     em.line(0, f"def {name}(v):")
     em.line(1, "r = []")
-    # group consecutive indices that share a guard, keep the overall order
+    # consecutive indices that share a guard form a group; equal guards are evaluated once.
+    # Small guards are compared by structure, large ones (symbolic DAGs) by identity only.
+    def key(g: Expr) -> object:
+        return g if unfolded_size(g, PLAIN_LIMIT + 1) <= PLAIN_LIMIT else id(g)
+
     groups: list[tuple[Expr, list[int]]] = []
     for i, g in enumerate(guards):
-        if groups and groups[-1][0] == g:
+        if groups and key(groups[-1][0]) == key(g):
             groups[-1][1].append(i)
         else:
             groups.append((g, [i]))
     distinct: list[Expr] = []
-    index: dict[Expr, int] = {}
+    index: dict[object, int] = {}
     for g, _ in groups:
-        if g not in index:
-            index[g] = len(distinct)
+        if key(g) not in index:
+            index[key(g)] = len(distinct)
             distinct.append(g)
-    temps, sources = shared_python(distinct)
-    for t in temps:
-        em.line(1, t)
-    for k, source in enumerate(sources):
-        em.line(1, f"g{k} = {source}")
+    for k, g in enumerate(distinct):
+        for line in _guard(g, f"g{k}", f"t{k}_"):
+            em.line(1, line)
     for g, idx in groups:
         add = f"r.append({idx[0]})" if len(idx) == 1 else f"r.extend({tuple(idx)!r})"
-        em.line(1, f"if g{index[g]}: {add}")
+        em.line(1, f"if g{index[key(g)]}: {add}")
     em.line(1, "return r")
     fn: Callable[[Sequence[int]], list[int]] = _build(name, "\n".join(em.lines), {})
     return fn

@@ -129,6 +129,15 @@ class Op(Expr):
     def __hash__(self) -> int:
         return self._hash
 
+    def __eq__(self, other: object) -> bool:
+        # differing hashes settle most comparisons at once; callers avoid comparing two
+        # large equal DAGs that are distinct objects (that walk would be exponential)
+        if self is other:
+            return True
+        if not isinstance(other, Op) or self._hash != other._hash:
+            return False
+        return self.op == other.op and self.args == other.args
+
     @property
     def type(self) -> str:  # type: ignore[override]
         if self.op in _BOOL_OPS:
@@ -257,7 +266,7 @@ def ite(c: ExprLike, a: ExprLike, b: ExprLike) -> Expr:
     cc = const(ce)
     if cc is not None:
         return ae if cc else be
-    if ae is be or ae == be:
+    if ae is be or (not isinstance(ae, Op) and ae == be):
         return ae
     if ae.type == BOOL and be.type == BOOL:
         if ae == TRUE and be == FALSE:
@@ -363,6 +372,21 @@ def to_python(e: Expr, state: str = "v", names: dict[int, str] | None = None) ->
     if e.op in ("and", "or"):
         return "(" + f" {e.op} ".join(a) + ")"
     return f"({a[0]} {_SYMBOL[e.op]} {a[1]})"
+
+
+def unfolded_size(e: Expr, cap: int = 10_000) -> int:
+    """How many nodes ``e`` has as a tree (shared subtrees counted each time), up to ``cap``."""
+    memo: dict[int, int] = {}
+
+    def size(x: Expr) -> int:
+        if not isinstance(x, Op):
+            return 1
+        k = id(x)
+        if k not in memo:
+            memo[k] = min(cap, 1 + sum(size(a) for a in x.args))
+        return memo[k]
+
+    return size(e)
 
 
 def shared_python(exprs: list[Expr], state: str = "v", prefix: str = "t"
