@@ -19,6 +19,7 @@ from model.ops.common import (
     buffer_alive,
     must_not_hold,
 )
+from model.ops.mapping import forget_mapping
 from model.ops.registry import Env, Params, faults, op
 
 
@@ -155,5 +156,4 @@ def detach(c: Ctx, a: AttRef) -> None:
     for var in (a.pins, a.apin, a.p2p, a.cached):
         c.set(var, 0)
     for s in a.slots:
-        for var in (s.dir, s.pinned, s.notified, s.stale):
-            c.set(var, 0)
+        forget_mapping(c, s)  # leaked above if still live

@@ -154,24 +154,31 @@ def unmap_attachment(c: Ctx, a: AttRef, slot: int | str, d: int) -> None:
         c.report("R15", SILENT, IMPORTER, (a.name,),
                  f"dma_buf_unmap_attachment of {s.name} with {DIRECTION_NAMES[d]}, but it was "
                  "mapped with direction code {0}", s.dir - 1, tag="unmap-direction")
+    release_mapping(c, a, s, d)
+
+
+def forget_mapping(c: Ctx, s: SlotRef) -> None:
+    """The slot no longer holds a mapping (unmapped, or leaked with its attachment)."""
+    for var in (s.dir, s.pinned, s.notified, s.stale):
+        c.set(var, 0)
+
+
+def release_mapping(c: Ctx, a: AttRef, s: SlotRef, d: int | Expr) -> None:
+    """The exporter unmaps the sg_table in ``s`` and the pin its map took is dropped (R12,
+    R15): what an unmap does, and what an importer's move_notify does for every mapping."""
+    b = c.layout.buffers[a.buf]
     c.call("unmap_dma_buf", Call(b, a, d, s))
     with c.when(s.pinned):
         c.call("unpin", Call(b, a))
-    for var in (s.dir, s.pinned, s.notified, s.stale):
-        c.set(var, 0)
+    forget_mapping(c, s)
 
 
 def unmap_all(c: Ctx, a: AttRef) -> None:
     """Unmap every mapping of ``a`` through the exporter (an importer's move_notify that
     tears its mappings down at once; resv is held, as unmap requires)."""
-    b = c.layout.buffers[a.buf]
     for s in a.slots:
         with c.when(s.live & ~(a.cached if s.index == 0 else FALSE)):
-            c.call("unmap_dma_buf", Call(b, a, s.dir - 1, s))
-            with c.when(s.pinned):
-                c.call("unpin", Call(b, a))
-            for var in (s.dir, s.pinned, s.notified, s.stale):
-                c.set(var, 0)
+            release_mapping(c, a, s, s.dir - 1)
 
 
 def _locked_around(c: Ctx, a: AttRef, what: str, inner: Callable[[], None]) -> None:
@@ -247,4 +254,5 @@ def read_pages(c: Ctx, a: AttRef, slot: int) -> None:
                  "(DMABUF_DEBUG hands them scrambled or NULL pages)", tag="read-pages")
 
 
-__all__ = ["FOREIGN", "map_attachment", "pin_on_map", "unmap_all", "unmap_attachment"]
+__all__ = ["FOREIGN", "forget_mapping", "map_attachment", "pin_on_map", "release_mapping",
+           "unmap_all", "unmap_attachment"]
