@@ -121,7 +121,10 @@ class Model:
         self._legal: list[Expr] | None = None
         self._legal_fns: list[object] | None = None
         ctx = Ctx(self.layout, self.profile, exporter, self.importers)
-        self._check = compile_checks(core_invariants(ctx))
+        # the invariants checked after every step: (site, predicate, message values); a
+        # site fires on the step where its predicate goes from true to false
+        self.checks = tuple(core_invariants(ctx))
+        self._check = compile_checks(list(self.checks))
         self._initial = State(self.layout.initial())
         self.encodable = exporter.encodable and all(i.encodable for i in self.importers)
         self._ignored = frozenset().union(*(i.ignores for i in self.importers))
