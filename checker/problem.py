@@ -51,6 +51,8 @@ class Property:
     predicate: mx.Expr | None = None
     monitor: Monitor | None = None
     where: str = ""  # "file:line:col" of the declaration
+    # when an ``always`` property is exercised: some object is in its quantifier's domain
+    antecedent: mx.Expr = mx.TRUE
 
 
 def op_matches(pattern: str, op: str) -> bool:
@@ -200,7 +202,13 @@ def engine_property(prop: ResolvedProperty, model: Model) -> Property:
                           (r.event.action, r.event.var), (r.deadline.action, r.deadline.var),
                           binder, lower)
         return Property(d.name, "response", d.summary, monitor=monitor, where=where)
-    return Property(d.name, d.kind, d.summary, predicate=prop.predicate(model), where=where)
+    antecedent: mx.Expr = mx.TRUE
+    if d.kind == "always" and isinstance(d.body, ast.Quantified) and d.body.kind == "forall":
+        q = d.body
+        domain = ast.Quantified("exists", q.var, q.collection, q.where, ast.BoolLit(True))
+        antecedent = StateExpr(model.layout, {}).lower(domain)
+    return Property(d.name, d.kind, d.summary, predicate=prop.predicate(model), where=where,
+                    antecedent=antecedent)
 
 
 def problems(check: ResolvedCheck) -> list[Problem]:

@@ -189,10 +189,18 @@ class Model:
         if mode == "contract" and not self.encodable:
             return tuple(a for k, a in enumerate(self.actions)
                          if self._legal_concretely(state, k))
+        return tuple(self.actions[k] for k in self.enabled_indices(state, mode))
+
+    def enabled_indices(self, state: State, mode: str = "contract") -> list[int]:
+        """``enabled`` as indices into ``actions`` (and ``ground``)."""
+        if mode == "contract" and not self.encodable:
+            return [k for k in range(len(self.actions)) if self._legal_concretely(state, k)]
         select = self._select.get(mode)
         if select is None:
+            if mode not in MODES:
+                raise ModelError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
             select = self._select["contract"] = compile_selector(self._contract_guards())
-        return tuple(self.actions[k] for k in select(state.values))
+        return select(state.values)
 
     def _legal_concretely(self, state: State, k: int) -> bool:
         """Contract enabledness by running the step: the same definition as the derived

@@ -1,0 +1,1 @@
+"""The engines: random exploration (``explore``) and the Z3 engines (``symbolic``)."""
