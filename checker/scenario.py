@@ -3,9 +3,12 @@
 A step's expectations are its outcomes: ``ok`` or an errno fix the return value; each
 ``violates RULE [tag]`` must occur; ``clean`` says there is none. Any violation a step
 produces that its outcomes do not name is a mismatch, so a setup step that breaks a rule
-unexpectedly fails the scenario. ``expect EXPR`` checks the state at that point. In contract
-mode every step must also be a legal call. The run stops at the first mismatch and shows what
-the step did to the state.
+unexpectedly fails the scenario. ``violates PROPERTY`` says the step breaks that property:
+every property a scenario names is evaluated at every step (an ``always`` property fails on
+a step when its predicate is false in the state after it; a response property when its
+monitor reports the step), and it must fail exactly on the steps that name it.
+``expect EXPR`` checks the state at that point. In contract mode every step must also be a
+legal call. The run stops at the first mismatch and shows what the step did to the state.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from checker.dsl import ast
-from checker.dsl.resolve import ResolvedExpect, ResolvedScenario, ResolvedStep
+from checker.dsl.resolve import RULE_ID, ResolvedExpect, ResolvedScenario, ResolvedStep
+from checker.problem import Property, engine_property
 from model.expr import evaluate, variables
 from model.kernel import ERRNOS, errno_name
 from model.machine import Outcome, State
@@ -31,10 +35,17 @@ class StepResult:
     violations: tuple[Violation, ...] = ()
     problems: list[str] = field(default_factory=list)
     diff: list[tuple[str, int, int]] = field(default_factory=list)
+    failing: tuple[str, ...] = ()  # the named properties this step breaks
+    refused: str = ""  # "contract" (not a legal call) or "impossible" (cannot happen here)
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def executed(self) -> bool:
+        """Whether the step ran on the model (an ``expect`` or a refused call did not)."""
+        return self.errno is not None
 
 
 @dataclass
@@ -64,6 +75,7 @@ class ScenarioResult:
             for v in s.violations:
                 lines.append(f"             {v.rule} [{v.severity}, {v.party}] {v.tag}: "
                              f"{v.message}")
+            lines.extend(f"             property {p} fails" for p in s.failing)
             for p in s.problems:
                 lines.append(f"         {s.span}: {p}")
             if not s.ok and s.diff:
@@ -72,14 +84,17 @@ class ScenarioResult:
         return "\n".join(lines)
 
 
-def _judge(step: ResolvedStep, out: Outcome) -> list[str]:
+def _judge(step: ResolvedStep, out: Outcome, failing: tuple[str, ...] = (),
+           watched: tuple[str, ...] = ()) -> list[str]:
+    """What differs between a step's outcomes and what it did. ``watched`` are the
+    properties the scenario names; ``failing`` those of them the step breaks."""
     problems = []
     expected_errno = [o for o in step.outcomes if o.kind in ("ok", "errno")]
     for o in expected_errno:
         want = 0 if o.kind == "ok" else -ERRNOS[o.errno]
         if out.errno != want:
             problems.append(f"expected {errno_name(want)}, got {errno_name(out.errno)}")
-    wanted = [o for o in step.outcomes if o.kind == "violates"]
+    wanted = [o for o in step.outcomes if o.kind == "violates" and RULE_ID.fullmatch(o.rule)]
     remaining = list(out.violations)
     for o in wanted:
         match = next((v for v in remaining if v.rule == o.rule and o.tag in ("", v.tag)), None)
@@ -90,7 +105,42 @@ def _judge(step: ResolvedStep, out: Outcome) -> list[str]:
             remaining.remove(match)
     for v in remaining:
         problems.append(f"unexpected violation {v.rule} {v.tag}: {v.message}")
+    named = {o.rule for o in step.outcomes if o.kind == "violates"
+             and not RULE_ID.fullmatch(o.rule)}
+    for name in watched:
+        if name in named and name not in failing:
+            problems.append(f"expected property {name} to fail here, it holds")
+        elif name in failing and name not in named:
+            problems.append(f"property {name} fails here; the step does not name it "
+                            f"(add: violates {name})")
     return problems
+
+
+class PropertyWatch:
+    """The properties a scenario names, evaluated step by step: ``always`` predicates on
+    the state after each step, response monitors with their pending flags."""
+
+    def __init__(self, props: tuple[Property, ...]) -> None:
+        self.props = props
+        self.pending = {p.name: p.monitor.initial() for p in props if p.monitor is not None}
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.props)
+
+    def step(self, k: int, before: State, out: Outcome) -> tuple[str, ...]:
+        """The properties that step ``k`` (the model's action index) breaks."""
+        failing = []
+        for p in self.props:
+            if p.monitor is not None:
+                flags, bad = p.monitor.step(k, before.values, self.pending[p.name], out.errno)
+                self.pending[p.name] = flags
+            else:
+                assert p.predicate is not None
+                bad = not evaluate(p.predicate, out.state.values)
+            if bad:
+                failing.append(p.name)
+        return tuple(failing)
 
 
 def run_scenario(sc: ResolvedScenario) -> ScenarioResult:
@@ -98,6 +148,7 @@ def run_scenario(sc: ResolvedScenario) -> ScenarioResult:
     state: State = m.initial()
     results: list[StepResult] = []
     index = 0
+    watch = PropertyWatch(tuple(engine_property(p, m) for p in sc.properties))
     for item in sc.body:
         if isinstance(item, ResolvedExpect):
             ok = bool(evaluate(item.predicate, state.values))
@@ -112,19 +163,23 @@ def run_scenario(sc: ResolvedScenario) -> ScenarioResult:
                 break
             continue
         r = StepResult(index, str(item.action), item.span)
+        possible = m.is_enabled(state, item.action, "misuse")
         if sc.mode == "contract" and not m.is_enabled(state, item.action, "contract"):
             r.problems.append("not a legal call here (contract mode): it would break an "
                               "importer obligation")
+            r.refused = "contract" if possible else "impossible"
             results.append(r)
             break
-        if not m.is_enabled(state, item.action, "misuse"):
+        if not possible:
             r.problems.append("this call is not possible here (its object does not exist "
                               "yet, or the operation cannot happen now)")
+            r.refused = "impossible"
             results.append(r)
             break
         out = m.step(state, item.action, index)
         r.errno, r.violations = out.errno, out.violations
-        r.problems = _judge(item, out)
+        r.failing = watch.step(m.index(item.action), state, out)
+        r.problems = _judge(item, out, r.failing, watch.names)
         r.diff = m.diff(state, out.state)
         results.append(r)
         state = out.state

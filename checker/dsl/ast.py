@@ -249,8 +249,21 @@ class ActionCall:
 
 
 @dataclass(frozen=True, slots=True)
+class PyRef:
+    """A behaviour written in Python, named ``"module:attr.path"`` (``exporter "..."``,
+    ``importers "..."``); the resolver imports the module and follows the path."""
+
+    target: str
+    span: Span = _span()
+
+    def __str__(self) -> str:
+        return self.target
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
-    """``ok``, an errno (``-EBUSY``), ``violates R13 [tag]`` or ``clean`` (no violation)."""
+    """``ok``, an errno (``-EBUSY``), ``violates R13 [tag]``, ``violates PROPERTY`` (the
+    step breaks that property; ``rule`` holds its name) or ``clean`` (no violation)."""
 
     kind: str  # ok | errno | violates | clean
     errno: str = ""
@@ -286,6 +299,8 @@ class ScenarioDecl:
     mode: str = ""
     body: tuple[ScenarioItem, ...] = ()
     span: Span = _span()
+    exporter_py: PyRef | None = None  # exporter "module:attr" (instead of a name)
+    importers_py: PyRef | None = None  # importers "module:attr" (instead of names)
 
 
 # ---------------------------------------------------------------- properties and checks
@@ -343,6 +358,8 @@ class CheckDecl:
     budget: str = ""
     properties: tuple[str, ...] = ()
     span: Span = _span()
+    exporter_py: PyRef | None = None
+    importers_py: PyRef | None = None
 
 
 # ---------------------------------------------------------------- files

@@ -19,7 +19,7 @@ INDENT = "  "
 
 Node = (ast.Item | ast.Expr | ast.Stmt | ast.ProfileRef | ast.FieldDecl | ast.Handler
         | ast.InvariantDecl | ast.Param | ast.ActionCall | ast.Outcome | ast.Step
-        | ast.ExpectState | ast.Pattern | ast.Binder | ast.Response)
+        | ast.ExpectState | ast.Pattern | ast.Binder | ast.Response | ast.PyRef)
 
 
 def format_spec(spec: ast.SpecFile) -> str:
@@ -76,6 +76,8 @@ def format_node(node: Node) -> str:
             return _binder(node)
         case ast.Response():
             return _response(node)
+        case ast.PyRef(target=target):
+            return _quote(target)
     raise TypeError(f"not a syntax tree node: {node!r}")
 
 
@@ -242,8 +244,8 @@ def _scenario(d: ast.ScenarioDecl) -> list[str]:
     lines = [
         *_setting("profile", _profile(d.profile) if d.profile else ""),
         *_setting("scope", d.scope),
-        *_setting("exporter", d.exporter),
-        *_setting("importers", _list(d.importers)),
+        *_setting("exporter", _behaviour(d.exporter, d.exporter_py)),
+        *_setting("importers", _behaviour(_list(d.importers), d.importers_py)),
         *_setting("mode", d.mode),
         *(format_node(item) for item in d.body),
     ]
@@ -273,8 +275,8 @@ def _property(p: ast.PropertyDecl) -> list[str]:
 
 def _check(c: ast.CheckDecl) -> list[str]:
     lines = [
-        *_setting("exporter", c.exporter),
-        *_setting("importers", _list(c.importers)),
+        *_setting("exporter", _behaviour(c.exporter, c.exporter_py)),
+        *_setting("importers", _behaviour(_list(c.importers), c.importers_py)),
         *_setting("mode", c.mode),
         *_setting("profiles", _list(_profile(p) for p in c.profiles)),
         *_setting("scope", c.scope),
@@ -305,6 +307,11 @@ def _list(items: Iterable[str]) -> str:
 def _words(*words: str) -> str:
     """Words separated by spaces, leaving out the empty ones (optional parts not written)."""
     return " ".join(w for w in words if w)
+
+
+def _behaviour(names: str, python: ast.PyRef | None) -> str:
+    """Behaviour names as written, or a Python reference as a quoted string."""
+    return _quote(python.target) if python is not None else names
 
 
 def _profile(ref: ast.ProfileRef) -> str:

@@ -207,11 +207,18 @@ class TreeGen:
     def scenario_item(self) -> ast.ScenarioItem:
         return ast.ExpectState(self.expr()) if self.pick(0, 3) == 3 else self.step()
 
+    def python_ref(self) -> ast.PyRef | None:
+        """A Python behaviour reference, one time in four (else None: names are used)."""
+        return ast.PyRef(self.text()) if self.pick(0, 3) == 3 else None
+
     def scenario(self) -> ast.ScenarioDecl:
+        exporter_py, importers_py = self.python_ref(), self.python_ref()
         return ast.ScenarioDecl(
             self.name(), self.maybe(self.text), self.profile() if self.flag() else None,
-            self.maybe(self.scope), self.maybe(self.name), self.some(self.name, 2),
-            self.maybe(self.name), self.some(self.scenario_item, 6))
+            self.maybe(self.scope), "" if exporter_py else self.maybe(self.name),
+            () if importers_py else self.some(self.name, 2),
+            self.maybe(self.name), self.some(self.scenario_item, 6),
+            exporter_py=exporter_py, importers_py=importers_py)
 
     # ---------------------------------------------------------------- properties and checks
 
@@ -233,11 +240,14 @@ class TreeGen:
 
     def check(self) -> ast.CheckDecl:
         budget = f"{self.pick(0, 999)}{self.choice(('s', 'ms', 'm'))}"
+        exporter_py, importers_py = self.python_ref(), self.python_ref()
         return ast.CheckDecl(
-            self.name(), self.maybe(self.text), self.maybe(self.name), self.some(self.name, 2),
+            self.name(), self.maybe(self.text), "" if exporter_py else self.maybe(self.name),
+            () if importers_py else self.some(self.name, 2),
             self.maybe(self.name), self.some(self.profile, 2), self.maybe(self.scope),
             self.natural() if self.flag() else None, self.some(self.name, 2),
-            self.some(self.natural, 2), budget if self.flag() else "", self.some(self.name, 2))
+            self.some(self.natural, 2), budget if self.flag() else "", self.some(self.name, 2),
+            exporter_py=exporter_py, importers_py=importers_py)
 
     # ---------------------------------------------------------------- files
 

@@ -57,6 +57,18 @@ def _named(children: list[Any]) -> tuple[str, str, list[Any]]:
     return name, "", rest
 
 
+_EITHER = {"exporter": "exporter_py", "exporter_py": "exporter", "importers": "importers_py",
+           "importers_py": "importers"}
+
+
+def _setting(values: dict[str, Any], setting: tuple[str, Any]) -> None:
+    """Record one ``key value`` setting; the last one written wins, and a behaviour given
+    by name replaces one given as a Python reference (and the other way round)."""
+    key, value = setting
+    values.pop(_EITHER.get(key, ""), None)
+    values[key] = value
+
+
 MAX_INT = 10**9  # no counter, bound, depth or flag is anywhere near this
 
 
@@ -282,17 +294,24 @@ class _Build(Transformer[Token, Any]):
             elif isinstance(child, ast.ScopeDecl):
                 values["scope"] = child.scope
             else:
-                values[child[0]] = child[1]
+                _setting(values, child)
         return ast.ScenarioDecl(
             name, summary, values.get("profile"), values.get("scope", ""),
             values.get("exporter", ""), values.get("importers", ()), values.get("mode", ""),
-            tuple(body), self._span(meta))
+            tuple(body), self._span(meta), exporter_py=values.get("exporter_py"),
+            importers_py=values.get("importers_py"))
 
     def uses_exporter(self, meta: Meta, name: Token) -> tuple[str, Any]:
         return ("exporter", str(name))
 
     def uses_importers(self, meta: Meta, names: tuple[str, ...]) -> tuple[str, Any]:
         return ("importers", names)
+
+    def python_exporter(self, meta: Meta, target: Token) -> tuple[str, Any]:
+        return ("exporter_py", ast.PyRef(_unquote(target), self._tok(target)))
+
+    def python_importers(self, meta: Meta, target: Token) -> tuple[str, Any]:
+        return ("importers_py", ast.PyRef(_unquote(target), self._tok(target)))
 
     def mode_decl(self, meta: Meta, name: Token) -> tuple[str, Any]:
         return ("mode", str(name))
@@ -368,12 +387,13 @@ class _Build(Transformer[Token, Any]):
             if isinstance(child, ast.ScopeDecl):
                 values["scope"] = child.scope
             else:
-                values[child[0]] = child[1]
+                _setting(values, child)
         return ast.CheckDecl(
             name, summary, values.get("exporter", ""), values.get("importers", ()),
             values.get("mode", ""), values.get("profiles", ()), values.get("scope", ""),
             values.get("depth"), values.get("engines", ()), values.get("seeds", ()),
-            values.get("budget", ""), values.get("properties", ()), self._span(meta))
+            values.get("budget", ""), values.get("properties", ()), self._span(meta),
+            exporter_py=values.get("exporter_py"), importers_py=values.get("importers_py"))
 
     def depth_decl(self, meta: Meta, n: Token) -> tuple[str, Any]:
         return ("depth", _int(n, self.path))

@@ -11,12 +11,14 @@ all of a file's mistakes are reported together.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from checker.dsl import ast
 from checker.dsl.diagnostics import Diagnostic, SpecError, did_you_mean
@@ -29,8 +31,9 @@ from model.exporters import EXPORTERS
 from model.importers import IMPORTERS
 from model.kernel import DIRECTIONS, ERRNOS
 from model.layout import ATT_NAMES, LIFE_NAMES, AttRef, BufRef, Layout, pinned_total
-from model.machine import MODES, Model
+from model.machine import MODES, Model, ModelError
 from model.ops import REGISTRY
+from model.plugin import PythonExporter, PythonImporter, as_exporter, as_importer
 from model.profiles import PROFILES, Profile
 from model.profiles import profile as lookup_profile
 from model.program import Report, walk
@@ -42,6 +45,9 @@ DEFAULT_PROFILE = "v6.16+"
 STATE_CONSTANTS = {**{v.upper(): k for k, v in LIFE_NAMES.items()},
                    **{v.upper(): k for k, v in ATT_NAMES.items()}}
 OBJECT = re.compile(r"b(\d+)(?:\.a(\d+))?")
+RULE_ID = re.compile(r"R\d+|SCOPE")  # a violates outcome naming a rule; anything else is a property
+_DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
+PYTHON_REF = re.compile(rf"({_DOTTED}):({_DOTTED})")
 
 
 # ---------------------------------------------------------------- resolved declarations
@@ -64,10 +70,15 @@ class ResolvedExpect:
 
 @dataclass(frozen=True)
 class ResolvedScenario:
+    """A scenario checked against its model. ``properties`` are the properties its steps
+    name in ``violates PROPERTY`` outcomes: the runner evaluates each of them at every
+    step."""
+
     decl: ast.ScenarioDecl
     model: Model
     mode: str
     body: tuple[ResolvedStep | ResolvedExpect, ...]
+    properties: tuple[ResolvedProperty, ...] = ()
 
     @property
     def name(self) -> str:
@@ -500,8 +511,10 @@ class Resolver:
         ref = d.profile or defaults.get("profile") or ast.ProfileRef(DEFAULT_PROFILE)
         assert isinstance(ref, ast.ProfileRef)
         prof = self.profile(ref)
-        exporter = self.exporter(d.exporter, d.span, f"scenario {d.name}")
-        importers = self.importers(d.importers, d.span)
+        exporter = (self.python_exporter(d.exporter_py) if d.exporter_py is not None
+                    else self.exporter(d.exporter, d.span, f"scenario {d.name}"))
+        importers = (self.python_importers(d.importers_py) if d.importers_py is not None
+                     else self.importers(d.importers, d.span))
         mode = self.mode(d.mode, d.span, "misuse")
         scope_decl = defaults.get("scope")
         text = d.scope or (scope_decl.scope if isinstance(scope_decl, ast.ScopeDecl) else "")
@@ -510,12 +523,15 @@ class Resolver:
             return
         if len(self.errors) > before:
             return
-        model = _model(exporter, importers, prof, scope)
+        model = self.model(exporter, importers, prof, scope, d.exporter_py or d.span)
+        if model is None:
+            return
         body: list[ResolvedStep | ResolvedExpect] = []
+        named: dict[str, ResolvedProperty] = {}
         for item in d.body:
             if isinstance(item, ast.Step):
                 action = self.action(item.action, model)
-                self.outcomes(item.outcomes, model)
+                named.update(self.outcomes(item.outcomes, model))
                 if action is not None:
                     body.append(ResolvedStep(action, item.outcomes, item.span))
             else:
@@ -524,7 +540,118 @@ class Resolver:
                     body.append(ResolvedExpect(item.expr, StateExpr(model.layout, {}).lower(
                         item.expr), item.span, self.written(item.span)))
         if len(self.errors) == before:
-            self.lib.scenarios[d.name] = ResolvedScenario(d, model, mode, tuple(body))
+            self.lib.scenarios[d.name] = ResolvedScenario(d, model, mode, tuple(body),
+                                                          tuple(named.values()))
+
+    def model(self, exporter: Exporter, importers: tuple[Importer, ...], prof: Profile,
+              scope: Scope, where: ast.PyRef | ast.Span) -> Model | None:
+        """The model, or a diagnostic when the behaviours cannot make one (a Python
+        behaviour with importer names used twice, or fields that do not fit)."""
+        try:
+            return _model(exporter, importers, prof, scope)
+        except (ModelError, ValueError, TypeError) as e:
+            span = where.span if isinstance(where, ast.PyRef) else where
+            self.error("E126", span, f"these behaviours do not make a model: {e}",
+                       "give each importer a distinct name and declare fields with valid "
+                       "bounds")
+            return None
+
+    # Python behaviours
+    def python(self, ref: ast.PyRef) -> object | None:
+        """The object a ``"module:attr.path"`` reference names: the module imported, then
+        each attribute followed (a mapping is indexed by key)."""
+        m = PYTHON_REF.fullmatch(ref.target)
+        if m is None:
+            self.error("E124", ref.span, f"'{ref.target}' is not a Python reference",
+                       'write "module.path:attribute.path", e.g. '
+                       '"model.mutants:MUTANTS.double_unmap.exporter"')
+            return None
+        module, path = m.group(1), m.group(2).split(".")
+        try:
+            obj: object = importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name is not None and (module == e.name or module.startswith(e.name + ".")):
+                self.error("E124", ref.span, f"no Python module named '{e.name}'",
+                           "the module must be importable from this Python (installed, or "
+                           "on PYTHONPATH); write its dotted name as in an import statement")
+            else:
+                self.error("E124", ref.span, f"importing module '{module}' failed: "
+                           f"{type(e).__name__}: {e}",
+                           f"fix the module; python3 -c 'import {module}' shows the traceback")
+            return None
+        except (Exception, SystemExit) as e:
+            self.error("E124", ref.span, f"importing module '{module}' failed: "
+                       f"{type(e).__name__}: {e}",
+                       f"fix the module; python3 -c 'import {module}' shows the traceback")
+            return None
+        here = module
+        for k, part in enumerate(path):
+            sep = ":" if k == 0 else "."
+            if isinstance(obj, Mapping):
+                keys = [str(key) for key in obj]
+                if part not in obj:
+                    self.error("E125", ref.span, f"'{here}' has no key '{part}'"
+                               + did_you_mean(part, keys),
+                               "keys: " + ", ".join(keys[:8]) + (", ..." if len(keys) > 8
+                                                                  else ""))
+                    return None
+                obj = obj[part]
+            else:
+                try:
+                    obj = getattr(obj, part)
+                except Exception:
+                    names = [n for n in dir(obj) if not n.startswith("_")]
+                    self.error("E125", ref.span, f"'{here}' has no attribute '{part}'"
+                               + did_you_mean(part, names),
+                               "check the spelling against the module's source")
+                    return None
+            here += sep + part
+        return obj
+
+    def python_exporter(self, ref: ast.PyRef) -> Exporter | None:
+        obj = self.python(ref)
+        if obj is None:
+            return None
+        try:
+            x = _as_exporter(obj)
+        except Exception as e:
+            self.error("E126", ref.span, f"'{ref.target}' cannot be used as an exporter: "
+                       f"{type(e).__name__}: {e}", "fix the class; it is instantiated "
+                       "without arguments and adapted with model.plugin.as_exporter")
+            return None
+        if x is None:
+            self.error("E126", ref.span, f"'{ref.target}' is {_kind(obj)}, not an exporter",
+                       "name an Exporter (model.behaviour), or a PythonExporter subclass "
+                       "or instance (model.plugin)")
+        return x
+
+    def python_importers(self, ref: ast.PyRef) -> tuple[Importer, ...] | None:
+        obj = self.python(ref)
+        if obj is None:
+            return None
+        many = isinstance(obj, Sequence) and not isinstance(obj, str)
+        items: list[object] = list(obj) if isinstance(obj, Sequence) and many else [obj]
+        out: list[Importer] = []
+        for item in items:
+            try:
+                imp = _as_importer(item)
+            except Exception as e:
+                self.error("E126", ref.span, f"'{ref.target}' cannot be used as an importer: "
+                           f"{type(e).__name__}: {e}", "fix the class; it is instantiated "
+                           "without arguments and adapted with model.plugin.as_importer")
+                return None
+            if imp is None:
+                what = f"holds {_kind(item)}" if many else f"is {_kind(item)}"
+                self.error("E126", ref.span, f"'{ref.target}' {what}, not an importer",
+                           "name an Importer (model.behaviour), a PythonImporter subclass "
+                           "or instance (model.plugin), or a sequence of them")
+                return None
+            out.append(imp)
+        if not out:
+            self.error("E126", ref.span, f"'{ref.target}' is an empty sequence",
+                       "a model needs at least one importer")
+            return None
+        return tuple(out)
 
     def action(self, a: ast.ActionCall, model: Model) -> Action | None:
         params = {p.name: p.value for p in a.params}
@@ -574,11 +701,29 @@ class Resolver:
             "; ".join(f"{k}: {', '.join(sorted(v))}" for k, v in choices.items()))
         return None
 
-    def outcomes(self, outcomes: Iterable[ast.Outcome], model: Model) -> None:
+    def outcomes(self, outcomes: Iterable[ast.Outcome], model: Model
+                 ) -> dict[str, ResolvedProperty]:
+        """Checks a step's outcomes; returns the properties they name."""
+        named: dict[str, ResolvedProperty] = {}
         for o in outcomes:
             if o.kind == "errno" and o.errno not in ERRNOS:
                 self.error("E119", o.span, f"unknown errno '-{o.errno}'"
                            + did_you_mean(o.errno, ERRNOS), "errnos: " + ", ".join(ERRNOS))
+            elif o.kind == "violates" and not RULE_ID.fullmatch(o.rule):
+                prop = self.lib.properties.get(o.rule)
+                if prop is None:
+                    self.error("E127", o.span, f"unknown rule or property '{o.rule}'"
+                               + did_you_mean(o.rule, [*self.lib.properties, *RULES]),
+                               "rules are R1..R32; a property must be declared (property "
+                               "NAME { always ... }) in this file or one it imports")
+                elif prop.kind == "sometimes":
+                    self.error("E128", o.span, f"'{o.rule}' is a sometimes property: no step "
+                               "violates it", "name an always or response property, or a rule")
+                elif o.tag:
+                    self.error("E128", o.span, f"a property is named without a tag: "
+                               f"'{o.tag}' belongs to rules", f"write violates {o.rule}")
+                else:
+                    named[o.rule] = prop
             elif o.kind == "violates":
                 if o.rule not in RULES and o.rule != "SCOPE":
                     self.error("E107", o.span, f"unknown rule '{o.rule}'"
@@ -587,6 +732,7 @@ class Resolver:
                     self.error("E118", o.span, f"no obligation '{o.tag}' in this model"
                                + did_you_mean(o.tag, _tags(model)),
                                "tags name what was broken, as violations print them")
+        return named
 
     # properties
     def property(self, d: ast.PropertyDecl) -> None:
@@ -619,8 +765,10 @@ class Resolver:
     # checks
     def check(self, d: ast.CheckDecl, defaults: dict[str, object]) -> None:
         before = len(self.errors)
-        exporter = self.exporter(d.exporter, d.span, f"check {d.name}")
-        importers = self.importers(d.importers, d.span)
+        exporter = (self.python_exporter(d.exporter_py) if d.exporter_py is not None
+                    else self.exporter(d.exporter, d.span, f"check {d.name}"))
+        importers = (self.python_importers(d.importers_py) if d.importers_py is not None
+                     else self.importers(d.importers, d.span))
         mode = self.mode(d.mode, d.span, "contract")
         default = defaults.get("profile")
         refs = d.profiles or ((default,) if isinstance(default, ast.ProfileRef) else ())
@@ -649,6 +797,52 @@ class Resolver:
         self.lib.checks[d.name] = ResolvedCheck(
             d, exporter, importers, mode, profiles, scope, d.depth or 20,
             d.engines or ENGINES, d.seeds or (0,), budget, tuple(props))
+
+
+_ADAPTED: dict[int, tuple[object, object]] = {}  # id -> (Python behaviour, its adaptation)
+
+
+def _adapted(obj: object, base: type, adapt: Callable[[Any], object]) -> object | None:
+    """A ``base`` subclass or instance adapted once (so every load shares one behaviour,
+    and one model); None when ``obj`` is neither."""
+    is_class = isinstance(obj, type) and issubclass(obj, base)
+    if not (is_class or isinstance(obj, base)):
+        return None
+    cached = _ADAPTED.get(id(obj))
+    if cached is not None and cached[0] is obj:
+        return cached[1]
+    instance = obj() if isinstance(obj, type) else obj
+    out = adapt(instance)
+    _ADAPTED[id(obj)] = (obj, out)
+    return out
+
+
+def _as_exporter(obj: object) -> Exporter | None:
+    """An ``Exporter`` as is, or a ``PythonExporter`` class or instance adapted."""
+    if isinstance(obj, Exporter):
+        return obj
+    out = _adapted(obj, PythonExporter, as_exporter)
+    return out if isinstance(out, Exporter) else None
+
+
+def _as_importer(obj: object) -> Importer | None:
+    """An ``Importer`` as is, or a ``PythonImporter`` class or instance adapted."""
+    if isinstance(obj, Importer):
+        return obj
+    out = _adapted(obj, PythonImporter, as_importer)
+    return out if isinstance(out, Importer) else None
+
+
+def _kind(obj: object) -> str:
+    """What a Python object is, for a message: 'a module', 'a class Foo', 'an int'."""
+    import types
+
+    if isinstance(obj, types.ModuleType):
+        return f"the module {obj.__name__}"
+    if isinstance(obj, type):
+        return f"the class {obj.__qualname__}"
+    name = type(obj).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
 def _is_shipped(path: str) -> bool:
