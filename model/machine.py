@@ -11,6 +11,10 @@ order:
   so contract mode is derived from the rules, not written separately. Exporter and device
   events are never restricted: in contract mode every violation is the exporter's.
 
+In both modes a transition that would push a counter past its declared bound is not
+enabled: it leaves the bounded model (``step`` still reports it as ``scope-bound`` when a
+scenario asks for it).
+
 >>> from model.exporters import SYSTEM_HEAP
 >>> m = Model(SYSTEM_HEAP, profile="v6.16+")
 >>> s = m.initial()
@@ -26,7 +30,7 @@ order:
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -49,7 +53,7 @@ from model.profiles import Profile
 from model.profiles import profile as lookup_profile
 from model.program import Program, symbolic
 from model.scope import Scope
-from model.violation import Party, Violation
+from model.violation import Party, Severity, Violation
 
 MODES = ("contract", "misuse")
 RESTRICTED_ACTORS = ("importer", "user")
@@ -117,9 +121,9 @@ class Model:
         self._index = {a: k for k, a in enumerate(self.actions)}
         self._steps: list[StepFn | None] = [None] * len(self.ground)  # compiled on first use
         self._pre_fns = compile_predicates([g.pre for g in self.ground])
-        self._select = {"misuse": compile_selector([g.pre for g in self.ground])}
-        self._legal: list[Expr] | None = None
-        self._legal_fns: list[object] | None = None
+        self._guards: dict[str, list[Expr]] = {}  # derived on first use, per mode
+        self._select: dict[str, Callable[[Sequence[int]], list[int]]] = {}
+        self._guard_fns: dict[str, list[Callable[[Sequence[int]], bool]]] = {}
         ctx = Ctx(self.layout, self.profile, exporter, self.importers)
         # the invariants checked after every step: (site, predicate, message values); a
         # site fires on the step where its predicate goes from true to false
@@ -160,22 +164,28 @@ class Model:
                 [(self.ground[k].program, self.ground[k].nlocals) for k in todo]), strict=True):
             self._steps[k] = fn
 
-    def _contract_guards(self) -> list[Expr]:
-        """Contract-mode guards derived symbolically (encodable models only)."""
-        if self._legal is None:
+    def guards(self, mode: str) -> list[Expr]:
+        """Each ground action's enabledness in ``mode`` as an expression over the state
+        (indexed like ``ground``), derived symbolically from its program: the operation is
+        possible at all, it keeps every counter within its declared bound (a transition out
+        of the scope is not part of the bounded model), and in ``contract`` mode no importer
+        obligation breaks. Raises ``NotEncodable`` for a model with a Python behaviour
+        (its enabledness is computed by running the step)."""
+        if mode not in MODES:
+            raise ModelError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+        if mode not in self._guards:
             ignored = self._ignored
-            legal = []
+            out = []
             for g in self.ground:
-                if g.spec.actor not in RESTRICTED_ACTORS:
-                    legal.append(g.pre)
-                    continue
                 env: list[Expr] = [*self.layout.vars, *([Const(0)] * g.nlocals)]
                 effect = symbolic(g.program, env)
-                bad = [f.cond for f in effect.fired
-                       if f.site.party is Party.IMPORTER and f.site.tag not in ignored]
-                legal.append(and_(g.pre, not_(or_(*bad))))
-            self._legal = legal
-        return self._legal
+                bad = [f.cond for f in effect.fired if f.site.severity is Severity.SCOPE]
+                if mode == "contract" and g.spec.actor in RESTRICTED_ACTORS:
+                    bad += [f.cond for f in effect.fired
+                            if f.site.party is Party.IMPORTER and f.site.tag not in ignored]
+                out.append(and_(g.pre, not_(or_(*bad))))
+            self._guards[mode] = out
+        return self._guards[mode]
 
     # ------------------------------------------------------------ the interface
     def initial(self) -> State:
@@ -184,47 +194,43 @@ class Model:
 
     def enabled(self, state: State, mode: str = "contract") -> tuple[Action, ...]:
         """The actions that may happen in ``state``, in a fixed order."""
-        if mode not in MODES:
-            raise ModelError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
-        if mode == "contract" and not self.encodable:
-            return tuple(a for k, a in enumerate(self.actions)
-                         if self._legal_concretely(state, k))
         return tuple(self.actions[k] for k in self.enabled_indices(state, mode))
 
     def enabled_indices(self, state: State, mode: str = "contract") -> list[int]:
         """``enabled`` as indices into ``actions`` (and ``ground``)."""
-        if mode == "contract" and not self.encodable:
-            return [k for k in range(len(self.actions)) if self._legal_concretely(state, k)]
+        if mode not in MODES:
+            raise ModelError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+        if not self.encodable:
+            return [k for k in range(len(self.actions))
+                    if self._enabled_concretely(state, k, mode)]
         select = self._select.get(mode)
         if select is None:
-            if mode not in MODES:
-                raise ModelError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
-            select = self._select["contract"] = compile_selector(self._contract_guards())
+            select = self._select[mode] = compile_selector(self.guards(mode))
         return select(state.values)
 
-    def _legal_concretely(self, state: State, k: int) -> bool:
-        """Contract enabledness by running the step: the same definition as the derived
-        guards (no importer obligation breaks), for models with Python-class behaviours."""
+    def _enabled_concretely(self, state: State, k: int, mode: str) -> bool:
+        """Enabledness by running the step, for models with Python-class behaviours: the
+        same definition as the derived guards."""
         if not self._pre_fns[k](state.values):
             return False
-        if self.ground[k].spec.actor not in RESTRICTED_ACTORS:
-            return True
         out = self.step(state, self.actions[k])
+        if any(v.severity is Severity.SCOPE for v in out.violations):
+            return False
+        if mode == "misuse" or self.ground[k].spec.actor not in RESTRICTED_ACTORS:
+            return True
         return not any(v.party is Party.IMPORTER and v.tag not in self._ignored
                        for v in out.violations)
 
     def is_enabled(self, state: State, action: Action, mode: str = "contract") -> bool:
         k = self.index(action)
-        if mode == "misuse":
-            return bool(self._pre_fns[k](state.values))
-        if mode != "contract":
+        if mode not in MODES:
             raise ModelError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
         if not self.encodable:
-            return self._legal_concretely(state, k)
-        if self._legal_fns is None:
-            self._legal_fns = list(compile_predicates(self._contract_guards()))
-        fn = self._legal_fns[k]
-        return bool(fn(state.values))  # type: ignore[operator]
+            return self._enabled_concretely(state, k, mode)
+        fns = self._guard_fns.get(mode)
+        if fns is None:
+            fns = self._guard_fns[mode] = list(compile_predicates(self.guards(mode)))
+        return bool(fns[k](state.values))
 
     def index(self, action: Action) -> int:
         try:

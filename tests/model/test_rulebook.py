@@ -100,7 +100,14 @@ def _move_unlocked(c: Ctx, call: Call) -> None:
     _flip(c, call)
 
 
+def _vmap_fails(c: Ctx, call: Call) -> None:
+    if c.failing("exporter"):
+        c.returns(-ENOMEM)
+
+
 BROKEN: dict[str, Exporter] = {
+    "vmap_fails": HEAP.derive("rb_vmap_fails", "x", fallible=frozenset({"vmap"}),
+                              callbacks={"vmap": _vmap_fails}),
     "no_release": HEAP.derive("rb_no_release", "x", ops=HEAP.ops - {"release"}),
     "pin_only": HEAP.derive("rb_pin_only", "x", ops=HEAP.ops | {"pin"}),
     "cache_and_pin": HEAP.derive("rb_cache_and_pin", "x", cache_sgt_mapping=True,
@@ -150,7 +157,7 @@ class Case:
     tag: str | None  # None: a failure that is no violation (only the errno)
     severity: Severity | None
     party: Party | None
-    seq: tuple[str, ...]  # {map} {unmap} {vmap} {vunmap} {vmapnomem}: the profile's forms
+    seq: tuple[str, ...]  # {map} {unmap} {vmap} {vunmap} {vmapfail}: the profile's forms
     profiles: tuple[str, ...] = ALL
     errno: int = 0
     exporter: Exporter = HEAP
@@ -165,7 +172,8 @@ class Case:
             "vunmap": "vunmap(b0)" if old else "vunmap_unlocked(b0)",
             "vunmapforeign": "vunmap(b0, map=foreign)" if old
             else "vunmap_unlocked(b0, map=foreign)",
-            "vmapnomem": "vmap(b0, fault=nomem)" if old else "vmap_unlocked(b0, fault=nomem)",
+            "vmapfail": "vmap(b0, fault=exporter)" if old
+            else "vmap_unlocked(b0, fault=exporter)",
         }
         return [a.format(**forms) for a in self.seq]
 
@@ -323,7 +331,8 @@ CASES: dict[str, Case] = {
     "R25-unmapped-access": case("R25", "vmap-access-unmapped", SILENT, IMP, E, "vmap_access(b0)"),
     "R25-cache": case("R25", "vmap-cache", BUG, CORE, E, "{vmap}", "{vunmap}",
                       exporter=BROKEN["vunmap_keeps_counter"]),
-    "R25-failed": case("R25", "vmap-failed", WARN, EXP, E, "{vmapnomem}", errno=-ENOMEM),
+    "R25-failed": case("R25", "vmap-failed", WARN, EXP, E, "{vmapfail}", errno=-ENOMEM,
+                       exporter=BROKEN["vmap_fails"]),
     "R25-leak": case("R25", "vmap-leak", SILENT, EXP, E, "{vmap}", "{vunmap}",
                      exporter=BROKEN["vunmap_forgets"]),
     "R25-vmap-resv": case("R25", "vmap-without-resv", LOCKDEP, IMP, E, "vmap(b0)",

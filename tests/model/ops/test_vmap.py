@@ -6,7 +6,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from model import EXPORTERS, PROFILES, Party, Severity
+from model import EXPORTERS, PROFILES, Model, Party, Severity
+from model.behaviour import Call
+from model.context import Ctx
 from model.kernel import EINVAL, ENOMEM
 
 if TYPE_CHECKING:
@@ -94,13 +96,28 @@ def test_unlocked_vmap_under_resv_deadlocks(run: RunFn, action: str) -> None:
     assert r.value("b0.vmap_cnt") == 1
 
 
-def test_vmap_failure_warns_once_and_maps_nothing(run: RunFn) -> None:
-    r = run("system_heap", "v6.16+", [*OWNED, "vmap_unlocked(b0, fault=nomem)"])
-    v = r.only(-1)
+def test_vmap_failure_warns_once_and_maps_nothing() -> None:
+    heap = EXPORTERS["system_heap"]
+    failing = heap.derive("vmap_fails", "vmap that fails", fallible=frozenset({"vmap"}),
+                          callbacks={"vmap": _vmap_fails})
+    m = Model(failing, profile="v6.16+", scope="1x1")
+    out = m.run([*OWNED, "vmap_unlocked(b0, fault=exporter)"])
+    (v,) = out[-1].violations
     assert (v.rule, v.tag, v.severity, v.party) == (
         "R25", "vmap-failed", Severity.WARN, Party.EXPORTER)
-    assert r.errno() == -ENOMEM
-    assert (r.value("b0.vmap_cnt"), r.value("b0.vmap_ptr"), r.value("b0.x.vmaps")) == (0, 0, 0)
+    assert out[-1].errno == -ENOMEM
+    s = out[-1].state
+    assert (m.value(s, "b0.vmap_cnt"), m.value(s, "b0.vmap_ptr")) == (0, 0)
+
+
+def test_vmap_fails_only_through_a_fallible_exporter() -> None:
+    m = Model(EXPORTERS["system_heap"], profile="v6.16+", scope="1x1")
+    assert {a.param("fault") for a in m.actions if a.name.startswith("vmap")} == {"none"}
+
+
+def _vmap_fails(c: Ctx, call: Call) -> None:
+    if c.failing("exporter"):
+        c.returns(-ENOMEM)
 
 
 def test_vmap_without_ops_vmap_is_einval(run: RunFn) -> None:
