@@ -221,7 +221,7 @@ def spec_file(cex: Counterexample, steps: Sequence[RecordedStep],
     """The counterexample as a syntax tree: its imports and one scenario."""
     p = cex.problem
     decl = ast.ScenarioDecl(
-        scenario_name(cex), _one_line(f"{cex.finding} ({cex.engine}, check {p.check})"),
+        scenario_name(cex), _one_line(f"{cex.finding}, found by {cex.engine}"),
         profile=_profile_ref(p.model.profile), scope=str(p.model.scope), mode=p.mode,
         body=tuple(_step_node(s) for s in steps), **_behaviours(p))  # type: ignore[arg-type]
     return ast.SpecFile("<counterexample>", (*(ast.ImportDecl(i) for i in imports), decl))
