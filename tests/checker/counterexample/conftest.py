@@ -4,6 +4,7 @@ the fixtures ``mutant_cex(name, steps=None)`` and ``property_cex``."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,11 @@ from model.mutants import MUTANTS
 CORE = Path(__file__).resolve().parents[3] / "specs" / "rules" / "core.dmabuf"
 
 
+@cache
 def make_mutant_cex(name: str, steps: int | None = None) -> Counterexample:
     """The mutant's witness (its first ``steps`` actions) as a contract-mode counterexample
-    of its rule, naming the behaviours as Python references."""
+    of its rule, naming the behaviours as Python references (built once: models are slow
+    to build)."""
     m = MUTANTS[name]
     ref = f"model.mutants:MUTANTS.{name}"
     p = Problem(f"mutant {name}", m.model("1x1"), "contract", exporter_ref=f"{ref}.exporter",
