@@ -523,7 +523,8 @@ class Resolver:
             return
         if len(self.errors) > before:
             return
-        model = self.model(exporter, importers, prof, scope, d.exporter_py or d.span)
+        model = self.model(exporter, importers, prof, scope,
+                           d.importers_py or d.exporter_py or d.span)
         if model is None:
             return
         body: list[ResolvedStep | ResolvedExpect] = []
