@@ -24,6 +24,7 @@ from __future__ import annotations
 import enum
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,9 +143,10 @@ def _header(text: str, path: Path) -> Finding:
                       "counterexample shows")
 
 
-def _resolve(load_fn: Any, path: Path, key: str) -> tuple[Library, ResolvedScenario]:
+def _resolve(load_fn: Callable[[], Library], path: Path, key: str
+             ) -> tuple[Library, ResolvedScenario]:
     try:
-        lib: Library = load_fn()
+        lib = load_fn()
     except SpecError as e:
         raise _Unreadable(f"{path}: the counterexample does not resolve:\n{e.render()}") \
             from None

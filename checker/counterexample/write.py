@@ -156,23 +156,27 @@ def _profile_ref(profile: Profile) -> ast.ProfileRef:
     return ast.ProfileRef(base)
 
 
-def _behaviours(p: Problem) -> dict[str, object]:
-    """The scenario's exporter and importers settings, by name or Python reference."""
-    out: dict[str, object] = {}
-    if ":" in p.exporter_ref:
-        out["exporter_py"] = ast.PyRef(p.exporter_ref)
-    else:
-        out["exporter"] = p.exporter_ref
+@dataclass(frozen=True)
+class _Behaviours:
+    """The scenario's exporter and importers settings: names, or Python references."""
+
+    exporter: str = ""
+    exporter_py: ast.PyRef | None = None
+    importers: tuple[str, ...] = ()
+    importers_py: ast.PyRef | None = None
+
+
+def _behaviours(p: Problem) -> _Behaviours:
     python = [r for r in p.importer_refs if ":" in r]
     if python and len(p.importer_refs) > 1:
         raise CounterexampleError(
             f"importer references {', '.join(p.importer_refs)}: a scenario takes names or one "
             "Python reference; name one sequence holding every importer instead")
-    if python:
-        out["importers_py"] = ast.PyRef(python[0])
-    else:
-        out["importers"] = tuple(p.importer_refs)
-    return out
+    by_name = ":" not in p.exporter_ref
+    return _Behaviours(p.exporter_ref if by_name else "",
+                       None if by_name else ast.PyRef(p.exporter_ref),
+                       () if python else tuple(p.importer_refs),
+                       ast.PyRef(python[0]) if python else None)
 
 
 def _step_node(step: RecordedStep) -> ast.Step:
@@ -211,8 +215,8 @@ def header(cex: Counterexample, steps: Sequence[RecordedStep]) -> list[str]:
         f"# engine: {_one_line(cex.engine)}, seed {seed}",
         f"# {_one_line(finding_text(cex))}",
         f"# at step {last.index}: {last.action}",
-        "# Replayed by pytest (this folder is a test path), or: "
-        "python -m checker.counterexample FILE",
+        "# replay: python -m checker.counterexample FILE (pytest replays every file kept "
+        "under counterexamples/)",
     ]
 
 
@@ -220,10 +224,12 @@ def spec_file(cex: Counterexample, steps: Sequence[RecordedStep],
               imports: Sequence[str]) -> ast.SpecFile:
     """The counterexample as a syntax tree: its imports and one scenario."""
     p = cex.problem
+    b = _behaviours(p)
     decl = ast.ScenarioDecl(
         scenario_name(cex), _one_line(f"{cex.finding}, found by {cex.engine}"),
-        profile=_profile_ref(p.model.profile), scope=str(p.model.scope), mode=p.mode,
-        body=tuple(_step_node(s) for s in steps), **_behaviours(p))  # type: ignore[arg-type]
+        profile=_profile_ref(p.model.profile), scope=str(p.model.scope), exporter=b.exporter,
+        importers=b.importers, mode=p.mode, body=tuple(_step_node(s) for s in steps),
+        exporter_py=b.exporter_py, importers_py=b.importers_py)
     return ast.SpecFile("<counterexample>", (*(ast.ImportDecl(i) for i in imports), decl))
 
 
