@@ -107,6 +107,18 @@ def test_diverged_itf_state(vmap_leak: WrittenFiles) -> None:
                                   "gives 1")
 
 
+def test_reworded_messages_do_not_diverge(vmap_leak: WrittenFiles) -> None:
+    data = json.loads(vmap_leak.itf.read_text())
+    data["states"][-1]["#meta"]["violations"][0]["message"] = "said differently"
+    vmap_leak.itf.write_text(json.dumps(data))
+    assert replay(vmap_leak.scenario).status is Status.STILL_FAILS
+    data["states"][-1]["#meta"]["violations"][0]["tag"] = "vmap-lake"
+    vmap_leak.itf.write_text(json.dumps(data))
+    r = replay(vmap_leak.scenario)
+    assert r.status is Status.DIVERGED and "state 4 (after vunmap(b0)): #meta.violations" in \
+        r.message
+
+
 def test_diverged_itf_meta(vmap_leak: WrittenFiles) -> None:
     data = json.loads(vmap_leak.itf.read_text())
     data["#meta"]["scope"] = "2x2"
