@@ -1,0 +1,364 @@
+"""Unbounded proofs by k-induction, strengthened with invariants the model itself proves.
+
+``prove(problem)`` answers the ``rules`` target ("no rule violation fires on any step") and
+every ``always`` property, for every depth:
+
+* **base case**: bounded model checking from the initial state to ``k`` steps (``bmc``'s
+  unrolling: a counterexample found here is a real, replayed one);
+* **step case**: from an *arbitrary* state within the declared bounds, ``k`` steps on which
+  every target holds, with pairwise distinct states (simple paths), cannot be followed by
+  a step that breaks a target. Contract-mode guards are part of the transition relation.
+
+An arbitrary state is usually not reachable, so the step case is strengthened with
+**auxiliary invariants** found by Houdini's algorithm: candidate facts are read off states
+met on random walks of the reference model (each variable's observed values, and for two
+variables of the same buffer which values of one occur with a value of the other); the
+candidates that are not inductive are dropped until the rest are, which makes their
+conjunction an invariant of every reachable state (it holds initially and is preserved
+by every step). They are assumed in every frame of the step case. Nothing here knows a
+rule: candidates are derived from the state layout and observed values only.
+
+Targets are proved jointly: when the step case fails for some of them at the largest
+``k``, they are reported as holding to the base-case depth with the counterexample to
+induction (the arbitrary state the step case started from), and the others are proved
+again without assuming them.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import z3
+
+from checker.engines.symbolic.bmc import Target, Unrolling, check, targets, witness
+from checker.engines.symbolic.encode import (
+    Encoding,
+    Frame,
+    encode,
+    new_solver,
+    not_encodable_reason,
+    num,
+    value_of,
+)
+from checker.problem import RULES, Counterexample, Finding, Problem, Status, Verdict
+from model import expr as mx
+from model.machine import Model, State
+from model.program import NotEncodable
+
+ENGINE = "k-induction"
+
+
+# ---------------------------------------------------------------- auxiliary invariants
+
+
+def sample_states(model: Model, mode: str, steps: int = 3000, seed: int = 0) -> list[State]:
+    """States met on random walks from the initial state (restarting now and then)."""
+    rng = random.Random(seed)
+    s = model.initial()
+    out = [s]
+    for _ in range(steps):
+        enabled = model.enabled_indices(s, mode)
+        if not enabled or rng.random() < 0.03:
+            s = model.initial()
+            continue
+        s = model.step(s, model.actions[rng.choice(enabled)]).state
+        out.append(s)
+    return out
+
+
+def _group(name: str) -> str:
+    return name.split(".", 1)[0]
+
+
+def candidates(enc: Encoding, samples: Sequence[State]) -> list[tuple[str, z3.BoolRef]]:
+    """Candidate invariants over the template frame, true in every sample: a variable
+    takes only the values observed; for two variables of the same buffer, when one has
+    value ``a`` the other takes only the values observed with ``a``."""
+    layout = enc.model.layout
+    xs = enc.t.state
+    seen: list[set[int]] = [set() for _ in layout.vars]
+    for s in samples:
+        for i, v in enumerate(s.values):
+            seen[i].add(v)
+
+    def lit(i: int, a: int) -> z3.BoolRef:
+        var, x = layout.vars[i], xs[i]
+        if var.type == mx.BOOL:
+            return x if a else z3.Not(x)
+        return x == num(a)
+
+    def among(i: int, values: set[int]) -> z3.BoolRef:
+        return z3.Or(*[lit(i, a) for a in sorted(values)])
+
+    out: list[tuple[str, z3.BoolRef]] = []
+    for i, var in enumerate(layout.vars):
+        if len(seen[i]) < var.hi - var.lo + 1:
+            out.append((f"{var.name} in {sorted(seen[i])}", among(i, seen[i])))
+    groups: dict[str, list[int]] = {}
+    for i, var in enumerate(layout.vars):
+        if len(seen[i]) > 1:
+            groups.setdefault(_group(var.name), []).append(i)
+    for members in groups.values():
+        for i in members:
+            for j in members:
+                if i == j:
+                    continue
+                with_: dict[int, set[int]] = {}
+                for s in samples:
+                    with_.setdefault(s.values[i], set()).add(s.values[j])
+                for a, values in sorted(with_.items()):
+                    if values != seen[j]:
+                        out.append((f"{layout.vars[i].name}={a} -> {layout.vars[j].name} in "
+                                    f"{sorted(values)}", z3.Implies(lit(i, a), among(j, values))))
+    return out
+
+
+def houdini(enc: Encoding, cands: list[tuple[str, z3.BoolRef]], deadline: float
+            ) -> tuple[list[tuple[str, z3.BoolRef]], bool]:
+    """The largest subset of ``cands`` that is inductive (each step from a state
+    satisfying all of them reaches one that does), and whether the search finished (when
+    it did not, the empty set is returned: nothing unproved is ever assumed)."""
+    solver = new_solver()
+    f0, f1 = enc.frame("h0"), enc.frame("h1")
+    s = enc.step("h0")
+    solver.add(enc.bool_at(enc.bounds_t, f0))
+    solver.add(enc.bool_at(enc.trans_t, f0, s, f1))
+    lits = [z3.Bool(f"cand!{n}") for n in range(len(cands))]
+    now = [enc.bool_at(c, f0) for _, c in cands]
+    after = [enc.bool_at(c, f1) for _, c in cands]
+    for lit, c in zip(lits, now, strict=True):
+        solver.add(z3.Implies(lit, c))
+    active = set(range(len(cands)))
+    while active:
+        goal = z3.Or(*[z3.Not(after[n]) for n in sorted(active)])
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return [], False
+        solver.set("timeout", max(1, int(left * 1000)))
+        glit = z3.FreshBool("houdini")
+        solver.add(z3.Implies(glit, goal))
+        r = solver.check(glit, *[lits[n] for n in sorted(active)])
+        if r == z3.unsat:
+            break
+        if r != z3.sat:
+            return [], False
+        m = solver.model()
+        dropped = {n for n in active if not z3.is_true(m.eval(after[n], model_completion=True))}
+        assert dropped, "a model of the goal falsifies some candidate"
+        active -= dropped
+        solver.add(z3.Not(glit))
+    return [cands[n] for n in sorted(active)], True
+
+
+# ---------------------------------------------------------------- k-induction
+
+
+@dataclass
+class Goal:
+    """A target being proved; ``pairs`` are the rule violations still claimed never to
+    fire (the ``rules`` target loses those the base case finds)."""
+
+    target: Target
+    pairs: set[tuple[str, str]]
+    lit: z3.BoolRef
+
+    def bad(self, enc: Encoding) -> z3.BoolRef:
+        if self.target.kind == "rules":
+            return enc.violation(sorted(self.pairs))
+        return self.target.bad
+
+
+def itf_state(model: Model, values: Sequence[int]) -> dict[str, object]:
+    """A state as an ITF state object (fields sorted by name; integers as ``#bigint``)."""
+    out: dict[str, object] = {}
+    for v in sorted(model.layout.vars, key=lambda v: v.name):
+        x = values[v.index]
+        out[v.name] = bool(x) if v.type == mx.BOOL else {"#bigint": str(x)}
+    return out
+
+
+def prove(problem: Problem, max_k: int = 4, timeout_s: float = 120.0,
+          strengthen: bool = True, samples: int = 3000) -> list[Verdict]:
+    """A verdict for ``rules`` and each ``always`` property of ``problem``: proved for
+    every depth; violated with a replayed counterexample (for ``rules``, the other
+    violations may still be proved never to fire: ``details["rest_proved"]``); holds to
+    depth ``max_k`` with the counterexample to induction in ``details`` (``cti``:
+    ``name=value`` for the variables that differ from the initial state, ``cti_itf``: the
+    whole state as ITF); or unknown (timeout, solver unknown), never reported as
+    holding."""
+    start = time.monotonic()
+    deadline = start + timeout_s
+    names = [RULES, *(p.name for p in problem.properties if p.kind == "always")]
+    reason = not_encodable_reason(problem.model)
+    if reason is not None:
+        return [Verdict(problem, n, Status.UNKNOWN, ENGINE, reason=reason) for n in names]
+    try:
+        enc = encode(problem)
+    except NotEncodable as e:
+        return [Verdict(problem, n, Status.UNKNOWN, ENGINE, reason=str(e)) for n in names]
+    model = enc.model
+    goals = [Goal(t, set(enc.pairs) if t.kind == "rules" else set(), z3.Bool(f"assume!{t.name}"))
+             for t in targets(enc) if t.kind in ("rules", "always")]
+    verdicts: dict[str, Verdict] = {}
+    findings: dict[tuple[str, str], Counterexample] = {}
+    details: dict[str, dict[str, object]] = {g.target.name: {} for g in goals}
+
+    def finish(g: Goal, status: Status, **kw: object) -> None:
+        d = {**details[g.target.name], **kw.pop("details", {})}  # type: ignore[dict-item]
+        verdicts[g.target.name] = Verdict(problem, g.target.name, status, ENGINE,
+                                          seconds=time.monotonic() - start, details=d,
+                                          **kw)  # type: ignore[arg-type]
+
+    aux: list[tuple[str, z3.BoolRef]] = []
+    if strengthen:
+        aux, complete = houdini(enc, candidates(enc, sample_states(model, problem.mode,
+                                                                   samples)), deadline)
+        for g in goals:
+            details[g.target.name]["auxiliary_invariants"] = len(aux)
+            if not complete:
+                details[g.target.name]["strengthening"] = "not finished within the budget"
+
+    # the base case: one unrolling from the initial state
+    base = Unrolling(enc, new_solver())
+    # the step case: one unrolling from an arbitrary state within bounds and invariants
+    step_solver = new_solver()
+    ind = Unrolling(enc, step_solver, initial=False)
+    aux_t = z3.And(*[c for _, c in aux])
+    step_solver.add(enc.bool_at(aux_t, ind.frames[0]))
+
+    def assume(g: Goal, j: int) -> None:
+        """Goal ``g`` (while its literal is assumed) holds in frame ``j`` of the step case
+        (a step goal: on the step into frame ``j``)."""
+        if g.target.on_step and j == 0:
+            return
+        held = z3.Not(ind.bad(Target(g.target.name, g.target.kind, g.bad(enc)), at=j))
+        step_solver.add(z3.Implies(g.lit, held))
+
+    def base_bound(k: int) -> str | None:
+        """Check every goal at bound ``k`` of the base case; None, or why it is unknown."""
+        if k > 0:
+            base.extend()
+        for g in list(live):
+            if g.target.on_step and k == 0:
+                continue
+            changed = False
+            while True:
+                bad = base.bad(Target(g.target.name, g.target.kind, g.bad(enc)))
+                r, why, m = check(base.solver, bad, deadline)
+                if r == z3.unsat:
+                    base.solver.add(z3.Not(bad))
+                    break
+                if m is None:
+                    return why or "solver unknown"
+                cex, fired = witness(enc, base, m, g.target, set(findings))
+                if g.target.kind != "rules":
+                    finish(g, Status.VIOLATED, depth=k, counterexample=cex)
+                    live.remove(g)
+                    break
+                for pair in fired:
+                    if pair in g.pairs:
+                        g.pairs.discard(pair)
+                        changed = True
+                        findings[pair] = Counterexample(problem, Finding(RULES, *pair),
+                                                        cex.actions, ENGINE)
+            if changed:  # what the step case assumed of it no longer holds: assume anew
+                g.lit = z3.FreshBool("assume")
+                for j in range(len(ind.frames) - 1):
+                    assume(g, j)
+        return None
+
+    live = list(goals)
+    if (why := base_bound(0)) is not None:
+        return _unknown(problem, names, why, start)
+    proved_at: int | None = None
+    cti: dict[str, dict[str, object]] = {}
+    for k in range(1, max_k + 1):
+        if (why := base_bound(k)) is not None:
+            return _unknown(problem, names, why, start, depth=k - 1)
+        # extend the step case to k transitions: frames 0..k on a simple path, every goal
+        # holding before the last step
+        ind.extend()
+        new = ind.frames[-1]
+        step_solver.add(enc.bool_at(aux_t, new))
+        for old in ind.frames[:-1]:
+            step_solver.add(_distinct(old, new))
+        for g in goals:
+            assume(g, k - 1)
+        while live:
+            failing: list[Goal] = []
+            for g in live:
+                bad = ind.bad(Target(g.target.name, g.target.kind, g.bad(enc)))
+                r, why, m = _check_assuming(step_solver, bad, [h.lit for h in live], deadline)
+                if r == z3.unknown:
+                    return _unknown(problem, names, why, start, depth=k)
+                if m is not None:
+                    failing.append(g)
+                    cti[g.target.name] = _cti(enc, m, ind.frames[0])
+            if not failing:
+                proved_at = k
+                break
+            if k < max_k:
+                break  # try a longer induction for everyone
+            live = [g for g in live if g not in failing]  # drop them and prove the rest
+        if proved_at is not None:
+            break
+    for g in goals:
+        if g.target.name in verdicts:
+            continue
+        if g.target.kind == "rules" and findings:
+            first = min(findings.values(), key=lambda c: len(c.actions))
+            finish(g, Status.VIOLATED, depth=len(first.actions), counterexample=first,
+                   details={"findings": {f"{r} {t}": c for (r, t), c in findings.items()},
+                            "rest_proved": g in live and proved_at is not None,
+                            **({"induction_depth": proved_at} if g in live else {}),
+                            **(cti.get(g.target.name, {}) if g not in live else {})})
+        elif g in live and proved_at is not None:
+            finish(g, Status.PROVED, depth=proved_at,
+                   reason=f"{proved_at}-inductive" + (f" with {len(aux)} auxiliary "
+                                                      "invariants" if aux else ""),
+                   details={"induction_depth": proved_at})
+        else:
+            finish(g, Status.HOLDS, depth=max_k,
+                   reason=f"to depth {max_k}; not {max_k}-inductive (counterexample to "
+                          "induction in details)", details=cti.get(g.target.name, {}))
+    return [verdicts[n] for n in names]
+
+
+def _unknown(problem: Problem, names: list[str], why: str, start: float,
+             depth: int | None = None) -> list[Verdict]:
+    return [Verdict(problem, n, Status.UNKNOWN, ENGINE, depth=depth,
+                    reason=f"solver {why}", seconds=time.monotonic() - start) for n in names]
+
+
+def _distinct(a: Frame, b: Frame) -> z3.BoolRef:
+    return z3.Or(*[x != y for x, y in zip(a.state, b.state, strict=True)])
+
+
+def _check_assuming(solver: z3.Solver, goal: z3.BoolRef, lits: list[z3.BoolRef],
+                    deadline: float) -> tuple[z3.CheckSatResult, str, z3.ModelRef | None]:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return z3.unknown, "timeout", None
+    solver.set("timeout", max(1, int(left * 1000)))
+    glit = z3.FreshBool("goal")
+    solver.add(z3.Implies(glit, goal))
+    r = solver.check(glit, *lits)
+    why = solver.reason_unknown() if r == z3.unknown else ""
+    if r == z3.unknown and time.monotonic() >= deadline:
+        why = "timeout"
+    m = solver.model() if r == z3.sat else None
+    solver.add(z3.Not(glit))
+    return r, why, m
+
+
+def _cti(enc: Encoding, m: z3.ModelRef, f: Frame) -> dict[str, object]:
+    values = tuple(value_of(m.eval(x, model_completion=True)) for x in f.state)
+    changed = enc.model.describe(State(values))
+    return {"cti": ", ".join(f"{k}={v}" for k, v in changed.items()) or "(the initial state)",
+            "cti_itf": itf_state(enc.model, values)}
+
+
+__all__ = ["ENGINE", "candidates", "houdini", "itf_state", "prove", "sample_states"]
