@@ -236,10 +236,11 @@ def _catalogue() -> list[Mutant]:
                                   "attached-without-reference"),), "v6.16+",
           ("export(b0)", "attach(b0.a0, importer=missing_detach)", "put(b0)")),
         x("double_unpin", "R17", "unpin-without-pin",
-          "RDMA-style importer that unpins twice",
+          "RDMA-style importer that unpins more often than it pinned (a second unpin, or one "
+          "without a pin)",
           TTM, (_ignoring(PINNED, "double_unpin", "unpin-without-pin"),), "v6.16+",
           ("export(b0)", "dynamic_attach(b0.a0, importer=double_unpin)", "lock(b0)",
-           "pin(b0.a0)", "unpin(b0.a0)", "unpin(b0.a0)")),
+           "unpin(b0.a0)")),
         x("error_path_skips_unpin", "R17", "detach-while-pinned",
           "pinned importer whose map-failure path detaches without dma_buf_unpin",
           TTM, (_ignoring(PINNED, "error_path_skips_unpin", "detach-while-pinned"),),
