@@ -23,6 +23,7 @@ out, is reported as ``Status.UNKNOWN``, never as holding.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import z3
@@ -145,7 +146,8 @@ def check(solver: z3.Solver, goal: z3.BoolRef, deadline: float
 
 
 def bmc(problem: Problem, depth: int | None = None, timeout_s: float = 60.0,
-        max_findings: int = 64) -> list[Verdict]:
+        max_findings: int = 64, rules: Collection[tuple[str, str]] | None = None
+        ) -> list[Verdict]:
     """One verdict per target (``rules``, then each property in problem order): a
     shortest counterexample or witness, holds / unwitnessed to ``depth`` transitions
     (default ``problem.depth``), or unknown with the reason.
@@ -153,7 +155,8 @@ def bmc(problem: Problem, depth: int | None = None, timeout_s: float = 60.0,
     The ``rules`` verdict's counterexample is a shortest trace to any violation; its
     ``details["findings"]`` maps each distinct ``"RULE tag"`` found (up to
     ``max_findings``) to a shortest trace that fires it, and ``details["open"]`` lists
-    those that no trace within the bound fires."""
+    those that no trace within the bound fires. ``rules`` restricts the ``rules`` target to
+    those (rule, tag) pairs (a mutant's obligation, a check's expected violations)."""
     start = time.monotonic()
     deadline = start + timeout_s
     depth = problem.depth if depth is None else depth
@@ -166,7 +169,8 @@ def bmc(problem: Problem, depth: int | None = None, timeout_s: float = 60.0,
         return unknown_all(problem, str(e), ENGINE)
     solver = new_solver()
     run = Unrolling(enc, solver)
-    search = Search(enc, run, deadline, max_findings)
+    search = Search(enc, run, deadline, max_findings,
+                    set(enc.pairs) if rules is None else set(rules) & set(enc.pairs))
     open_: list[Target] = targets(enc)
     done: dict[str, Verdict] = {}
 
@@ -211,10 +215,10 @@ class Search:
     bound is asked again, so every pair gets a shortest trace of its own."""
 
     def __init__(self, enc: Encoding, run: Unrolling, deadline: float,
-                 max_findings: int) -> None:
+                 max_findings: int, pairs: set[tuple[str, str]]) -> None:
         self.enc, self.run, self.deadline = enc, run, deadline
         self.max_findings = max_findings
-        self.open_pairs: set[tuple[str, str]] = set(enc.pairs)
+        self.open_pairs = pairs
         self.findings: dict[tuple[str, str], Counterexample] = {}
         self.first: dict[str, Counterexample] = {}
 
@@ -222,7 +226,8 @@ class Search:
         if t.kind != "rules":
             return {}
         return {"findings": {f"{r} {g}": c for (r, g), c in self.findings.items()},
-                "open": sorted(f"{r} {g}" for r, g in self.open_pairs)}
+                "open": sorted(f"{r} {g}" for r, g in self.open_pairs),
+                "searched_to": self.run.k}
 
     def bound(self, t: Target) -> tuple[z3.CheckSatResult, str]:
         """Ask target ``t`` at the current bound: sat (a property's trace was found and
@@ -247,7 +252,7 @@ class Search:
             if t.kind != "rules":
                 self.first[t.name] = witness(self.enc, run, m, t, set())[0]
                 return r, why
-            cex, fired = witness(self.enc, run, m, t, set(self.findings))
+            cex, fired = witness(self.enc, run, m, t, set(self.open_pairs))
             self.first.setdefault(t.name, cex)
             for pair in fired:
                 if pair in self.open_pairs:
@@ -257,7 +262,7 @@ class Search:
 
 
 def witness(enc: Encoding, run: Unrolling, m: z3.ModelRef, t: Target,
-            allowed: set[tuple[str, str]]) -> tuple[Counterexample, list[tuple[str, str]]]:
+            searched: set[tuple[str, str]]) -> tuple[Counterexample, list[tuple[str, str]]]:
     """Decode the trace of a Z3 model and replay it on the reference model: the
     counterexample, and the (rule, tag) of the violations its last step fires."""
     actions = run.actions(m)
@@ -267,17 +272,17 @@ def witness(enc: Encoding, run: Unrolling, m: z3.ModelRef, t: Target,
         expected_rules = fired_sites(enc, m, run.frames[k - 1], run.steps[k - 1],
                                      run.frames[k])
     finding = replay(enc, t, actions, [enc.state_of(m, f).values for f in run.frames],
-                     expected_rules, allowed)
+                     expected_rules, searched)
     return Counterexample(enc.problem, finding, tuple(actions), ENGINE), expected_rules
 
 
 def replay(enc: Encoding, t: Target, actions: list[Action],
            states: list[tuple[int, ...]], expected_rules: list[tuple[str, str]],
-           allowed: set[tuple[str, str]]) -> Finding:
+           searched: set[tuple[str, str]]) -> Finding:
     """Run ``actions`` on the model; each step must be enabled in the problem's mode and
     reach ``states[i + 1]``; the last must show target ``t``'s finding (for ``rules``:
-    fire exactly ``expected_rules``, with the first one new; earlier steps fire only
-    ``allowed`` pairs). Returns the finding."""
+    fire exactly ``expected_rules``, one of them ``searched``; earlier steps fire none of
+    the ``searched`` pairs, which shorter bounds refuted). Returns the finding."""
     problem, model = enc.problem, enc.model
     mode = problem.mode
     s = model.initial()
@@ -306,7 +311,7 @@ def replay(enc: Encoding, t: Target, actions: list[Action],
             raise WitnessError(f"step {i}: {a} passes a declared bound on the model, but the "
                                "solver's traces stay within scope")
         if t.kind == "rules":
-            if i < last and not set(fired) <= allowed:
+            if i < last and set(fired) & searched:
                 raise WitnessError(f"step {i}: {a} fires {fired} on the model before the "
                                    "last step")
             if i == last and fired != expected_rules:
@@ -314,7 +319,7 @@ def replay(enc: Encoding, t: Target, actions: list[Action],
                                    f"says {expected_rules}")
         s = out.state
     if t.kind == "rules":
-        new = [p for p in expected_rules if p not in allowed]
+        new = [p for p in expected_rules if p in searched]
         if not new:
             raise WitnessError("the trace ends without a new violation")
         return Finding(RULES, *new[0])

@@ -19,12 +19,14 @@ relation excludes it, as every other engine stops a trace there.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
 import z3
 from z3 import z3core as Z
+from z3.z3 import _to_expr_ref
 
 from checker.problem import Monitor, Problem, Property
 from model import expr as mx
@@ -43,9 +45,16 @@ ARITH = "bv"
 WIDTH = 16
 
 
+_NUMS: dict[tuple[str, int], Num] = {}
+
+
 def num(value: int) -> Num:
     """An integer constant."""
-    return z3.IntVal(value) if ARITH == "int" else z3.BitVecVal(value, WIDTH)
+    key = (ARITH, value)
+    out = _NUMS.get(key)
+    if out is None:
+        out = _NUMS[key] = z3.IntVal(value) if ARITH == "int" else z3.BitVecVal(value, WIDTH)
+    return out
 
 
 def num_var(name: str) -> Num:
@@ -204,6 +213,33 @@ def to_sort(var: mx.Var, t: Term) -> Term:
     return as_bool(t) if var.type == mx.BOOL else as_int(t)
 
 
+class Substitution:
+    """A simultaneous substitution, prepared once and applied through Z3's C API (the
+    Python layer re-checks every pair's sorts on each call)."""
+
+    def __init__(self, pairs: Sequence[tuple[Term, Term]], keep: object = None) -> None:
+        self._keep = (list(pairs), keep)  # the arrays point into these terms
+        n = len(pairs)
+        self._n = n
+        self._from = (z3.Ast * n)(*[a.as_ast() for a, _ in pairs])
+        self._to = (z3.Ast * n)(*[b.as_ast() for _, b in pairs])
+        self._ctx = z3.main_ctx()
+
+    def __call__(self, t: Term) -> Term:
+        if not self._n:
+            return t
+        ast = Z.Z3_substitute(self._ctx.ref(), t.as_ast(), self._n, self._from, self._to)
+        return _to_expr_ref(ast, self._ctx)
+
+
+def check_assuming(solver: z3.Solver, lits: Sequence[z3.BoolRef]) -> z3.CheckSatResult:
+    """``solver.check(*lits)`` without the Python layer's per-literal conversions (the
+    literals are Boolean constants built here)."""
+    arr = (z3.Ast * len(lits))(*[x.as_ast() for x in lits])
+    r = Z.Z3_solver_check_assumptions(solver.ctx.ref(), solver.solver, len(lits), arr)
+    return z3.CheckSatResult(r)
+
+
 @dataclass
 class ActionTerms:
     """One ground action over the template frame ``t``: its guard (in the problem's mode,
@@ -256,6 +292,7 @@ class Encoding:
     bounds_t: z3.BoolRef = field(init=False)
 
     def __post_init__(self) -> None:
+        self._subs: dict[tuple[int, int, int], Substitution] = {}
         self.trans_t = self._transition()
         by_pair: dict[tuple[str, str], list[z3.BoolRef]] = {}
         for k, a in enumerate(self.actions):
@@ -382,8 +419,11 @@ class Encoding:
     def at(self, template: Term, f: Frame | None = None, s: Step | None = None,
            f2: Frame | None = None) -> Term:
         """``template`` with the template frames replaced by ``f``, ``s`` and ``f2``."""
-        pairs = self._pairs(f, s, f2)
-        return z3.substitute(template, *pairs) if pairs else template
+        key = (id(f), id(s), id(f2))
+        sub = self._subs.get(key)
+        if sub is None:
+            sub = self._subs[key] = Substitution(self._pairs(f, s, f2), (f, s, f2))
+        return sub(template)
 
     def bool_at(self, template: z3.BoolRef, f: Frame | None = None, s: Step | None = None,
                 f2: Frame | None = None) -> z3.BoolRef:
@@ -424,6 +464,53 @@ def effect_of(model: Model, k: int) -> tuple[list[mx.Expr], list[Fired], mx.Expr
     return effect.next[:n], effect.fired, effect.next[g.ret]
 
 
+@dataclass
+class ModelTerms:
+    """What an encoding takes from the model alone (not from the problem's properties):
+    the template state frames, each ground action's terms and the state invariants."""
+
+    state: list[Term]
+    state2: list[Term]
+    actions: list[ActionTerms]
+    checks: list[tuple[Site, z3.BoolRef, z3.BoolRef]]
+    conv: Converter
+
+
+_TERMS: weakref.WeakKeyDictionary[Model, dict[str, ModelTerms]] = weakref.WeakKeyDictionary()
+
+
+def model_terms(model: Model, mode: str) -> ModelTerms:
+    """The model's actions as Z3 templates in ``mode`` (built once per model and mode)."""
+    per_mode = _TERMS.setdefault(model, {})
+    key = f"{mode}/{ARITH}"
+    if key in per_mode:
+        return per_mode[key]
+    layout = model.layout
+
+    def template(tag: str) -> list[Term]:
+        return [z3.Bool(f"{v.name}!{tag}") if v.type == mx.BOOL else num_var(f"{v.name}!{tag}")
+                for v in layout.vars]
+
+    t, t2 = template("t"), template("t2")
+    conv = Converter(lambda v: t[v.index])
+    guards = model.guards(mode)
+    actions: list[ActionTerms] = []
+    for k in range(len(model.ground)):
+        nxt, fired, ret = effect_of(model, k)
+        changes = {i: to_sort(v, conv.term(e)) for i, (v, e) in enumerate(
+            zip(layout.vars, nxt, strict=True)) if e is not v}
+        # a step out of scope is not in the guard, so its scope-bound site never fires
+        sites = [(f.site, conv.boolean(f.cond)) for f in fired
+                 if f.site.severity is not Severity.SCOPE and mx.const(f.cond) != 0]
+        actions.append(ActionTerms(conv.boolean(guards[k]), changes, sites,
+                                   conv.integer(ret)))
+    post = Substitution(list(zip(t, t2, strict=True)))
+    checks = [(site, conv.boolean(pred), post(conv.boolean(pred)))
+              for site, pred, _ in model.checks]
+    out = per_mode[key] = ModelTerms(t, t2, actions, checks, conv)
+    return out
+
+
 def encode(problem: Problem) -> Encoding:
     """The problem's transition system. Raises ``NotEncodable`` for a model with a Python
     behaviour (``not_encodable_reason`` says which)."""
@@ -431,32 +518,13 @@ def encode(problem: Problem) -> Encoding:
     reason = not_encodable_reason(model)
     if reason is not None:
         raise NotEncodable(reason)
-    layout = model.layout
+    terms = model_terms(model, problem.mode)
 
-    def template(tag: str) -> Frame:
-        state: list[Term] = [
-            z3.Bool(f"{v.name}!{tag}") if v.type == mx.BOOL else num_var(f"{v.name}!{tag}")
-            for v in layout.vars]
-        flags: list[Term] = [z3.Bool(f"{f.name}!{tag}") for p in problem.properties
-                             if p.monitor is not None for f in p.monitor.flags]
-        return Frame(state, flags)
+    def flags(tag: str) -> list[Term]:
+        return [z3.Bool(f"{f.name}!{tag}") for p in problem.properties
+                if p.monitor is not None for f in p.monitor.flags]
 
-    t, t2 = template("t"), template("t2")
-    conv = Converter(lambda v: t.state[v.index])
-    guards = model.guards(problem.mode)
-    actions: list[ActionTerms] = []
-    for k in range(len(model.ground)):
-        nxt, fired, ret = effect_of(model, k)
-        limit = [f.cond for f in fired if f.site.severity is Severity.SCOPE]
-        guard = mx.and_(guards[k], mx.not_(mx.or_(*limit)))
-        changes = {i: to_sort(v, conv.term(e)) for i, (v, e) in enumerate(
-            zip(layout.vars, nxt, strict=True)) if e is not v}
-        sites = [(f.site, conv.boolean(f.cond)) for f in fired
-                 if f.site.severity is not Severity.SCOPE and mx.const(f.cond) != 0]
-        actions.append(ActionTerms(conv.boolean(guard), changes, sites, conv.integer(ret)))
-    checks = [(site, conv.boolean(pred), z3.substitute(
-        conv.boolean(pred), *zip(t.state, t2.state, strict=True)))
-        for site, pred, _ in model.checks]
+    t, t2 = Frame(terms.state, flags("t")), Frame(terms.state2, flags("t2"))
     monitors: list[tuple[Property, Monitor, int]] = []
     base = 0
     for p in problem.properties:
@@ -464,8 +532,8 @@ def encode(problem: Problem) -> Encoding:
             monitors.append((p, p.monitor, base))
             base += len(p.monitor.flags)
     step_t = Step([z3.Bool(f"{a}!t") for a in model.actions], num_var("ret!t"))
-    enc = Encoding(problem, model, t, t2, step_t, actions, checks, monitors)
-    enc._state_conv = conv
+    enc = Encoding(problem, model, t, t2, step_t, terms.actions, terms.checks, monitors)
+    enc._state_conv = terms.conv
     return enc
 
 

@@ -31,12 +31,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import z3
 
 from checker.engines.symbolic.bmc import Target, Unrolling, check, targets, witness
 from checker.engines.symbolic.encode import (
     Encoding,
     Frame,
+    Substitution,
+    check_assuming,
     encode,
     new_solver,
     not_encodable_reason,
@@ -73,16 +76,24 @@ def _group(name: str) -> str:
     return name.split(".", 1)[0]
 
 
-def candidates(enc: Encoding, samples: Sequence[State]) -> list[tuple[str, z3.BoolRef]]:
+@dataclass(frozen=True)
+class Candidate:
+    """A candidate invariant: its text, its template over frame ``t`` and the layout
+    indices of the variables it reads."""
+
+    text: str
+    term: z3.BoolRef
+    reads: frozenset[int]
+
+
+def candidates(enc: Encoding, samples: Sequence[State]) -> list[Candidate]:
     """Candidate invariants over the template frame, true in every sample: a variable
     takes only the values observed; for two variables of the same buffer, when one has
     value ``a`` the other takes only the values observed with ``a``."""
     layout = enc.model.layout
     xs = enc.t.state
-    seen: list[set[int]] = [set() for _ in layout.vars]
-    for s in samples:
-        for i, v in enumerate(s.values):
-            seen[i].add(v)
+    rows = np.array(sorted({s.values for s in samples}), dtype=np.int64)
+    seen = [set(np.unique(rows[:, i]).tolist()) for i in range(layout.size)]
 
     def lit(i: int, a: int) -> z3.BoolRef:
         var, x = layout.vars[i], xs[i]
@@ -93,10 +104,11 @@ def candidates(enc: Encoding, samples: Sequence[State]) -> list[tuple[str, z3.Bo
     def among(i: int, values: set[int]) -> z3.BoolRef:
         return z3.Or(*[lit(i, a) for a in sorted(values)])
 
-    out: list[tuple[str, z3.BoolRef]] = []
+    out: list[Candidate] = []
     for i, var in enumerate(layout.vars):
         if len(seen[i]) < var.hi - var.lo + 1:
-            out.append((f"{var.name} in {sorted(seen[i])}", among(i, seen[i])))
+            out.append(Candidate(f"{var.name} in {sorted(seen[i])}", among(i, seen[i]),
+                                 frozenset({i})))
     groups: dict[str, list[int]] = {}
     for i, var in enumerate(layout.vars):
         if len(seen[i]) > 1:
@@ -106,50 +118,76 @@ def candidates(enc: Encoding, samples: Sequence[State]) -> list[tuple[str, z3.Bo
             for j in members:
                 if i == j:
                     continue
+                base = int(layout.vars[j].hi - layout.vars[j].lo + 1)
+                codes = np.unique((rows[:, i] - layout.vars[i].lo) * base
+                                  + (rows[:, j] - layout.vars[j].lo)).tolist()
                 with_: dict[int, set[int]] = {}
-                for s in samples:
-                    with_.setdefault(s.values[i], set()).add(s.values[j])
+                for code in codes:
+                    a, b = divmod(int(code), base)
+                    with_.setdefault(a + layout.vars[i].lo, set()).add(b + layout.vars[j].lo)
                 for a, values in sorted(with_.items()):
                     if values != seen[j]:
-                        out.append((f"{layout.vars[i].name}={a} -> {layout.vars[j].name} in "
-                                    f"{sorted(values)}", z3.Implies(lit(i, a), among(j, values))))
+                        out.append(Candidate(
+                            f"{layout.vars[i].name}={a} -> {layout.vars[j].name} in "
+                            f"{sorted(values)}", z3.Implies(lit(i, a), among(j, values)),
+                            frozenset({i, j})))
     return out
 
 
-def houdini(enc: Encoding, cands: list[tuple[str, z3.BoolRef]], deadline: float
-            ) -> tuple[list[tuple[str, z3.BoolRef]], bool]:
+def houdini(enc: Encoding, cands: list[Candidate], deadline: float
+            ) -> tuple[list[Candidate], bool]:
     """The largest subset of ``cands`` that is inductive (each step from a state
     satisfying all of them reaches one that does), and whether the search finished (when
-    it did not, the empty set is returned: nothing unproved is ever assumed)."""
+    it did not, the empty set is returned: nothing unproved is ever assumed).
+
+    Each ground action is asked in turn, about the candidates that read a variable it
+    writes (the others cannot change): a state within bounds satisfying every remaining
+    candidate, where the action is enabled, and whose successor (the action's effect
+    substituted into the candidate) breaks one. Rounds repeat until one drops nothing."""
     solver = new_solver()
-    f0, f1 = enc.frame("h0"), enc.frame("h1")
-    s = enc.step("h0")
-    solver.add(enc.bool_at(enc.bounds_t, f0))
-    solver.add(enc.bool_at(enc.trans_t, f0, s, f1))
+    t = enc.t.state
+    solver.add(enc.bounds_t)
     lits = [z3.Bool(f"cand!{n}") for n in range(len(cands))]
-    now = [enc.bool_at(c, f0) for _, c in cands]
-    after = [enc.bool_at(c, f1) for _, c in cands]
-    for lit, c in zip(lits, now, strict=True):
-        solver.add(z3.Implies(lit, c))
+    for lit, c in zip(lits, cands, strict=True):
+        solver.add(z3.Implies(lit, c.term))
+    readers: dict[int, list[int]] = {}
+    for n, c in enumerate(cands):
+        for i in c.reads:
+            readers.setdefault(i, []).append(n)
+    after: dict[tuple[int, int], z3.BoolRef] = {}
     active = set(range(len(cands)))
-    while active:
-        goal = z3.Or(*[z3.Not(after[n]) for n in sorted(active)])
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return [], False
-        solver.set("timeout", max(1, int(left * 1000)))
-        glit = z3.FreshBool("houdini")
-        solver.add(z3.Implies(glit, goal))
-        r = solver.check(glit, *[lits[n] for n in sorted(active)])
-        if r == z3.unsat:
-            break
-        if r != z3.sat:
-            return [], False
-        m = solver.model()
-        dropped = {n for n in active if not z3.is_true(m.eval(after[n], model_completion=True))}
-        assert dropped, "a model of the goal falsifies some candidate"
-        active -= dropped
-        solver.add(z3.Not(glit))
+    assumed = [lits[n] for n in sorted(active)]
+    changed = True
+    while changed:
+        changed = False
+        for k, act in enumerate(enc.actions):
+            post = Substitution([(t[i], e) for i, e in act.changes.items()])
+            while True:
+                rel = sorted({n for i in act.changes for n in readers.get(i, ())} & active)
+                if not rel:
+                    break
+                for n in rel:
+                    if (k, n) not in after:
+                        after[k, n] = post(cands[n].term)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return [], False
+                solver.set("timeout", max(1, int(left * 1000)))
+                solver.push()
+                solver.add(act.guard, z3.Or(*[z3.Not(after[k, n]) for n in rel]))
+                r = check_assuming(solver, assumed)
+                m = solver.model() if r == z3.sat else None
+                solver.pop()
+                if r == z3.unsat:
+                    break
+                if m is None:
+                    return [], False
+                dropped = {n for n in rel
+                           if not z3.is_true(m.eval(after[k, n], model_completion=True))}
+                assert dropped, "a model of the goal falsifies some candidate"
+                active -= dropped
+                assumed = [lits[n] for n in sorted(active)]
+                changed = True
     return [cands[n] for n in sorted(active)], True
 
 
@@ -212,7 +250,7 @@ def prove(problem: Problem, max_k: int = 4, timeout_s: float = 120.0,
                                           seconds=time.monotonic() - start, details=d,
                                           **kw)  # type: ignore[arg-type]
 
-    aux: list[tuple[str, z3.BoolRef]] = []
+    aux: list[Candidate] = []
     if strengthen:
         aux, complete = houdini(enc, candidates(enc, sample_states(model, problem.mode,
                                                                    samples)), deadline)
@@ -226,7 +264,7 @@ def prove(problem: Problem, max_k: int = 4, timeout_s: float = 120.0,
     # the step case: one unrolling from an arbitrary state within bounds and invariants
     step_solver = new_solver()
     ind = Unrolling(enc, step_solver, initial=False)
-    aux_t = z3.And(*[c for _, c in aux])
+    aux_t = z3.And(*[c.term for c in aux])
     step_solver.add(enc.bool_at(aux_t, ind.frames[0]))
 
     def assume(g: Goal, j: int) -> None:
@@ -253,7 +291,7 @@ def prove(problem: Problem, max_k: int = 4, timeout_s: float = 120.0,
                     break
                 if m is None:
                     return why or "solver unknown"
-                cex, fired = witness(enc, base, m, g.target, set(findings))
+                cex, fired = witness(enc, base, m, g.target, set(g.pairs))
                 if g.target.kind != "rules":
                     finish(g, Status.VIOLATED, depth=k, counterexample=cex)
                     live.remove(g)
@@ -361,4 +399,4 @@ def _cti(enc: Encoding, m: z3.ModelRef, f: Frame) -> dict[str, object]:
             "cti_itf": itf_state(enc.model, values)}
 
 
-__all__ = ["ENGINE", "candidates", "houdini", "itf_state", "prove", "sample_states"]
+__all__ = ["ENGINE", "Candidate", "candidates", "houdini", "itf_state", "prove", "sample_states"]
