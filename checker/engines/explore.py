@@ -1,0 +1,368 @@
+"""The random explorer: Hypothesis stateful testing over the model, with shrinking.
+
+One ``RuleBasedStateMachine`` is generated per problem from the model's action table: a rule
+per operation (``map``, ``move``, ``put``...), whose precondition is that the model's guard
+of at least one of its ground actions holds in the current state (in the problem's mode),
+and whose body draws one of those ground actions and applies the model's step. After every
+step the explorer checks the rules (any violation the model reports), the ``always``
+properties (Hypothesis invariants), and the response properties (their monitors); it
+records where each ``sometimes`` property is first witnessed. A state with nothing enabled
+(every buffer released) enables a rule that does nothing, so a run never stalls.
+
+A failure is shrunk by Hypothesis; the shrunk trace becomes a ``Counterexample``. The
+explorer then goes on with the findings it already has set aside (each rule tag and each
+property is reported once), so one run reports every distinct failure it can reach.
+
+Determinism: with a seed the exploration is a function of (problem, seed, settings); the
+example database is used only for unseeded runs (under CI, runs are seeded with 0 and the
+database is off).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import hypothesis
+from hypothesis import HealthCheck, Phase, Verbosity
+from hypothesis import strategies as st
+from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    get_state_machine_test,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from checker.engines.coverage import Coverage
+from checker.judge import Judge
+from checker.problem import RULES, Counterexample, Finding, Problem, Status, Verdict
+from model.action import Action
+from model.compile import compile_predicates
+
+T = TypeVar("T")
+ENGINE = "hypothesis"
+DEFAULT_DATABASE = ".hypothesis/examples"
+
+
+def under_ci() -> bool:
+    """Whether this runs under a CI system (the ``CI`` variable most of them set)."""
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+@dataclass(frozen=True)
+class ExploreSettings:
+    """How much to explore. ``seed=None`` draws a random seed and uses the example
+    database at ``database`` (replaying earlier failures first); a seeded run never reads
+    or writes the database."""
+
+    seed: int | None = 0
+    max_examples: int = 400  # runs of the state machine per round
+    time_budget_s: float = 60.0
+    database: str | None = DEFAULT_DATABASE
+    max_findings: int = 32  # distinct findings before the explorer stops looking
+
+    @classmethod
+    def default(cls, seed: int | None = None, **changes: Any) -> ExploreSettings:
+        """Settings for this environment: under CI a derandomised run (seed 0, no
+        database); elsewhere the given seed, or a random run with the database."""
+        if seed is None and under_ci():
+            return cls(seed=0, database=None, **changes)
+        return cls(seed=seed, **changes)
+
+
+@dataclass
+class Exploration:
+    """What a run found: a verdict per target, the coverage, and the effort."""
+
+    verdicts: list[Verdict]
+    coverage: Coverage
+    examples: int = 0
+    steps: int = 0
+    seconds: float = 0.0
+    stopped: str = ""  # why exploration stopped early ("time budget", ...), or ""
+
+    @property
+    def counterexamples(self) -> list[Counterexample]:
+        return [v.counterexample for v in self.verdicts
+                if v.status is Status.VIOLATED and v.counterexample is not None]
+
+
+class _Found(Exception):
+    """Raised inside the state machine when a step shows a finding."""
+
+
+class _OutOfTime(BaseException):
+    """Stops Hypothesis at once (it only catches ``Exception`` from a test)."""
+
+
+@dataclass
+class _Recorder:
+    """Shared by every machine instance of one exploration round."""
+
+    ignored: set[Finding] = field(default_factory=set)
+    failing: tuple[tuple[int, ...], Finding] | None = None
+    examples: int = 0
+    steps: int = 0
+    deadline: float = float("inf")
+    witnesses: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+
+class Explorer:
+    """The tables one problem's state machine reads: ground actions grouped by operation,
+    compiled property predicates, monitors. Build once, run many times."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        model = self.model = problem.model
+        model.compile_all()
+        self.actions: tuple[Action, ...] = model.actions
+        self.ops: list[str] = []
+        self.op_of: list[str] = []
+        for g in model.ground:
+            if g.spec.name not in self.ops:
+                self.ops.append(g.spec.name)
+            self.op_of.append(g.spec.name)
+        self.judge = Judge(problem)
+        props = problem.properties
+        self.always = [p for p in props if p.kind == "always"]
+        self.sometimes = [p for p in props if p.kind == "sometimes"]
+        self.responses = [p for p in props if p.kind == "response"]
+        self._always_names = {p.name for p in self.always}
+        self._sometimes_names = {p.name for p in self.sometimes}
+        self._sometimes_fns = compile_predicates([p.predicate for p in self.sometimes
+                                                  if p.predicate is not None])
+        self._antecedent_fns = compile_predicates([p.antecedent for p in self.always])
+        self.coverage = Coverage.empty(problem, self.ops)
+        self._choices: dict[tuple[Any, ...], st.SearchStrategy[Any]] = {}
+        self._swarm = st.frozensets(st.sampled_from(self.ops), max_size=len(self.ops) // 2)
+        self.recorder = _Recorder()
+        self.machine_class = self._machine_class()
+
+    # ------------------------------------------------------------ the state machine
+    def _machine_class(self) -> type[RuleBasedStateMachine]:
+        ex = self
+        ns: dict[str, Any] = {}
+
+        def __init__(self: Any) -> None:
+            RuleBasedStateMachine.__init__(self)
+            rec = ex.recorder
+            if time.monotonic() > rec.deadline:
+                raise _OutOfTime
+            rec.examples += 1
+            self.pos = ex.judge.initial()
+            self.found = ex.judge.violated_initially()
+            self.trace = []
+            self.by_op = {}
+            self.ops = []
+            self.left_out = frozenset()
+            ex._observe(self)
+
+        ns["__init__"] = __init__
+        ns["__repr__"] = lambda self: f"{ex.problem.check}({len(self.trace)} steps)"
+
+        def swarm(self: Any, data: st.DataObject) -> None:
+            """Swarm testing: each run leaves out a random set of operations (while
+            something else is enabled), so runs go deep in different directions."""
+            self.left_out = data.draw(ex._swarm)
+            ex._observe(self)
+
+        ns["swarm"] = initialize(data=st.data())(swarm)
+
+        def call(self: Any, data: st.DataObject) -> None:
+            """One enabled operation, then one of its enabled ground actions."""
+            ops: list[str] = self.ops
+            op = ops[0] if len(ops) == 1 else data.draw(ex._choice(ops))
+            choices: list[int] = self.by_op[op]
+            k = choices[0] if len(choices) == 1 else data.draw(ex._choice(choices))
+            ex._apply(self, k)
+
+        ns["call"] = precondition(lambda self: bool(self.by_op))(rule(data=st.data())(call))
+
+        def nothing_enabled(self: Any) -> None:
+            """No call is possible (every buffer released): the run idles."""
+
+        ns["nothing_enabled"] = precondition(lambda self: not self.by_op)(
+            rule()(nothing_enabled))
+
+        def check_always(self: Any) -> None:
+            ex._check_always(self)
+
+        ns["check_always"] = invariant()(check_always)
+        name = "".join(c if c.isalnum() else "_" for c in self.problem.check)
+        return type(f"Explore_{name}", (RuleBasedStateMachine,), ns)
+
+    def _choice(self, choices: Sequence[T]) -> st.SearchStrategy[T]:
+        key = tuple(choices)
+        strat = self._choices.get(key)
+        if strat is None:
+            strat = self._choices[key] = st.sampled_from(key)
+        return strat
+
+    def _apply(self, m: Any, k: int) -> None:
+        m.pos, _, m.found = self.judge.step(m.pos, k, len(m.trace))
+        m.trace.append(k)
+        self.recorder.steps += 1
+        self.coverage.fired[k] += 1
+        for f in m.found:
+            if f.prop not in self._always_names:
+                self._fail(m, f)
+        for prop, flags in zip(self.judge.responses, m.pos.pending, strict=True):
+            if any(flags):
+                self.coverage.exercised[prop.name] += 1
+        self._observe(m)
+
+    def _observe(self, m: Any) -> None:
+        """Compute what is enabled in the new state and record coverage."""
+        cov = self.coverage
+        by_op: dict[str, list[int]] = {}
+        for k in self.model.enabled_indices(m.pos.state, self.problem.mode):
+            by_op.setdefault(self.op_of[k], []).append(k)
+        m.by_op = by_op
+        kept = [op for op in by_op if op not in m.left_out]
+        m.ops = kept or list(by_op)
+        cov.states += 1
+        for op in by_op:
+            cov.enabled[op] += 1
+        values = m.pos.state.values
+        for prop, fn in zip(self.sometimes, self._sometimes_fns, strict=True):
+            if fn(values):
+                cov.exercised[prop.name] += 1
+                known = self.recorder.witnesses.get(prop.name)
+                if known is None or len(known) > len(m.trace):
+                    self.recorder.witnesses[prop.name] = tuple(m.trace)
+        for prop, fn in zip(self.always, self._antecedent_fns, strict=True):
+            if fn(values):
+                cov.exercised[prop.name] += 1
+
+    def _check_always(self, m: Any) -> None:
+        for f in m.found:
+            if f.prop in self._always_names:
+                self._fail(m, f)
+
+    def _fail(self, m: Any, finding: Finding) -> None:
+        rec = self.recorder
+        if finding in rec.ignored:
+            return
+        rec.failing = (tuple(m.trace), finding)
+        raise _Found(str(finding))
+
+    # ------------------------------------------------------------ running
+    def _settings(self, settings: ExploreSettings) -> hypothesis.settings:
+        database = None
+        if settings.seed is None and settings.database:
+            database = DirectoryBasedExampleDatabase(settings.database)
+        return hypothesis.settings(
+            max_examples=settings.max_examples,
+            stateful_step_count=max(1, self.problem.depth),
+            database=database,
+            deadline=None,
+            derandomize=False,
+            suppress_health_check=list(HealthCheck),
+            verbosity=Verbosity.quiet,
+            report_multiple_bugs=False,
+            phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
+            print_blob=False,
+        )
+
+    def _digest(self) -> bytes:
+        """Identifies the problem in the example database."""
+        p = self.problem
+        text = "\n".join([p.check, p.exporter_ref, *p.importer_refs, str(p.model.profile),
+                          str(p.model.scope), p.mode, str(p.depth)])
+        return hashlib.sha256(text.encode()).digest()
+
+    def run(self, settings: ExploreSettings | None = None) -> Exploration:
+        settings = settings or ExploreSettings.default()
+        rec = self.recorder = _Recorder()
+        start = time.monotonic()
+        rec.deadline = start + settings.time_budget_s
+        found: list[Counterexample] = []
+        stopped = ""
+        hyp_settings = self._settings(settings)
+        for round_no in range(settings.max_findings + 1):
+            if len(found) >= settings.max_findings:
+                stopped = f"{settings.max_findings} findings"
+                break
+            rec.failing = None
+            test = get_state_machine_test(  # type: ignore[no-untyped-call]
+                self.machine_class, settings=hyp_settings)
+            inner = test.hypothesis.inner_test
+            inner._hypothesis_internal_add_digest = self._digest()
+            if settings.seed is not None:
+                test._hypothesis_internal_use_seed = (
+                    settings.seed * 1_000_003 + round_no)
+            try:
+                test()
+            except _Found:
+                pass
+            except _OutOfTime:
+                stopped = "time budget"
+            if rec.failing is None:
+                break
+            trace, finding = rec.failing
+            rec.ignored.add(finding)
+            found.append(self._counterexample(trace, finding, settings.seed))
+            if stopped:
+                break
+        seconds = time.monotonic() - start
+        return Exploration(self._verdicts(found, seconds, settings, stopped), self.coverage,
+                           rec.examples, rec.steps, seconds, stopped)
+
+    def _counterexample(self, trace: tuple[int, ...], finding: Finding,
+                        seed: int | None) -> Counterexample:
+        """The shrunk trace, shortened further on the model (steps Hypothesis could not
+        delete because a later step's choice depended on them)."""
+        actions = tuple(self.actions[k] for k in trace)
+        if finding.prop in self._sometimes_names:
+            return Counterexample(self.problem, finding, actions, ENGINE, seed)
+        return Counterexample(self.problem, finding, self.judge.minimize(actions, finding),
+                              ENGINE, seed)
+
+    def _verdicts(self, found: list[Counterexample], seconds: float,
+                  settings: ExploreSettings, stopped: str) -> list[Verdict]:
+        p, rec = self.problem, self.recorder
+        effort = (f"{rec.examples} runs, {rec.steps} steps, seed "
+                  f"{'random' if settings.seed is None else settings.seed}")
+        if stopped:
+            effort += f"; stopped: {stopped}"
+        by_prop: dict[str, list[Counterexample]] = {}
+        for cex in found:
+            by_prop.setdefault(cex.finding.prop, []).append(cex)
+        out: list[Verdict] = []
+        for name in [RULES, *(q.name for q in (*self.always, *self.responses))]:
+            cexs = by_prop.get(name, [])
+            for cex in cexs:
+                out.append(Verdict(p, name, Status.VIOLATED, ENGINE, len(cex.actions), cex,
+                                   effort, seconds))
+            if not cexs:
+                # random exploration cannot prove absence: a clean run is "holds" only to
+                # the depth explored, and "unknown" when the budget cut it short
+                status = Status.UNKNOWN if stopped == "time budget" else Status.HOLDS
+                out.append(Verdict(p, name, status, ENGINE, p.depth, None, effort, seconds))
+        for q in self.sometimes:
+            trace = rec.witnesses.get(q.name)
+            if trace is None:
+                out.append(Verdict(p, q.name, Status.UNWITNESSED, ENGINE, p.depth, None,
+                                   effort, seconds))
+            else:
+                out.append(Verdict(p, q.name, Status.WITNESSED, ENGINE, len(trace),
+                                   self._counterexample(trace, Finding(q.name),
+                                                        settings.seed),
+                                   effort, seconds))
+        return out
+
+
+def explore(problem: Problem, settings: ExploreSettings | None = None) -> Exploration:
+    """Explore ``problem`` with Hypothesis: one verdict per target (the rules, each
+    property), the counterexamples shrunk, and the coverage."""
+    return Explorer(problem).run(settings)
+
+
+__all__ = ["ENGINE", "Exploration", "ExploreSettings", "Explorer", "explore", "under_ci"]
