@@ -41,6 +41,7 @@ from checker.engines.symbolic.encode import (
     Substitution,
     check_assuming,
     encode,
+    fired_sites,
     new_solver,
     not_encodable_reason,
     num,
@@ -48,6 +49,7 @@ from checker.engines.symbolic.encode import (
 )
 from checker.problem import RULES, Counterexample, Finding, Problem, Status, Verdict
 from model import expr as mx
+from model.compile import compile_predicates
 from model.machine import Model, State
 from model.program import NotEncodable
 
@@ -87,9 +89,10 @@ class Candidate:
 
 
 def candidates(enc: Encoding, samples: Sequence[State]) -> list[Candidate]:
-    """Candidate invariants over the template frame, true in every sample: a variable
-    takes only the values observed; for two variables of the same buffer, when one has
-    value ``a`` the other takes only the values observed with ``a``."""
+    """Candidate invariants over the template frame, true in every sample: the model's
+    state invariants (``Model.checks``) and the problem's ``always`` predicates; a
+    variable takes only the values observed; for two variables of the same buffer, when
+    one has value ``a`` the other takes only the values observed with ``a``."""
     layout = enc.model.layout
     xs = enc.t.state
     rows = np.array(sorted({s.values for s in samples}), dtype=np.int64)
@@ -105,6 +108,17 @@ def candidates(enc: Encoding, samples: Sequence[State]) -> list[Candidate]:
         return z3.Or(*[lit(i, a) for a in sorted(values)])
 
     out: list[Candidate] = []
+    # the model's own state invariants and the problem's always properties, where the
+    # samples satisfy them
+    conv = enc.state_converter
+    preds = [(f"{site.rule} {site.tag} ({', '.join(site.objects)})", pred)
+             for site, pred, _ in enc.model.checks]
+    preds += [(p.name, p.predicate) for p in enc.problem.properties
+              if p.kind == "always" and p.predicate is not None]
+    states = [tuple(r) for r in rows.tolist()]
+    for (text, pred), fn in zip(preds, compile_predicates([p for _, p in preds]), strict=True):
+        if all(fn(v) for v in states):
+            out.append(Candidate(text, conv.boolean(pred), _reads(pred)))
     for i, var in enumerate(layout.vars):
         if len(seen[i]) < var.hi - var.lo + 1:
             out.append(Candidate(f"{var.name} in {sorted(seen[i])}", among(i, seen[i]),
@@ -132,6 +146,23 @@ def candidates(enc: Encoding, samples: Sequence[State]) -> list[Candidate]:
                             f"{sorted(values)}", z3.Implies(lit(i, a), among(j, values)),
                             frozenset({i, j})))
     return out
+
+
+def _reads(e: mx.Expr) -> frozenset[int]:
+    """The state variables an expression reads (a DAG walk, each node once)."""
+    seen: set[int] = set()
+    out: set[int] = set()
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        if isinstance(x, mx.Var):
+            out.add(x.index)
+        elif isinstance(x, mx.Op):
+            stack.extend(x.args)
+    return frozenset(out)
 
 
 def houdini(enc: Encoding, cands: list[Candidate], deadline: float
@@ -250,10 +281,14 @@ def prove(problem: Problem, max_k: int = 4, timeout_s: float = 120.0,
                                           seconds=time.monotonic() - start, details=d,
                                           **kw)  # type: ignore[arg-type]
 
+    timing: dict[str, float] = {"encode": time.monotonic() - start}
     aux: list[Candidate] = []
     if strengthen:
-        aux, complete = houdini(enc, candidates(enc, sample_states(model, problem.mode,
-                                                                   samples)), deadline)
+        t0 = time.monotonic()
+        cands = candidates(enc, sample_states(model, problem.mode, samples))
+        t1 = time.monotonic()
+        aux, complete = houdini(enc, cands, deadline)
+        timing |= {"candidates": t1 - t0, "houdini": time.monotonic() - t1}
         for g in goals:
             details[g.target.name]["auxiliary_invariants"] = len(aux)
             if not complete:
@@ -334,7 +369,7 @@ def prove(problem: Problem, max_k: int = 4, timeout_s: float = 120.0,
                     return _unknown(problem, names, why, start, depth=k)
                 if m is not None:
                     failing.append(g)
-                    cti[g.target.name] = _cti(enc, m, ind.frames[0])
+                    cti[g.target.name] = _cti(enc, m, ind, g)
             if not failing:
                 proved_at = k
                 break
@@ -343,6 +378,9 @@ def prove(problem: Problem, max_k: int = 4, timeout_s: float = 120.0,
             live = [g for g in live if g not in failing]  # drop them and prove the rest
         if proved_at is not None:
             break
+    timing["induction"] = time.monotonic() - start - sum(timing.values())
+    for g in goals:
+        details[g.target.name]["timing"] = {k: round(v, 2) for k, v in timing.items()}
     for g in goals:
         if g.target.name in verdicts:
             continue
@@ -392,11 +430,21 @@ def _check_assuming(solver: z3.Solver, goal: z3.BoolRef, lits: list[z3.BoolRef],
     return r, why, m
 
 
-def _cti(enc: Encoding, m: z3.ModelRef, f: Frame) -> dict[str, object]:
+def _cti(enc: Encoding, m: z3.ModelRef, run: Unrolling, g: Goal) -> dict[str, object]:
+    """A counterexample to induction: the state the step case starts from, the steps it
+    takes, and (for ``rules``) what the last one fires."""
+    f = run.frames[0]
     values = tuple(value_of(m.eval(x, model_completion=True)) for x in f.state)
     changed = enc.model.describe(State(values))
-    return {"cti": ", ".join(f"{k}={v}" for k, v in changed.items()) or "(the initial state)",
-            "cti_itf": itf_state(enc.model, values)}
+    out: dict[str, object] = {
+        "cti": ", ".join(f"{k}={v}" for k, v in changed.items()) or "(the initial state)",
+        "cti_itf": itf_state(enc.model, values),
+        "cti_steps": [str(a) for a in run.actions(m)],
+    }
+    if g.target.kind == "rules":
+        out["cti_fires"] = [f"{r} {t}" for r, t in fired_sites(
+            enc, m, run.frames[-2], run.steps[-1], run.frames[-1]) if (r, t) in g.pairs]
+    return out
 
 
 __all__ = ["ENGINE", "Candidate", "candidates", "houdini", "itf_state", "prove", "sample_states"]
