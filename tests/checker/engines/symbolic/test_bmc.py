@@ -182,7 +182,7 @@ def test_a_trace_the_model_does_not_reproduce_names_the_step() -> None:
     with pytest.raises(WitnessError, match=r"step 1: map_unlocked.*not enabled"):
         replay(enc, target, skipped, [states[0], states[1], states[3], states[4]], expected,
                searched)
-    with pytest.raises(WitnessError, match="step 3: detach.* the solver says"):
+    with pytest.raises(WitnessError, match=r"step 3: detach.* the solver says"):
         replay(enc, target, actions, states, [("R1", "export-ops")], searched)
 
 
