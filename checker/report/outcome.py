@@ -1,0 +1,259 @@
+"""What a run of checks comes to: the gate's exit code and counts per status.
+
+The exit code follows the CI gate's contract (DESIGN.md, "Reports and CLI"):
+
+* ``0``: every verdict holds, is proved or (for a ``sometimes`` property) witnessed;
+* ``1``: some verdict is violated (a counterexample was found);
+* ``3``: nothing is violated, but some verdict is unknown (timeout, solver unknown,
+  budget) or unwitnessed (a ``sometimes`` property not reached within the bound, so not
+  shown to hold). Unknown is never reported as a pass.
+
+``2`` (spec or usage error) is the CLI's: no verdict exists then.
+
+>>> exit_code([])
+0
+>>> sorted(EXIT_CODES.items())
+[('error', 2), ('holds', 0), ('unknown', 3), ('violated', 1)]
+
+Verdicts are grouped per (check, property, engine) for the reports: an engine can report
+several counterexamples for the same target (the model's rules, broken in two ways).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from checker.counterexample.write import WrittenFiles
+from checker.problem import Counterexample, Problem, Status, Verdict
+
+TOOL = "dmabuf-check"
+# where a report says to read about the tool when the installed metadata names no home page
+DEFAULT_INFORMATION_URI = "https://docs.kernel.org/driver-api/dma-buf.html"
+
+EXIT_HOLDS = 0
+EXIT_VIOLATED = 1
+EXIT_ERROR = 2  # the CLI's: a spec or usage error, before any verdict
+EXIT_UNKNOWN = 3
+EXIT_CODES: Mapping[str, int] = {"holds": EXIT_HOLDS, "violated": EXIT_VIOLATED,
+                                 "error": EXIT_ERROR, "unknown": EXIT_UNKNOWN}
+
+PASSING = frozenset({Status.HOLDS, Status.PROVED, Status.WITNESSED})
+
+# worst first: the status a group of verdicts shows
+_RANK = (Status.VIOLATED, Status.UNKNOWN, Status.UNWITNESSED, Status.HOLDS, Status.WITNESSED,
+         Status.PROVED)
+
+
+def exit_code(verdicts: Iterable[Verdict]) -> int:
+    """The gate's exit code for ``verdicts``: 1 if any is violated, else 3 if any is unknown
+    or unwitnessed, else 0."""
+    statuses = {v.status for v in verdicts}
+    if Status.VIOLATED in statuses:
+        return EXIT_VIOLATED
+    if statuses - PASSING:
+        return EXIT_UNKNOWN
+    return EXIT_HOLDS
+
+
+def worst(statuses: Iterable[Status]) -> Status:
+    """The status that decides for a group: violated, then unknown, then unwitnessed, then
+    the passing ones (holds before witnessed before proved)."""
+    present = set(statuses)
+    for s in _RANK:
+        if s in present:
+            return s
+    raise ValueError("no status")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Counts per status (every status present, in ``Status`` order) and the exit code."""
+
+    counts: tuple[tuple[Status, int], ...]
+    exit_code: int
+
+    @classmethod
+    def of(cls, verdicts: Sequence[Verdict]) -> Summary:
+        return cls(tuple((s, sum(v.status is s for v in verdicts)) for s in Status),
+                   exit_code(verdicts))
+
+    @property
+    def total(self) -> int:
+        return sum(n for _, n in self.counts)
+
+    def count(self, status: Status) -> int:
+        return dict(self.counts)[status]
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == EXIT_HOLDS
+
+    def as_dict(self) -> dict[str, int]:
+        """``{"violated": 1, "holds": 3, ...}`` in ``Status`` order."""
+        return {s.value: n for s, n in self.counts}
+
+    def __str__(self) -> str:
+        """``5 verdicts: 1 violated, 3 holds, 1 unknown`` (statuses with a zero count left
+        out)."""
+        parts = [f"{n} {s.value}" for s, n in self.counts if n]
+        noun = "verdict" if self.total == 1 else "verdicts"
+        return f"{self.total} {noun}" + (": " + ", ".join(parts) if parts else "")
+
+
+@dataclass(frozen=True)
+class Group:
+    """The verdicts of one engine on one target (the rules, or one property) of one check."""
+
+    problem: Problem
+    prop: str
+    engine: str
+    verdicts: tuple[Verdict, ...]
+
+    @property
+    def check(self) -> str:
+        return self.problem.check
+
+    @property
+    def status(self) -> Status:
+        return worst(v.status for v in self.verdicts)
+
+    @property
+    def seconds(self) -> float:
+        """The longest time among the verdicts (an engine that checks several targets in
+        one run reports the run's time on each)."""
+        return max(v.seconds for v in self.verdicts)
+
+    @property
+    def depth(self) -> int | None:
+        depths = [v.depth for v in self.verdicts if v.depth is not None]
+        return max(depths) if depths else None
+
+    @property
+    def failing(self) -> tuple[Verdict, ...]:
+        """The verdicts that fail the gate (violated, unknown, unwitnessed)."""
+        return tuple(v for v in self.verdicts if v.status.failing)
+
+    @property
+    def counterexamples(self) -> tuple[Counterexample, ...]:
+        """The counterexamples of the violated verdicts, in order."""
+        return tuple(v.counterexample for v in self.verdicts
+                     if v.status is Status.VIOLATED and v.counterexample is not None)
+
+
+def groups(verdicts: Iterable[Verdict]) -> list[Group]:
+    """The verdicts grouped per (check, property, engine), in the order each group first
+    appears."""
+    out: dict[tuple[str, str, str], list[Verdict]] = {}
+    problems: dict[tuple[str, str, str], Problem] = {}
+    for v in verdicts:
+        key = (v.problem.check, v.prop, v.engine)
+        out.setdefault(key, []).append(v)
+        problems.setdefault(key, v.problem)
+    return [Group(problems[k], k[1], k[2], tuple(vs)) for k, vs in out.items()]
+
+
+def written(files: Iterable[WrittenFiles]) -> dict[str, WrittenFiles]:
+    """The mapping the reports take, from counterexample name (``Counterexample.name``) to
+    the files ``checker.counterexample.write.write`` wrote for it."""
+    return {f.scenario.name.removesuffix(".dmabuf"): f for f in files}
+
+
+def atomic_write(path: Path | str, data: bytes) -> Path:
+    """Write ``data`` to ``path`` (its directory created if missing) through a temporary
+    file in the same directory renamed into place, so a reader never sees half a report;
+    the temporary file is removed whatever happens."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def split_where(where: str) -> tuple[str, int, int] | None:
+    """``"specs/x.dmabuf:12:3"`` as ``("specs/x.dmabuf", 12, 3)``; None when empty or not
+    of that form.
+
+    >>> split_where("a/b.dmabuf:12:3")
+    ('a/b.dmabuf', 12, 3)
+    >>> split_where("") is None
+    True
+    """
+    path, _, rest = where.rpartition(":")
+    path, _, line = path.rpartition(":")
+    if not path or not line.isdigit() or not rest.isdigit():
+        return None
+    return path, int(line), int(rest)
+
+
+def tool_version() -> str:
+    """The installed distribution's version (``0+unknown`` when run from a tree that was
+    never installed)."""
+    try:
+        return metadata.version(TOOL)
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def information_uri() -> str:
+    """The home page the installed metadata declares (``[project.urls]``), else the kernel's
+    dma-buf documentation."""
+    try:
+        meta = metadata.metadata(TOOL)
+    except metadata.PackageNotFoundError:
+        return DEFAULT_INFORMATION_URI
+    for entry in meta.get_all("Project-URL") or []:
+        label, _, url = entry.partition(",")
+        if label.strip().lower() in ("homepage", "home", "documentation", "source"):
+            return str(url).strip()
+    home = meta.get_all("Home-page") or []
+    return str(home[0]) if home else DEFAULT_INFORMATION_URI
+
+
+def display_path(path: Path, root: Path | None = None) -> str:
+    """``path`` relative to ``root`` (the current directory by default) when it lies under
+    it, else absolute; always with forward slashes."""
+    base = (root or Path.cwd()).resolve()
+    target = path.resolve()
+    try:
+        return target.relative_to(base).as_posix()
+    except ValueError:
+        return target.as_posix()
+
+
+__all__ = [
+    "DEFAULT_INFORMATION_URI",
+    "EXIT_CODES",
+    "EXIT_ERROR",
+    "EXIT_HOLDS",
+    "EXIT_UNKNOWN",
+    "EXIT_VIOLATED",
+    "PASSING",
+    "TOOL",
+    "Group",
+    "Summary",
+    "atomic_write",
+    "display_path",
+    "exit_code",
+    "groups",
+    "information_uri",
+    "split_where",
+    "tool_version",
+    "worst",
+    "written",
+]
