@@ -135,7 +135,7 @@ def rule_descriptor(r: Rule) -> dict[str, object]:
     }
 
 
-def _property_descriptor(problem: Problem, name: str) -> dict[str, object]:
+def _property_descriptor(problem: Problem, name: str, root: Path) -> dict[str, object]:
     try:
         prop = problem.property(name)
         kind, summary, where = prop.kind, prop.summary, prop.where
@@ -148,9 +148,11 @@ def _property_descriptor(problem: Problem, name: str) -> dict[str, object]:
     }.get(kind, "holds")
     short = f"{kind} property {name}" + (f": {summary}" if summary else "")
     full = f"The {kind} property {name} {meaning}." + (f" {summary}." if summary else "")
-    text = full + (f"\n\nDeclared at {where}." if where else "")
+    place = _line_place(where)
+    decl = "" if place is None else f"{_artifact(place.path, root)['uri']}:{place.line}"
+    text = full + (f"\n\nDeclared at {decl}." if decl else "")
     md = f"**{kind} property `{name}`**\n\n{full}" + (
-        f"\n\nDeclared at `{where}`." if where else "")
+        f"\n\nDeclared at `{decl}`." if decl else "")
     level = "warning" if kind == "sometimes" else "error"
     return {
         "id": property_rule_id(name),
@@ -399,7 +401,7 @@ def sarif_log(verdicts: Sequence[Verdict], files: Mapping[str, WrittenFiles] | N
     def rule_index(rule_id: str, v: Verdict) -> int:
         if rule_id not in index:
             if rule_id.startswith("property/"):
-                d = _property_descriptor(v.problem, v.prop)
+                d = _property_descriptor(v.problem, v.prop, base)
             else:
                 d = _special_descriptor(rule_id)
             index[rule_id] = len(descriptors)
