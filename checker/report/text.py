@@ -24,6 +24,7 @@ from checker.report.outcome import (
     Summary,
     display_path,
     groups,
+    split_where,
     tool_version,
 )
 
@@ -129,6 +130,15 @@ def _cex_json(cex: Counterexample, files: Mapping[str, WrittenFiles],
     }
 
 
+def _where(where: str, root: Path | None) -> str | None:
+    parts = split_where(where)
+    if parts is None:
+        return where or None
+    path, line, col = parts
+    shown = path if path.startswith("<") else display_path(Path(path), root)
+    return f"{shown}:{line}:{col}"
+
+
 def verdict_json(v: Verdict, files: Mapping[str, WrittenFiles] | None = None,
                  root: Path | None = None) -> dict[str, object]:
     """One verdict as a JSON object (fixed key order)."""
@@ -147,7 +157,7 @@ def verdict_json(v: Verdict, files: Mapping[str, WrittenFiles] | None = None,
         "profile": str(m.profile),
         "scope": str(m.scope),
         "mode": p.mode,
-        "where": p.where or None,
+        "where": _where(p.where, root),
         "counterexample": (None if v.counterexample is None
                            else _cex_json(v.counterexample, files or {}, root)),
     }

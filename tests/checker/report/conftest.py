@@ -40,9 +40,12 @@ class Run:
     files: dict[str, WrittenFiles]
 
 
-def normalise(text: str) -> str:
-    """A report as its golden file keeps it: the tool's version as ``<version>``."""
-    return text.replace(f'"{tool_version()}"', '"<version>"')
+def normalise(text: str, root: Path | None = None) -> str:
+    """A report as its golden file keeps it: the tool's version as ``<version>``, and the
+    temporary root as ``<root>`` where a text the reports embed names a file absolutely
+    (the property's declaration in a rendered trace)."""
+    text = text.replace(f'"{tool_version()}"', '"<version>"')
+    return text if root is None else text.replace(str(root), "<root>")
 
 
 def _problem(problem: Problem, mutant: str) -> Problem:
@@ -105,7 +108,7 @@ class Kit:
     normalisation and the information URI the golden logs name."""
 
     make_run: Callable[[Path], Run]
-    normalise: Callable[[str], str]
+    normalise: Callable[..., str]
     info: str = INFO
 
 

@@ -1,0 +1,94 @@
+"""The summary table and the JSON report: golden files, colours only when asked, a JSON
+document with a fixed key order and no clock in it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from checker.problem import Status
+from checker.report.text import json_report, json_text, summary_text
+
+GOLDEN = Path(__file__).parent / "golden"
+ANSI = re.compile(r"\033\[[0-9;]*m")
+
+
+def golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("DMABUF_UPDATE_GOLDEN"):
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8")
+
+
+def test_golden_summary(gate_run: Any) -> None:
+    golden("gate.summary.txt", summary_text(gate_run.verdicts, gate_run.files,
+                                            root=gate_run.root))
+
+
+def test_golden_json(gate_run: Any, kit: Any) -> None:
+    golden("gate.json", kit.normalise(json_text(gate_run.verdicts, gate_run.files,
+                                                root=gate_run.root)))
+
+
+def test_colours_only_when_asked(gate_run: Any) -> None:
+    plain = summary_text(gate_run.verdicts, gate_run.files, root=gate_run.root)
+    coloured = summary_text(gate_run.verdicts, gate_run.files, root=gate_run.root,
+                            colour=True)
+    assert "\033[" not in plain
+    assert "\033[31;1mviolated" in coloured and "\033[33;1munknown" in coloured
+    assert ANSI.sub("", coloured) == plain
+
+
+def test_rows_and_totals(gate_run: Any) -> None:
+    lines = summary_text(gate_run.verdicts, gate_run.files, root=gate_run.root).splitlines()
+    assert lines[0].split() == ["check", "property", "engine", "status", "depth", "time",
+                                "detail"]
+    assert len(lines) == 1 + len(gate_run.verdicts) + 2
+    assert lines[-1] == ("10 verdicts: 4 violated, 1 holds, 1 proved, 1 witnessed, "
+                         "1 unwitnessed, 2 unknown; gate FAIL (exit 1)")
+    row = next(x for x in lines if x.startswith("access_after_move  remap_after_move"))
+    assert row.split()[3:6] == ["violated", "5", "2.00s"]
+    assert row.endswith("counterexamples/remap_after_move-b016ddd3.dmabuf")
+
+
+def test_several_counterexamples_of_one_target_share_a_row(gate_run: Any) -> None:
+    """Two rule findings of one engine: one row, a second detail line."""
+    v1 = gate_run.verdicts[0]
+    v2 = next(v for v in gate_run.verdicts if v.problem.check == "access_after_move"
+              and v.status is Status.VIOLATED and v.prop == "rules")
+    import dataclasses
+    v2 = dataclasses.replace(v2, problem=v1.problem)
+    lines = summary_text([v1, v2], gate_run.files, root=gate_run.root).splitlines()
+    assert lines[1].startswith("double_unmap") and "R15 unmap-unmapped" in lines[1]
+    assert lines[2].strip().startswith("R18 access-after-move in 5 steps")
+    assert lines[-1].startswith("2 verdicts: 2 violated")
+
+
+def test_a_passing_run(gate_run: Any) -> None:
+    passing = [v for v in gate_run.verdicts if not v.status.failing]
+    text = summary_text(passing, root=gate_run.root)
+    assert text.splitlines()[-1] == ("3 verdicts: 1 holds, 1 proved, 1 witnessed; "
+                                     "gate PASS (exit 0)")
+    assert json_report(passing)["exit_code"] == 0
+
+
+def test_json_keys_in_a_fixed_order_without_a_clock(gate_run: Any) -> None:
+    report = json_report(gate_run.verdicts, gate_run.files, root=gate_run.root)
+    assert list(report) == ["tool", "exit_code", "summary", "verdicts"]
+    assert report["exit_code"] == 1
+    assert report["summary"] == {"total": 10, "violated": 4, "holds": 1, "proved": 1,
+                                 "witnessed": 1, "unwitnessed": 1, "unknown": 2}
+    first = report["verdicts"][0]
+    assert list(first) == ["check", "property", "engine", "status", "depth", "seconds",
+                           "reason", "exporter", "importers", "profile", "scope", "mode",
+                           "where", "counterexample"]
+    assert first["counterexample"]["scenario"] == (
+        "counterexamples/R15-unmap-unmapped-a581e019.dmabuf")
+    stamped = json_report(gate_run.verdicts, timestamp="2026-11-22T07:00:00Z")
+    assert list(stamped)[:2] == ["tool", "timestamp"]
+    text = json_text(gate_run.verdicts, gate_run.files, root=gate_run.root)
+    assert json.loads(text) == json.loads(json.dumps(report))
+    assert str(gate_run.root) not in text
