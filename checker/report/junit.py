@@ -23,7 +23,8 @@ Outcomes, following the mapping table of 2(c):
   within the bound, so the model may be vacuous; the gate fails on it (exit 3);
 * unknown: ``<error type="Inconclusive">``: the engine could not decide (timeout, solver
   unknown, budget). An error, not a failure: nothing was shown to fail, but nothing passed;
-* holds, proved, witnessed: no child (a pass); ``<system-out>`` says to which depth.
+* holds, proved, witnessed: no child (a pass); ``<system-out>`` says to which depth (for
+  every depth when proved, in how many steps when witnessed).
 
 Nothing is ``<skipped>``: every verdict the engines give is either a pass or fails the gate.
 The document has no date or host name unless they are passed.
@@ -124,12 +125,17 @@ def _outcome(case: ET.Element, g: Group, files: Mapping[str, WrittenFiles],
         el = ET.SubElement(case, kind, {"message": _clean(message), "type": kind_type})
         el.text = _clean(message)
     for v in g.verdicts:
-        if v.status is Status.VIOLATED:
+        if v.status.failing:  # said by the failure or error
             continue
-        depth = "" if v.depth is None else f" to depth {v.depth}"
-        if v.status is Status.WITNESSED and v.depth is not None:
-            depth = f" in {v.depth} steps"
-        out_lines.append(f"{v.status.value}{depth}" + (f" ({v.reason})" if v.reason else ""))
+        if v.status is Status.PROVED:
+            how = " for every depth"
+        elif v.depth is None:
+            how = ""
+        elif v.status is Status.WITNESSED:
+            how = f" in {v.depth} steps"
+        else:
+            how = f" to depth {v.depth}"
+        out_lines.append(f"{v.status.value}{how}" + (f" ({v.reason})" if v.reason else ""))
     if out_lines:
         ET.SubElement(case, "system-out").text = _clean("\n".join(out_lines))
     return kind
