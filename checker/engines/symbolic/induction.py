@@ -115,6 +115,7 @@ def candidates(enc: Encoding, samples: Sequence[State]) -> list[Candidate]:
              for site, pred, _ in enc.model.checks]
     preds += [(p.name, p.predicate) for p in enc.problem.properties
               if p.kind == "always" and p.predicate is not None]
+    preds += _slack_candidates(enc.model)
     states = [tuple(r) for r in rows.tolist()]
     for (text, pred), fn in zip(preds, compile_predicates([p for _, p in preds]), strict=True):
         if all(fn(v) for v in states):
@@ -133,10 +134,11 @@ def candidates(enc: Encoding, samples: Sequence[State]) -> list[Candidate]:
                 if i == j:
                     continue
                 base = int(layout.vars[j].hi - layout.vars[j].lo + 1)
-                codes = np.unique((rows[:, i] - layout.vars[i].lo) * base
-                                  + (rows[:, j] - layout.vars[j].lo)).tolist()
+                span = int(layout.vars[i].hi - layout.vars[i].lo + 1) * base
+                counts = np.bincount((rows[:, i] - layout.vars[i].lo) * base
+                                     + (rows[:, j] - layout.vars[j].lo), minlength=span)
                 with_: dict[int, set[int]] = {}
-                for code in codes:
+                for code in np.flatnonzero(counts).tolist():
                     a, b = divmod(int(code), base)
                     with_.setdefault(a + layout.vars[i].lo, set()).add(b + layout.vars[j].lo)
                 for a, values in sorted(with_.items()):
@@ -145,6 +147,37 @@ def candidates(enc: Encoding, samples: Sequence[State]) -> list[Candidate]:
                             f"{layout.vars[i].name}={a} -> {layout.vars[j].name} in "
                             f"{sorted(values)}", z3.Implies(lit(i, a), among(j, values)),
                             frozenset({i, j})))
+    return out
+
+
+def _slack_candidates(model: Model) -> list[tuple[str, mx.Expr]]:
+    """Linear facts suggested by the model's own state invariants: for each comparison
+    ``a <= b`` (``<``, ``==``) between integer terms in ``Model.checks``, ``b - a`` equals
+    ``v`` for an integer variable ``v`` of the same buffer (the slack the inequality
+    leaves is held in that variable), or equals 0."""
+    out: list[tuple[str, mx.Expr]] = []
+    layout = model.layout
+    seen: set[int] = set()
+    for _, pred, _ in model.checks:
+        stack = [pred]
+        while stack:
+            x = stack.pop()
+            if id(x) in seen or not isinstance(x, mx.Op):
+                continue
+            seen.add(id(x))
+            stack.extend(x.args)
+            if x.op not in ("le", "lt", "eq") or any(a.type != mx.INT for a in x.args):
+                continue
+            lo, hi = x.args
+            reads = _reads(x)
+            if len(reads) < 2:
+                continue
+            groups = {_group(layout.vars[i].name) for i in reads}
+            slack = mx.sub(hi, lo)
+            out.append((f"{hi} == {lo}", slack.eq(0)))
+            for v in layout.vars:
+                if v.type == mx.INT and _group(v.name) in groups and v.index not in reads:
+                    out.append((f"{hi} - {lo} == {v.name}", slack.eq(v)))
     return out
 
 

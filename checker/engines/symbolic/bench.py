@@ -1,0 +1,129 @@
+"""Benchmark of the Z3 engines: ``python -m checker.engines.symbolic.bench``.
+
+Prints:
+
+1. for every mutant, the time to its shortest counterexample (building the model,
+   encoding it, searching for the mutant's rule and tag, replaying the trace), median of
+   ``--repeat`` runs;
+2. the BMC depth reached within ``--budget`` seconds per scope on a correct reference
+   model (``--exporter``, ``--profile``), with the encoding's size: growth with scope;
+3. the k-induction proof time of all core invariants (``rules`` and the ``always``
+   properties of ``specs/rules/core.dmabuf``) for the reference exporters at
+   ``--proof-scope``, with each verdict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+from checker.dsl.resolve import load
+from checker.engines.symbolic.bmc import bmc
+from checker.engines.symbolic.encode import model_terms
+from checker.engines.symbolic.induction import prove
+from checker.problem import Problem, Property, engine_property
+from model import Model
+from model.exporters import EXPORTERS
+from model.mutants import MUTANTS
+
+CORE = "specs/rules/core.dmabuf"
+
+
+def core_properties(model: Model, kinds: Sequence[str] = ("always",)) -> tuple[Property, ...]:
+    lib = load([CORE])
+    return tuple(engine_property(p, model) for p in lib.properties.values()
+                 if p.decl.kind in kinds)
+
+
+def mutants(repeat: int, out: list[str]) -> None:
+    out.append("## time to the shortest counterexample per mutant (contract mode, 1x1)")
+    out.append(f"{'mutant':32} {'steps':>5} {'witness':>7} {'median s':>9}")
+    worst = 0.0
+    for m in MUTANTS.values():
+        times = []
+        steps = 0
+        for _ in range(repeat):
+            start = time.monotonic()
+            problem = Problem(m.name, m.model("1x1"), "contract", depth=len(m.witness) + 1)
+            v = bmc(problem, rules={(m.rule, m.tag)})[0]
+            times.append(time.monotonic() - start)
+            steps = len(v.counterexample.actions) if v.counterexample else -1
+        med = statistics.median(times)
+        worst = max(worst, med)
+        out.append(f"{m.name:32} {steps:>5} {len(m.witness):>7} {med:>9.2f}")
+    out.append(f"slowest: {worst:.2f} s")
+
+
+def depth_in_budget(exporter: str, profile: str, scopes: Sequence[str], budget: float,
+                    out: list[str]) -> None:
+    out.append(f"## BMC depth reached in {budget:g} s ({exporter}, {profile}, contract mode,"
+               " rules and core always properties)")
+    out.append(f"{'scope':6} {'actions':>7} {'vars':>5} {'encode s':>9} {'depth':>6}")
+    for scope in scopes:
+        start = time.monotonic()
+        model = Model(EXPORTERS[exporter], profile=profile, scope=scope)
+        model_terms(model, "contract")
+        encode_s = time.monotonic() - start
+        problem = Problem(f"{exporter}-{scope}", model, "contract", depth=10_000,
+                          properties=core_properties(model))
+        verdicts = bmc(problem, timeout_s=max(0.0, budget - encode_s))
+        reached = min((v.depth if v.depth is not None else -1) for v in verdicts)
+        out.append(f"{scope:6} {len(model.actions):>7} {model.layout.size:>5} "
+                   f"{encode_s:>9.2f} {reached:>6}")
+
+
+def proofs(scope: str, exporters: Sequence[str], timeout: float, out: list[str]) -> None:
+    out.append(f"## k-induction of all core invariants at {scope} (contract mode)")
+    out.append(f"{'exporter':12} {'profile':10} {'seconds':>8}  verdicts")
+    total = 0.0
+    for name in exporters:
+        x = EXPORTERS[name]
+        for profile in x.profiles:
+            start = time.monotonic()
+            model = Model(x, profile=profile, scope=scope)
+            problem = Problem(f"{name}[{profile}]", model, "contract",
+                              properties=core_properties(model))
+            verdicts = prove(problem, timeout_s=timeout)
+            took = time.monotonic() - start
+            total += took
+            summary = ", ".join(f"{v.prop}={v.status.value}" for v in verdicts)
+            out.append(f"{name:12} {profile:10} {took:>8.1f}  {summary}")
+    out.append(f"total: {total:.1f} s")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m checker.engines.symbolic.bench",
+                                description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--budget", type=float, default=60.0,
+                   help="seconds of BMC per scope (default 60)")
+    p.add_argument("--scopes", nargs="+", default=["1x2", "2x3", "3x4"], metavar="BxA")
+    p.add_argument("--exporter", default="ttm", choices=sorted(EXPORTERS))
+    p.add_argument("--profile", default="v6.16+")
+    p.add_argument("--repeat", type=int, default=3, help="runs per mutant (median)")
+    p.add_argument("--proof-scope", default="2x3")
+    p.add_argument("--proof-exporters", nargs="*", default=list(EXPORTERS),
+                   choices=sorted(EXPORTERS))
+    p.add_argument("--proof-timeout", type=float, default=300.0)
+    p.add_argument("--skip", nargs="*", default=[], choices=["mutants", "depth", "proofs"])
+    args = p.parse_args(argv)
+    sections: list[tuple[str, Callable[[list[str]], None]]] = [
+        ("mutants", lambda out: mutants(args.repeat, out)),
+        ("depth", lambda out: depth_in_budget(args.exporter, args.profile, args.scopes,
+                                              args.budget, out)),
+        ("proofs", lambda out: proofs(args.proof_scope, args.proof_exporters,
+                                      args.proof_timeout, out)),
+    ]
+    for name, run in sections:
+        if name in args.skip:
+            continue
+        out: list[str] = []
+        run(out)
+        print("\n".join(out), end="\n\n", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
