@@ -250,6 +250,7 @@ class ActionTerms:
     changes: dict[int, Term]
     fired: list[tuple[Site, z3.BoolRef]]
     ret: Num
+    reads: frozenset[int] = frozenset()  # the state variables its guard and updates read
 
 
 @dataclass
@@ -454,6 +455,23 @@ def _value(v: mx.Var, c: int) -> Term:
     return z3.BoolVal(bool(c)) if v.type == mx.BOOL else num(c)
 
 
+def reads_of(exprs: Sequence[mx.Expr]) -> frozenset[int]:
+    """The state variables some expression reads (a DAG walk, each node once)."""
+    seen: set[int] = set()
+    out: set[int] = set()
+    stack = list(exprs)
+    while stack:
+        x = stack.pop()
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        if isinstance(x, mx.Var):
+            out.add(x.index)
+        elif isinstance(x, mx.Op):
+            stack.extend(x.args)
+    return frozenset(out)
+
+
 def effect_of(model: Model, k: int) -> tuple[list[mx.Expr], list[Fired], mx.Expr]:
     """Ground action ``k``'s effect over the state: each state variable's next value, its
     violation sites, its return value."""
@@ -502,8 +520,10 @@ def model_terms(model: Model, mode: str) -> ModelTerms:
         # a step out of scope is not in the guard, so its scope-bound site never fires
         sites = [(f.site, conv.boolean(f.cond)) for f in fired
                  if f.site.severity is not Severity.SCOPE and mx.const(f.cond) != 0]
+        reads = reads_of([guards[k], *(e for v, e in zip(layout.vars, nxt, strict=True)
+                                       if e is not v)])
         actions.append(ActionTerms(conv.boolean(guards[k]), changes, sites,
-                                   conv.integer(ret)))
+                                   conv.integer(ret), reads))
     post = Substitution(list(zip(t, t2, strict=True)))
     checks = [(site, conv.boolean(pred), post(conv.boolean(pred)))
               for site, pred, _ in model.checks]
@@ -579,5 +599,6 @@ __all__ = [
     "fired_sites",
     "new_solver",
     "not_encodable_reason",
+    "reads_of",
     "to_sort",
 ]

@@ -45,6 +45,7 @@ from checker.engines.symbolic.encode import (
     new_solver,
     not_encodable_reason,
     num,
+    reads_of,
     value_of,
 )
 from checker.problem import RULES, Counterexample, Finding, Problem, Status, Verdict
@@ -182,20 +183,7 @@ def _slack_candidates(model: Model) -> list[tuple[str, mx.Expr]]:
 
 
 def _reads(e: mx.Expr) -> frozenset[int]:
-    """The state variables an expression reads (a DAG walk, each node once)."""
-    seen: set[int] = set()
-    out: set[int] = set()
-    stack = [e]
-    while stack:
-        x = stack.pop()
-        if id(x) in seen:
-            continue
-        seen.add(id(x))
-        if isinstance(x, mx.Var):
-            out.add(x.index)
-        elif isinstance(x, mx.Op):
-            stack.extend(x.args)
-    return frozenset(out)
+    return reads_of([e])
 
 
 def houdini(enc: Encoding, cands: list[Candidate], deadline: float
@@ -220,7 +208,6 @@ def houdini(enc: Encoding, cands: list[Candidate], deadline: float
             readers.setdefault(i, []).append(n)
     after: dict[tuple[int, int], z3.BoolRef] = {}
     active = set(range(len(cands)))
-    assumed = [lits[n] for n in sorted(active)]
     changed = True
     while changed:
         changed = False
@@ -239,7 +226,7 @@ def houdini(enc: Encoding, cands: list[Candidate], deadline: float
                 solver.set("timeout", max(1, int(left * 1000)))
                 solver.push()
                 solver.add(act.guard, z3.Or(*[z3.Not(after[k, n]) for n in rel]))
-                r = check_assuming(solver, assumed)
+                r = check_assuming(solver, [lits[n] for n in sorted(active)])
                 m = solver.model() if r == z3.sat else None
                 solver.pop()
                 if r == z3.unsat:
@@ -250,7 +237,6 @@ def houdini(enc: Encoding, cands: list[Candidate], deadline: float
                            if not z3.is_true(m.eval(after[k, n], model_completion=True))}
                 assert dropped, "a model of the goal falsifies some candidate"
                 active -= dropped
-                assumed = [lits[n] for n in sorted(active)]
                 changed = True
     return [cands[n] for n in sorted(active)], True
 
