@@ -269,7 +269,7 @@ def itf_state(model: Model, values: Sequence[int]) -> dict[str, object]:
 
 
 def prove(problem: Problem, max_k: int = 4, timeout_s: float = 120.0,
-          strengthen: bool = True, samples: int = 3000) -> list[Verdict]:
+          strengthen: bool = True, samples: int = 20000) -> list[Verdict]:
     """A verdict for ``rules`` and each ``always`` property of ``problem``: proved for
     every depth; violated with a replayed counterexample (for ``rules``, the other
     violations may still be proved never to fire: ``details["rest_proved"]``); holds to

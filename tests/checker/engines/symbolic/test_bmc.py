@@ -2,10 +2,9 @@
 "holds".
 
 Every mutant of ``model.mutants`` is found in contract mode at scope 1x1 with a trace of
-exactly the length of its shortest counterexample. For most mutants that is the length of
-the hand-written witness; ``SHORTER`` lists the mutants whose hand-written witness is not
-minimal, with the length of the shortest legal trace BMC finds (each one is replayed on
-the model by ``bmc`` itself, and checked again here).
+exactly the length of its hand-written witness (which is therefore minimal: every shorter
+bound is refuted by the solver), and the trace is legal and shows the mutant's rule and
+tag on the model.
 """
 
 from __future__ import annotations
@@ -24,18 +23,6 @@ from model.action import Action
 from model.exporters import EXPORTERS, SYSTEM_HEAP, TTM
 from model.mutants import MUTANTS, Mutant
 from model.plugin import PythonExporter, as_exporter
-
-# mutant -> length of the shortest contract-legal trace that shows its (rule, tag), where
-# that is shorter than the hand-written witness (reported upstream; see the module doc)
-SHORTER = {
-    "ttm_move_while_pinned": 4,  # a static importer's map pins; move() then hits the pin
-    "ttm_unpin_twice": 4,  # a failed map (fault=nomem) already unpins once too often
-    "heap_vunmap_keeps_mapping": 3,  # the unlocked vmap/vunmap need no lock(b0)
-    "double_put": 3,  # fd() consumed the only reference: one put is already too many
-    "double_unpin": 4,  # unpin without any pin breaks the same obligation
-    "error_path_skips_unpin": 6,  # detach while pinned needs no failed map
-    "double_unmap": 3,  # unmapping a never-mapped slot breaks the same obligation
-}
 
 
 @cache
@@ -65,19 +52,15 @@ def replays(model: Model, actions: tuple[Action, ...], rule: str, tag: str) -> b
 def test_every_mutant_is_found_with_a_shortest_trace(name: str) -> None:
     m = MUTANTS[name]
     assert m.caught() is not None  # the hand-written witness shows the bug
-    expected = SHORTER.get(name, len(m.witness))
-    assert expected <= len(m.witness)
     problem = mutant_problem(m)
     v = bmc(problem, rules={(m.rule, m.tag)})[0]
     assert v.prop == RULES and v.status is Status.VIOLATED, str(v)
     cex = v.counterexample
     assert cex is not None
     assert (cex.finding.rule, cex.finding.tag) == (m.rule, m.tag)
-    assert len(cex.actions) == expected, [str(a) for a in cex.actions]
+    assert len(cex.actions) == len(m.witness), [str(a) for a in cex.actions]
+    assert v.depth == len(m.witness)
     assert replays(problem.model, cex.actions, m.rule, m.tag)
-    if name not in SHORTER:
-        # nothing shorter exists, and the hand-written witness has the same length
-        assert len(cex.actions) == len(m.witness)
 
 
 def test_the_rules_target_reports_every_violation_with_its_own_shortest_trace() -> None:
