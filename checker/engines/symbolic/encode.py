@@ -20,7 +20,8 @@ relation excludes it, as every other engine stops a trace there.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -43,6 +44,17 @@ Num: TypeAlias = z3.ArithRef | z3.BitVecRef
 # which is much faster here than linear integer arithmetic (see bench.py).
 ARITH = "bv"
 WIDTH = 16
+
+
+@contextmanager
+def arithmetic(kind: str) -> Iterator[None]:
+    """Build terms with integers of ``kind`` ("bv" or "int") inside the block."""
+    global ARITH
+    saved, ARITH = ARITH, kind
+    try:
+        yield
+    finally:
+        ARITH = saved
 
 
 _NUMS: dict[tuple[str, int], Num] = {}
@@ -590,7 +602,7 @@ __all__ = [
     "Encoding",
     "Frame",
     "Step",
-    "as_bool",
+    "arithmetic", "as_bool",
     "as_int",
     "chosen",
     "describe_state",

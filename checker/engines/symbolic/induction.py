@@ -39,12 +39,13 @@ from checker.engines.symbolic.encode import (
     Encoding,
     Frame,
     Substitution,
+    arithmetic,
     check_assuming,
     encode,
     fired_sites,
+    model_terms,
     new_solver,
     not_encodable_reason,
-    num,
     reads_of,
     value_of,
 )
@@ -81,74 +82,81 @@ def _group(name: str) -> str:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A candidate invariant: its text, its template over frame ``t`` and the layout
+    """A candidate invariant: its text, the model expression it is, and the layout
     indices of the variables it reads."""
 
     text: str
-    term: z3.BoolRef
+    expr: mx.Expr
     reads: frozenset[int]
 
 
-def candidates(enc: Encoding, samples: Sequence[State]) -> list[Candidate]:
-    """Candidate invariants over the template frame, true in every sample: the model's
-    state invariants (``Model.checks``) and the problem's ``always`` predicates; a
-    variable takes only the values observed; for two variables of the same buffer, when
-    one has value ``a`` the other takes only the values observed with ``a``."""
-    layout = enc.model.layout
-    xs = enc.t.state
+def candidates(problem: Problem, samples: Sequence[State]) -> list[Candidate]:
+    """Candidate invariants, true in every sample: the model's state invariants
+    (``Model.checks``) and the problem's ``always`` predicates, where the samples satisfy
+    them; linear slack facts (``_slack_candidates``); a variable takes only the values
+    observed; for two variables of the same attachment, or of a buffer and one of its
+    attachments, when one has value ``a`` the other takes only the values observed with
+    ``a``."""
+    model = problem.model
+    layout = model.layout
+    xs = layout.vars
     rows = np.array(sorted({s.values for s in samples}), dtype=np.int64)
     seen = [set(np.unique(rows[:, i]).tolist()) for i in range(layout.size)]
 
-    def lit(i: int, a: int) -> z3.BoolRef:
-        var, x = layout.vars[i], xs[i]
-        if var.type == mx.BOOL:
-            return x if a else z3.Not(x)
-        return x == num(a)
-
-    def among(i: int, values: set[int]) -> z3.BoolRef:
-        return z3.Or(*[lit(i, a) for a in sorted(values)])
+    def among(i: int, values: set[int]) -> mx.Expr:
+        return mx.or_(*[xs[i].eq(a) for a in sorted(values)])
 
     out: list[Candidate] = []
-    # the model's own state invariants and the problem's always properties, where the
-    # samples satisfy them
-    conv = enc.state_converter
     preds = [(f"{site.rule} {site.tag} ({', '.join(site.objects)})", pred)
-             for site, pred, _ in enc.model.checks]
-    preds += [(p.name, p.predicate) for p in enc.problem.properties
+             for site, pred, _ in model.checks]
+    preds += [(p.name, p.predicate) for p in problem.properties
               if p.kind == "always" and p.predicate is not None]
-    preds += _slack_candidates(enc.model)
+    preds += _slack_candidates(model)
     states = [tuple(r) for r in rows.tolist()]
     for (text, pred), fn in zip(preds, compile_predicates([p for _, p in preds]), strict=True):
         if all(fn(v) for v in states):
-            out.append(Candidate(text, conv.boolean(pred), _reads(pred)))
-    for i, var in enumerate(layout.vars):
+            out.append(Candidate(text, pred, _reads(pred)))
+    for i, var in enumerate(xs):
         if len(seen[i]) < var.hi - var.lo + 1:
             out.append(Candidate(f"{var.name} in {sorted(seen[i])}", among(i, seen[i]),
                                  frozenset({i})))
     groups: dict[str, list[int]] = {}
-    for i, var in enumerate(layout.vars):
+    for i, var in enumerate(xs):
         if len(seen[i]) > 1:
             groups.setdefault(_group(var.name), []).append(i)
     for members in groups.values():
         for i in members:
             for j in members:
-                if i == j:
+                if i == j or not _related(xs[i].name, xs[j].name):
                     continue
-                base = int(layout.vars[j].hi - layout.vars[j].lo + 1)
-                span = int(layout.vars[i].hi - layout.vars[i].lo + 1) * base
-                counts = np.bincount((rows[:, i] - layout.vars[i].lo) * base
-                                     + (rows[:, j] - layout.vars[j].lo), minlength=span)
+                base = int(xs[j].hi - xs[j].lo + 1)
+                span = int(xs[i].hi - xs[i].lo + 1) * base
+                counts = np.bincount((rows[:, i] - xs[i].lo) * base + (rows[:, j] - xs[j].lo),
+                                     minlength=span)
                 with_: dict[int, set[int]] = {}
                 for code in np.flatnonzero(counts).tolist():
                     a, b = divmod(int(code), base)
-                    with_.setdefault(a + layout.vars[i].lo, set()).add(b + layout.vars[j].lo)
+                    with_.setdefault(a + xs[i].lo, set()).add(b + xs[j].lo)
                 for a, values in sorted(with_.items()):
                     if values != seen[j]:
                         out.append(Candidate(
-                            f"{layout.vars[i].name}={a} -> {layout.vars[j].name} in "
-                            f"{sorted(values)}", z3.Implies(lit(i, a), among(j, values)),
+                            f"{xs[i].name}={a} -> {xs[j].name} in {sorted(values)}",
+                            mx.or_(mx.not_(xs[i].eq(a)), among(j, values)),
                             frozenset({i, j})))
     return out
+
+
+def _object(name: str) -> str:
+    """The object a variable belongs to: ``b0`` or ``b0.a1``."""
+    parts = name.split(".")
+    return ".".join(parts[:2]) if len(parts) > 2 and parts[1].startswith("a") else parts[0]
+
+
+def _related(a: str, b: str) -> bool:
+    """Two variables of one buffer worth relating: of the same object, or one of them the
+    buffer's own (attachments of one buffer are related through it)."""
+    oa, ob = _object(a), _object(b)
+    return oa == ob or "." not in oa or "." not in ob
 
 
 def _slack_candidates(model: Model) -> list[tuple[str, mx.Expr]]:
@@ -186,7 +194,7 @@ def _reads(e: mx.Expr) -> frozenset[int]:
     return reads_of([e])
 
 
-def houdini(enc: Encoding, cands: list[Candidate], deadline: float
+def houdini(model: Model, mode: str, cands: list[Candidate], deadline: float
             ) -> tuple[list[Candidate], bool]:
     """The largest subset of ``cands`` that is inductive (each step from a state
     satisfying all of them reaches one that does), and whether the search finished (when
@@ -195,13 +203,22 @@ def houdini(enc: Encoding, cands: list[Candidate], deadline: float
     Each ground action is asked in turn, about the candidates that read a variable it
     writes (the others cannot change): a state within bounds satisfying every remaining
     candidate, where the action is enabled, and whose successor (the action's effect
-    substituted into the candidate) breaks one. Rounds repeat until one drops nothing."""
-    solver = new_solver()
-    t = enc.t.state
-    solver.add(enc.bounds_t)
+    substituted into the candidate) breaks one. Rounds repeat until one drops nothing.
+    These one-step questions are arithmetic-heavy (sums of counters), so they are asked
+    over the integer encoding in Z3's SMT core, where they are much cheaper than
+    bit-blasted."""
+    with arithmetic("int"):
+        terms = model_terms(model, mode)
+        conv = terms.conv
+        now = [conv.boolean(c.expr) for c in cands]
+    t = terms.state
+    solver = z3.Solver()
+    solver.add(*[z3.And(x >= v.lo, x <= v.hi) for v, x in zip(model.layout.vars, t,
+                                                             strict=True)
+                 if v.type != mx.BOOL])
     lits = [z3.Bool(f"cand!{n}") for n in range(len(cands))]
-    for lit, c in zip(lits, cands, strict=True):
-        solver.add(z3.Implies(lit, c.term))
+    for lit, c in zip(lits, now, strict=True):
+        solver.add(z3.Implies(lit, c))
     readers: dict[int, list[int]] = {}
     for n, c in enumerate(cands):
         for i in c.reads:
@@ -211,7 +228,7 @@ def houdini(enc: Encoding, cands: list[Candidate], deadline: float
     changed = True
     while changed:
         changed = False
-        for k, act in enumerate(enc.actions):
+        for k, act in enumerate(terms.actions):
             post = Substitution([(t[i], e) for i, e in act.changes.items()])
             while True:
                 rel = sorted({n for i in act.changes for n in readers.get(i, ())} & active)
@@ -219,7 +236,7 @@ def houdini(enc: Encoding, cands: list[Candidate], deadline: float
                     break
                 for n in rel:
                     if (k, n) not in after:
-                        after[k, n] = post(cands[n].term)
+                        after[k, n] = post(now[n])
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return [], False
@@ -304,9 +321,9 @@ def prove(problem: Problem, max_k: int = 4, timeout_s: float = 120.0,
     aux: list[Candidate] = []
     if strengthen:
         t0 = time.monotonic()
-        cands = candidates(enc, sample_states(model, problem.mode, samples))
+        cands = candidates(problem, sample_states(model, problem.mode, samples))
         t1 = time.monotonic()
-        aux, complete = houdini(enc, cands, deadline)
+        aux, complete = houdini(model, problem.mode, cands, deadline)
         timing |= {"candidates": t1 - t0, "houdini": time.monotonic() - t1}
         for g in goals:
             details[g.target.name]["auxiliary_invariants"] = len(aux)
@@ -318,7 +335,7 @@ def prove(problem: Problem, max_k: int = 4, timeout_s: float = 120.0,
     # the step case: one unrolling from an arbitrary state within bounds and invariants
     step_solver = new_solver()
     ind = Unrolling(enc, step_solver, initial=False)
-    aux_t = z3.And(*[c.term for c in aux])
+    aux_t = z3.And(*[enc.state_converter.boolean(c.expr) for c in aux])
     step_solver.add(enc.bool_at(aux_t, ind.frames[0]))
 
     def assume(g: Goal, j: int) -> None:
