@@ -318,6 +318,8 @@ def prove(problem: Problem, max_k: int = 4, timeout_s: float = 120.0,
                                           **kw)  # type: ignore[arg-type]
 
     timing: dict[str, float] = {"encode": time.monotonic() - start}
+    if time.monotonic() >= deadline:
+        return _unknown(problem, names, "timeout (while encoding)", start)
     aux: list[Candidate] = []
     if strengthen:
         t0 = time.monotonic()
@@ -442,7 +444,8 @@ def prove(problem: Problem, max_k: int = 4, timeout_s: float = 120.0,
 def _unknown(problem: Problem, names: list[str], why: str, start: float,
              depth: int | None = None) -> list[Verdict]:
     return [Verdict(problem, n, Status.UNKNOWN, ENGINE, depth=depth,
-                    reason=f"solver {why}", seconds=time.monotonic() - start) for n in names]
+                    reason=why if why.startswith("timeout") else f"solver {why}",
+                    seconds=time.monotonic() - start) for n in names]
 
 
 def _distinct(a: Frame, b: Frame) -> z3.BoolRef:
