@@ -150,3 +150,18 @@ def test_integer_and_bit_vector_encodings_find_the_same_trace(
         assert v.status is Status.VIOLATED and v.counterexample is not None
         lengths[arith] = len(v.counterexample.actions)
     assert lengths == {"bv": 4, "int": 4}
+
+
+def test_the_benchmark_prints_every_section(capsys: pytest.CaptureFixture[str]) -> None:
+    from checker.engines.symbolic import bench
+
+    assert bench.main(["--mutants", "put_with_vmap", "--repeat", "1", "--budget", "2",
+                       "--scopes", "1x1", "--exporter", "system_heap",
+                       "--proof-scope", "1x1", "--proof-exporters", "system_heap",
+                       "--proof-profiles", "v6.16+"]) == 0
+    out = capsys.readouterr().out
+    assert "## time to the shortest counterexample per mutant" in out
+    assert "put_with_vmap" in out
+    assert "## BMC depth reached in 2 s" in out
+    assert "## k-induction of all core invariants at 1x1" in out
+    assert "system_heap  v6.16+" in out
