@@ -38,9 +38,9 @@ def core_properties(model: Model, kinds: Sequence[str] = ("always",)) -> tuple[P
                  if p.decl.kind in kinds)
 
 
-def mutants(repeat: int, names: Sequence[str], out: list[str]) -> None:
-    out.append("## time to the shortest counterexample per mutant (contract mode, 1x1)")
-    out.append(f"{'mutant':32} {'steps':>5} {'witness':>7} {'median s':>9}")
+def mutants(repeat: int, names: Sequence[str], emit: Callable[[str], None]) -> None:
+    emit("## time to the shortest counterexample per mutant (contract mode, 1x1)")
+    emit(f"{'mutant':32} {'steps':>5} {'witness':>7} {'median s':>9}")
     worst = 0.0
     for m in (MUTANTS[n] for n in names):
         times = []
@@ -53,15 +53,15 @@ def mutants(repeat: int, names: Sequence[str], out: list[str]) -> None:
             steps = len(v.counterexample.actions) if v.counterexample else -1
         med = statistics.median(times)
         worst = max(worst, med)
-        out.append(f"{m.name:32} {steps:>5} {len(m.witness):>7} {med:>9.2f}")
-    out.append(f"slowest: {worst:.2f} s")
+        emit(f"{m.name:32} {steps:>5} {len(m.witness):>7} {med:>9.2f}")
+    emit(f"slowest: {worst:.2f} s")
 
 
 def depth_in_budget(exporter: str, profile: str, scopes: Sequence[str], budget: float,
-                    out: list[str]) -> None:
-    out.append(f"## BMC depth reached in {budget:g} s ({exporter}, {profile}, contract mode,"
+                    emit: Callable[[str], None]) -> None:
+    emit(f"## BMC depth reached in {budget:g} s ({exporter}, {profile}, contract mode,"
                " rules and core always properties)")
-    out.append(f"{'scope':6} {'actions':>7} {'vars':>5} {'encode s':>9} {'depth':>6}")
+    emit(f"{'scope':6} {'actions':>7} {'vars':>5} {'encode s':>9} {'depth':>6}")
     for scope in scopes:
         start = time.monotonic()
         model = Model(EXPORTERS[exporter], profile=profile, scope=scope)
@@ -71,14 +71,14 @@ def depth_in_budget(exporter: str, profile: str, scopes: Sequence[str], budget: 
                           properties=core_properties(model))
         verdicts = bmc(problem, timeout_s=max(0.0, budget - encode_s))
         reached = min((v.depth if v.depth is not None else -1) for v in verdicts)
-        out.append(f"{scope:6} {len(model.actions):>7} {model.layout.size:>5} "
+        emit(f"{scope:6} {len(model.actions):>7} {model.layout.size:>5} "
                    f"{encode_s:>9.2f} {reached:>6}")
 
 
 def proofs(scope: str, exporters: Sequence[str], profiles: Sequence[str] | None,
-           timeout: float, out: list[str]) -> None:
-    out.append(f"## k-induction of all core invariants at {scope} (contract mode)")
-    out.append(f"{'exporter':12} {'profile':10} {'seconds':>8}  verdicts")
+           timeout: float, emit: Callable[[str], None]) -> None:
+    emit(f"## k-induction of all core invariants at {scope} (contract mode)")
+    emit(f"{'exporter':12} {'profile':10} {'seconds':>8}  verdicts")
     total = 0.0
     for name in exporters:
         x = EXPORTERS[name]
@@ -93,8 +93,8 @@ def proofs(scope: str, exporters: Sequence[str], profiles: Sequence[str] | None,
             took = time.monotonic() - start
             total += took
             summary = ", ".join(f"{v.prop}={v.status.value}" for v in verdicts)
-            out.append(f"{name:12} {profile:10} {took:>8.1f}  {summary}")
-    out.append(f"total: {total:.1f} s")
+            emit(f"{name:12} {profile:10} {took:>8.1f}  {summary}")
+    emit(f"total: {total:.1f} s")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -114,7 +114,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--proof-timeout", type=float, default=300.0)
     p.add_argument("--skip", nargs="*", default=[], choices=["mutants", "depth", "proofs"])
     args = p.parse_args(argv)
-    sections: list[tuple[str, Callable[[list[str]], None]]] = [
+    def emit(line: str) -> None:
+        print(line, flush=True)
+
+    sections: list[tuple[str, Callable[[Callable[[str], None]], None]]] = [
         ("mutants", lambda out: mutants(args.repeat, args.mutants, out)),
         ("depth", lambda out: depth_in_budget(args.exporter, args.profile, args.scopes,
                                               args.budget, out)),
@@ -124,9 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, run in sections:
         if name in args.skip:
             continue
-        out: list[str] = []
-        run(out)
-        print("\n".join(out), end="\n\n", flush=True)
+        run(emit)
+        emit("")
     return 0
 
 
