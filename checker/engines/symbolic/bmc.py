@@ -187,10 +187,14 @@ def bmc(problem: Problem, depth: int | None = None, timeout_s: float = 60.0,
             r, why = search.bound(t)
             if r == z3.unknown:
                 reached = f"; no answer beyond {k - 1} steps" if k else ""
-                verdict(t, Status.UNKNOWN, depth=k - 1 if k else None,
-                        counterexample=search.first.get(t.name),
-                        reason=f"solver {why or 'unknown'} at bound {k}{reached}",
-                        details=search.details(t))
+                reason = f"solver {why or 'unknown'} at bound {k}{reached}"
+                first = search.first.get(t.name)
+                if first is not None:  # rules: what was found stands; the rest is open
+                    verdict(t, Status.VIOLATED, depth=len(first.actions), counterexample=first,
+                            reason=f"other violations: {reason}", details=search.details(t))
+                else:
+                    verdict(t, Status.UNKNOWN, depth=k - 1 if k else None, reason=reason,
+                            details=search.details(t))
                 open_.remove(t)
             elif r == z3.sat:  # a property target's counterexample or witness
                 status = Status.WITNESSED if t.kind == "sometimes" else Status.VIOLATED

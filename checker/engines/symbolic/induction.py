@@ -319,7 +319,7 @@ def prove(problem: Problem, max_k: int = 4, timeout_s: float = 120.0,
 
     timing: dict[str, float] = {"encode": time.monotonic() - start}
     if time.monotonic() >= deadline:
-        return _unknown(problem, names, "timeout (while encoding)", start)
+        return _unknown(problem, names, "timeout (while encoding)", start, {}, {})
     aux: list[Candidate] = []
     if strengthen:
         t0 = time.monotonic()
@@ -383,12 +383,12 @@ def prove(problem: Problem, max_k: int = 4, timeout_s: float = 120.0,
 
     live = list(goals)
     if (why := base_bound(0)) is not None:
-        return _unknown(problem, names, why, start)
+        return _unknown(problem, names, why, start, verdicts, findings)
     proved_at: int | None = None
     cti: dict[str, dict[str, object]] = {}
     for k in range(1, max_k + 1):
         if (why := base_bound(k)) is not None:
-            return _unknown(problem, names, why, start, depth=k - 1)
+            return _unknown(problem, names, why, start, verdicts, findings, depth=k - 1)
         # extend the step case to k transitions: frames 0..k on a simple path, every goal
         # holding before the last step
         ind.extend()
@@ -404,7 +404,7 @@ def prove(problem: Problem, max_k: int = 4, timeout_s: float = 120.0,
                 bad = ind.bad(Target(g.target.name, g.target.kind, g.bad(enc)))
                 r, why, m = _check_assuming(step_solver, bad, [h.lit for h in live], deadline)
                 if r == z3.unknown:
-                    return _unknown(problem, names, why, start, depth=k)
+                    return _unknown(problem, names, why, start, verdicts, findings, depth=k)
                 if m is not None:
                     failing.append(g)
                     cti[g.target.name] = _cti(enc, m, ind, g)
@@ -442,10 +442,26 @@ def prove(problem: Problem, max_k: int = 4, timeout_s: float = 120.0,
 
 
 def _unknown(problem: Problem, names: list[str], why: str, start: float,
+             decided: dict[str, Verdict], findings: dict[tuple[str, str], Counterexample],
              depth: int | None = None) -> list[Verdict]:
-    return [Verdict(problem, n, Status.UNKNOWN, ENGINE, depth=depth,
-                    reason=why if why.startswith("timeout") else f"solver {why}",
-                    seconds=time.monotonic() - start) for n in names]
+    """The verdicts when the solver gives up: what was already decided stands (and rule
+    violations found stand as violated); everything else is unknown."""
+    reason = why if why.startswith("timeout") else f"solver {why}"
+    out = []
+    for n in names:
+        if n in decided:
+            out.append(decided[n])
+        elif n == RULES and findings:
+            first = min(findings.values(), key=lambda c: len(c.actions))
+            out.append(Verdict(problem, n, Status.VIOLATED, ENGINE, depth=len(first.actions),
+                               counterexample=first, reason=f"other violations: {reason}",
+                               seconds=time.monotonic() - start,
+                               details={"findings": {f"{r} {t}": c for (r, t), c
+                                                     in findings.items()}}))
+        else:
+            out.append(Verdict(problem, n, Status.UNKNOWN, ENGINE, depth=depth, reason=reason,
+                               seconds=time.monotonic() - start))
+    return out
 
 
 def _distinct(a: Frame, b: Frame) -> z3.BoolRef:
