@@ -40,8 +40,11 @@ Num: TypeAlias = z3.ArithRef | z3.BitVecRef
 
 # Integers are signed bit-vectors of this width ("bv"), or unbounded Z3 integers ("int").
 # Every value of the model is a small counter, an enum code or an errno (above -4096), and
-# sums of a few of them: 16 bits hold them all. Bit-vectors are decided by bit-blasting,
-# which is much faster here than linear integer arithmetic (see bench.py).
+# sums of a few of them: 16 bits hold them all. Unrolled searches are decided by
+# bit-blasting into Z3's incremental SAT solver: measured on one mutant at scope 1x1 (every
+# rule violation refuted to 6 steps, then found at 7), 4.3 s against 47 s for integers in
+# the SMT core. One-step questions over many arithmetic facts (Houdini's, in induction.py)
+# go the other way (about 40 ms against 80 ms a question), so they use "int".
 ARITH = "bv"
 WIDTH = 16
 
