@@ -46,6 +46,7 @@ from checker.engines.symbolic.encode import (
     model_terms,
     new_solver,
     not_encodable_reason,
+    num,
     reads_of,
     value_of,
 )
@@ -194,8 +195,8 @@ def _reads(e: mx.Expr) -> frozenset[int]:
     return reads_of([e])
 
 
-def houdini(model: Model, mode: str, cands: list[Candidate], deadline: float
-            ) -> tuple[list[Candidate], bool]:
+def houdini(model: Model, mode: str, cands: list[Candidate], deadline: float,
+            arith: str = "int") -> tuple[list[Candidate], bool]:
     """The largest subset of ``cands`` that is inductive (each step from a state
     satisfying all of them reaches one that does), and whether the search finished (when
     it did not, the empty set is returned: nothing unproved is ever assumed).
@@ -207,15 +208,15 @@ def houdini(model: Model, mode: str, cands: list[Candidate], deadline: float
     These one-step questions are arithmetic-heavy (sums of counters), so they are asked
     over the integer encoding in Z3's SMT core, where they are much cheaper than
     bit-blasted."""
-    with arithmetic("int"):
+    with arithmetic(arith):
         terms = model_terms(model, mode)
         conv = terms.conv
         now = [conv.boolean(c.expr) for c in cands]
+        bounds = [z3.And(x >= num(v.lo), x <= num(v.hi)) for v, x in
+                  zip(model.layout.vars, terms.state, strict=True) if v.type != mx.BOOL]
     t = terms.state
-    solver = z3.Solver()
-    solver.add(*[z3.And(x >= v.lo, x <= v.hi) for v, x in zip(model.layout.vars, t,
-                                                             strict=True)
-                 if v.type != mx.BOOL])
+    solver = z3.Solver() if arith == "int" else new_solver()
+    solver.add(*bounds)
     lits = [z3.Bool(f"cand!{n}") for n in range(len(cands))]
     for lit, c in zip(lits, now, strict=True):
         solver.add(z3.Implies(lit, c))
