@@ -10,13 +10,17 @@ every ``always`` property, for every depth:
   a step that breaks a target. Contract-mode guards are part of the transition relation.
 
 An arbitrary state is usually not reachable, so the step case is strengthened with
-**auxiliary invariants** found by Houdini's algorithm: candidate facts are read off states
-met on random walks of the reference model (each variable's observed values, and for two
-variables of the same buffer which values of one occur with a value of the other); the
-candidates that are not inductive are dropped until the rest are, which makes their
-conjunction an invariant of every reachable state (it holds initially and is preserved
-by every step). They are assumed in every frame of the step case. Nothing here knows a
-rule: candidates are derived from the state layout and observed values only.
+**auxiliary invariants** found by Houdini's algorithm. Candidates come from the model: its
+own state invariants (``Model.checks``) and the problem's ``always`` predicates; the slack
+of each inequality between counters in those invariants held in one variable of the same
+buffer (``_slack_candidates``); and facts read off states met on random walks of the model
+(each variable's observed values, and for two variables of one object, or of a buffer and
+one of its attachments, which values of one occur with a value of the other). Candidates
+false on a sampled state are discarded; those that are not inductive are dropped until the
+rest are, which makes their conjunction an invariant of every reachable state (it holds
+initially and is preserved by every step). They are assumed in every frame of the step
+case. Nothing here knows a rule: candidates are the model's own expressions, the state
+layout and observed values.
 
 Targets are proved jointly: when the step case fails for some of them at the largest
 ``k``, they are reported as holding to the base-case depth with the counterexample to
