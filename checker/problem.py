@@ -212,15 +212,25 @@ def engine_property(prop: ResolvedProperty, model: Model) -> Property:
 
 
 def problems(check: ResolvedCheck) -> list[Problem]:
-    """One problem per profile of a resolved ``check`` block."""
+    """One problem per profile of a resolved ``check`` block. Its behaviours are named as
+    the check names them: DSL names, or the ``"module:attr"`` references of Python
+    behaviours."""
     out = []
     span = check.decl.span
     imports = () if span.path.startswith("<") else (span.path,)
+    # how a counterexample names the behaviours: as the check wrote them, so that a Python
+    # behaviour ("module:attr") is found again when the counterexample is replayed
+    decl = check.decl
+    exporter_ref = (decl.exporter_py.target if decl.exporter_py is not None
+                    else check.exporter.name)
+    importer_refs = ((decl.importers_py.target,) if decl.importers_py is not None
+                     else tuple(i.name for i in check.importers))
     for profile in check.profiles:
         model = Model(check.exporter, check.importers, profile, check.scope)
         props = tuple(engine_property(p, model) for p in check.properties)
         name = check.decl.name if len(check.profiles) == 1 else f"{check.decl.name}[{profile}]"
         out.append(Problem(name, model, check.mode, check.depth, props,
+                           exporter_ref=exporter_ref, importer_refs=importer_refs,
                            imports=imports, where=str(span)))
     return out
 

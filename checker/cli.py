@@ -1,0 +1,811 @@
+"""The ``dmabuf-check`` command line (also ``python -m checker``): the CI invariant gate and
+the tools around it.
+
+Subcommands:
+
+* ``check [SPEC ...]``: run the ``check`` blocks of the given spec files or directories (by
+  default every shipped spec that declares checks) with their engines, write each new
+  counterexample under ``counterexamples/``, print the traces and a summary table (or JSON),
+  and write JUnit XML and SARIF when asked;
+* ``replay [PATH ...]``: replay kept counterexamples (by default ``counterexamples/``);
+* ``scenario FILE ...``: run the scenarios of spec files, showing every step;
+* ``explain RULE|FILE``: a rule of the catalogue (R1..R32), or a counterexample's trace;
+* ``rules``: the rule catalogue as a table.
+
+Exit codes (``check``): 0 every verdict holds, is proved or witnessed; 1 a violation; 2 a
+spec or usage error (nothing was checked); 3 an unknown answer (solver timeout, time
+budget) or a ``sometimes`` property never reached. Unknown is never a pass.
+
+``main(argv, stdout=..., stderr=...)`` is the whole program: it never calls ``sys.exit``
+and returns the exit code, so tests run it in-process.
+
+Engine runs are independent units (one engine on one profile of one check, one seed for
+the explorer); ``--jobs N`` runs them in ``N`` worker processes, each of which loads the
+spec files itself. The units' answers come back as plain data and are put back together in
+a fixed order, so ``--jobs`` never changes a verdict or the order of the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, replace
+from functools import cache
+from pathlib import Path
+from typing import TextIO
+
+from checker.counterexample.replay import ITF_SUFFIX, parse_finding, replay
+from checker.counterexample.replay import Status as ReplayStatus
+from checker.counterexample.write import (
+    CounterexampleError,
+    CounterexampleExists,
+    WrittenFiles,
+    itf_text,
+    render,
+    write,
+)
+from checker.dsl.diagnostics import SpecError
+from checker.dsl.resolve import Library, ResolvedStep, load
+from checker.problem import (
+    Counterexample,
+    Finding,
+    Problem,
+    Status,
+    Verdict,
+    engine_property,
+    problems,
+)
+from checker.report.outcome import (
+    EXIT_ERROR,
+    EXIT_HOLDS,
+    EXIT_VIOLATED,
+    Summary,
+    atomic_write,
+    display_path,
+    written,
+)
+from model.action import Action
+from model.profiles import PROFILES
+from model.rules import RULES as RULEBOOK
+from model.rules import Rule
+
+PROG = "dmabuf-check"
+DEFAULT_COUNTEREXAMPLES = "counterexamples"
+DEFAULT_EXAMPLES = 300  # explorer runs per seed
+ENGINES = ("hypothesis", "bmc", "prove")
+_CHECK_LINE = re.compile(r"(?m)^[ \t]*check[ \t]+[A-Za-z_]")
+_RULE_ID = re.compile(r"[Rr]\d+")
+
+
+class UsageError(Exception):
+    """A mistake on the command line or in the files it names (exit 2); the message says
+    what is wrong and how to fix it."""
+
+
+# ---------------------------------------------------------------- spec files
+
+
+def shipped_check_files() -> list[str]:
+    """The shipped spec files that declare ``check`` blocks (what ``check`` runs by
+    default)."""
+    from checker.scenario import shipped_spec_files
+
+    return [f for f in shipped_spec_files()
+            if _CHECK_LINE.search(Path(f).read_text(encoding="utf-8"))]
+
+
+def spec_files(paths: Sequence[str]) -> list[str]:
+    """The ``.dmabuf`` files named by ``paths``: files as given, directories searched
+    recursively (sorted). Raises ``UsageError`` for a missing path or an empty directory."""
+    out: list[str] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            found = sorted(str(f) for f in path.rglob("*.dmabuf"))
+            if not found:
+                raise UsageError(f"{p}: no .dmabuf files in this directory")
+            out.extend(found)
+        elif path.exists():
+            out.append(str(path))
+        else:
+            raise UsageError(f"{p}: no such file")
+    return list(dict.fromkeys(out))
+
+
+@cache
+def _library(files: tuple[str, ...]) -> Library:
+    return load(files)
+
+
+# ---------------------------------------------------------------- engine runs as data
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One engine run: ``engine`` on profile number ``profile`` of check ``check`` (loaded
+    from ``files``)."""
+
+    files: tuple[str, ...]
+    check: str
+    profile: int
+    engine: str
+    seed: int | None
+    depth: int | None
+    budget_s: float
+    examples: int
+
+
+@dataclass(frozen=True)
+class Found:
+    """A counterexample without its problem (what crosses the process boundary)."""
+
+    finding: Finding
+    actions: tuple[Action, ...]
+    engine: str
+    seed: int | None
+
+    @classmethod
+    def of(cls, cex: Counterexample) -> Found:
+        return cls(cex.finding, cex.actions, cex.engine, cex.seed)
+
+    def on(self, problem: Problem) -> Counterexample:
+        return Counterexample(problem, self.finding, self.actions, self.engine, self.seed)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A verdict without its problem."""
+
+    prop: str
+    status: Status
+    engine: str
+    depth: int | None
+    counterexample: Found | None
+    reason: str
+    seconds: float
+    details: tuple[tuple[str, object], ...]
+    findings: tuple[tuple[str, Found], ...]  # the engine's other counterexamples, by finding
+
+    @classmethod
+    def of(cls, v: Verdict) -> Answer:
+        details: list[tuple[str, object]] = []
+        findings: list[tuple[str, Found]] = []
+        for key, value in v.details.items():
+            if key == "findings" and isinstance(value, dict):
+                findings.extend((str(k), Found.of(c)) for k, c in value.items()
+                                if isinstance(c, Counterexample))
+            elif _plain(value):
+                details.append((key, value))
+        cex = None if v.counterexample is None else Found.of(v.counterexample)
+        return cls(v.prop, v.status, v.engine, v.depth, cex, v.reason, v.seconds,
+                   tuple(details), tuple(findings))
+
+    def on(self, problem: Problem) -> Verdict:
+        details: dict[str, object] = dict(self.details)
+        if self.findings:
+            details["findings"] = {k: f.on(problem) for k, f in self.findings}
+        cex = None if self.counterexample is None else self.counterexample.on(problem)
+        return Verdict(problem, self.prop, self.status, self.engine, self.depth, cex,
+                       self.reason, self.seconds, details)
+
+
+def _plain(value: object) -> bool:
+    if value is None or isinstance(value, str | int | float | bool):
+        return True
+    if isinstance(value, list | tuple):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
+
+
+@dataclass(frozen=True)
+class UnitResult:
+    answers: tuple[Answer, ...]
+    coverage: str = ""
+    warnings: tuple[str, ...] = ()
+
+
+def unit_problem(unit: Unit) -> Problem:
+    """The problem a unit runs (the same in every process that loads the same files)."""
+    problem = problems(_library(unit.files).checks[unit.check])[unit.profile]
+    return problem if unit.depth is None else replace(problem, depth=unit.depth)
+
+
+def run_unit(unit: Unit) -> UnitResult:
+    """Run one engine on one problem (in this process)."""
+    problem = unit_problem(unit)
+    if unit.engine == "hypothesis":
+        from checker.engines.explore import ExploreSettings, explore
+
+        settings = ExploreSettings.default(unit.seed, max_examples=unit.examples,
+                                           time_budget_s=unit.budget_s)
+        run = explore(problem, settings)
+        return UnitResult(tuple(Answer.of(v) for v in run.verdicts), run.coverage.render(),
+                          tuple(run.coverage.warnings()))
+    if unit.engine == "bmc":
+        from checker.engines.symbolic.bmc import bmc
+
+        verdicts = bmc(problem, timeout_s=unit.budget_s)
+    else:
+        from checker.engines.symbolic.induction import prove
+
+        verdicts = prove(problem, timeout_s=unit.budget_s)
+    return UnitResult(tuple(Answer.of(v) for v in verdicts))
+
+
+def _cost(unit: Unit) -> tuple[float, int]:
+    """Longest first, so that parallel runs end together: the budget, then the engine
+    (a proof is usually the longest, exploration the shortest)."""
+    return (-unit.budget_s, -("hypothesis", "bmc", "prove").index(unit.engine))
+
+
+def run_units(units: Sequence[Unit], jobs: int,
+              done: Callable[[int, Unit, UnitResult], None]) -> list[UnitResult]:
+    """Every unit's result, in the units' order; ``jobs > 1`` runs them in that many
+    processes. ``done`` is called as each unit finishes."""
+    results: dict[int, UnitResult] = {}
+    if jobs <= 1 or len(units) <= 1:
+        for i, u in enumerate(units):
+            results[i] = run_unit(u)
+            done(len(results), u, results[i])
+        return [results[i] for i in range(len(units))]
+    order = sorted(range(len(units)), key=lambda i: _cost(units[i]))
+    with ProcessPoolExecutor(max_workers=min(jobs, len(units))) as pool:
+        futures: dict[Future[UnitResult], int] = {pool.submit(run_unit, units[i]): i
+                                                  for i in order}
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in sorted(finished, key=lambda f: futures[f]):
+                i = futures[f]
+                results[i] = f.result()
+                done(len(results), units[i], results[i])
+    return [results[i] for i in range(len(units))]
+
+
+# ---------------------------------------------------------------- output helpers
+
+
+@dataclass
+class Out:
+    """Where the program writes: ``out`` for results, ``err`` for diagnostics, warnings and
+    progress."""
+
+    out: TextIO
+    err: TextIO
+
+    def print(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+
+    def error(self, text: str) -> None:
+        self.err.write(text.rstrip("\n") + "\n")
+
+
+def _tty(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+class Progress:
+    """One line on stderr, rewritten as each engine run finishes; only on a terminal and
+    outside CI."""
+
+    def __init__(self, stream: TextIO, total: int) -> None:
+        self.stream = stream
+        self.total = total
+        self.on = _tty(stream) and not os.environ.get("CI")
+        self.start = time.monotonic()
+        self.width = 0
+
+    def show(self, text: str) -> None:
+        if not self.on:
+            return
+        line = f"[{time.monotonic() - self.start:5.1f}s] {text}"
+        self.stream.write("\r" + line.ljust(self.width))
+        self.stream.flush()
+        self.width = len(line)
+
+    def finished(self, n: int, unit: Unit, result: UnitResult) -> None:
+        worst = _worst(a.status for a in result.answers)
+        self.show(f"{n}/{self.total} engine runs done; last: {unit.check} "
+                  f"{unit.engine}: {worst}")
+
+    def close(self) -> None:
+        if self.on and self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+
+
+def _worst(statuses: Iterable[Status]) -> str:
+    from checker.report.outcome import worst
+
+    present = list(statuses)
+    return worst(present).value if present else "no verdict"
+
+
+# ---------------------------------------------------------------- check
+
+
+def _units(lib: Library, files: tuple[str, ...], args: argparse.Namespace,
+           ) -> tuple[list[Unit], dict[tuple[str, int], Problem]]:
+    """The engine runs the options ask for, and the problem of each (check, profile)."""
+    engines: tuple[str, ...] | None = None
+    if args.engine:
+        engines = ENGINES if "all" in args.engine else tuple(
+            e for e in ENGINES if e in args.engine)
+    units: list[Unit] = []
+    shown: dict[tuple[str, int], Problem] = {}
+    for name, check in lib.checks.items():
+        for k, problem in enumerate(problems(check)):
+            prof = problem.model.profile
+            if args.profile and args.profile not in (prof.name, str(prof)):
+                continue
+            shown[name, k] = problem
+            budget = check.budget_s if args.time_budget is None else args.time_budget
+            for engine in engines or check.engines:
+                seeds: tuple[int | None, ...] = (
+                    (args.seed,) if args.seed_given else tuple(check.seeds))
+                for seed in (seeds if engine == "hypothesis" else (None,)):
+                    units.append(Unit(files, name, k, engine, seed, args.depth, budget,
+                                      args.examples))
+    return units, shown
+
+
+def _seed(text: str) -> int | None:
+    if text == "random":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a seed: give an integer, or 'random' for a random run that "
+            "uses the example database (.hypothesis/)") from None
+
+
+def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"'{text}' must be greater than 0")
+        return value
+
+    return parse
+
+
+def _write_counterexamples(verdicts: Sequence[Verdict], args: argparse.Namespace,
+                           o: Out) -> tuple[dict[str, WrittenFiles], list[Counterexample]]:
+    """Write each distinct counterexample once (the same trace found by two engines has
+    one name); a file of that name with other content is left as it is, with a warning."""
+    cexs: dict[str, Counterexample] = {}
+    for v in verdicts:
+        if v.status is not Status.VIOLATED:
+            continue
+        found = [v.counterexample] if v.counterexample is not None else []
+        extra = v.details.get("findings")
+        if isinstance(extra, dict):
+            found += [c for c in extra.values() if isinstance(c, Counterexample)]
+        for c in found:
+            cexs.setdefault(c.name, c)
+    files: list[WrittenFiles] = []
+    if not args.no_write:
+        for name, cex in cexs.items():
+            try:
+                files.append(write(cex, args.counterexamples))
+            except CounterexampleExists as e:
+                o.error(f"warning: counterexample {name} not written: {e}")
+            except CounterexampleError as e:
+                o.error(f"warning: counterexample {name} cannot be written as a scenario: "
+                        f"{e}")
+    by_name = written(files)
+    if args.itf_dir:
+        directory = Path(args.itf_dir)
+        for name, cex in cexs.items():
+            target = directory / f"{name}{ITF_SUFFIX}"
+            if name in by_name:
+                atomic_write(target, by_name[name].itf.read_bytes())
+                continue
+            try:
+                atomic_write(target, itf_text(cex, directory).encode("utf-8"))
+            except CounterexampleError as e:
+                o.error(f"warning: counterexample {name}: no ITF trace: {e}")
+    return by_name, list(cexs.values())
+
+
+def cmd_check(args: argparse.Namespace, o: Out) -> int:
+    if args.depth is not None and args.depth < 1:
+        raise UsageError(f"--depth {args.depth}: a depth is at least 1 transition")
+    if args.profile and args.profile not in PROFILES:
+        raise UsageError(f"--profile {args.profile}: unknown profile; the profiles are "
+                         + ", ".join(PROFILES))
+    if args.specs:
+        files = tuple(spec_files(args.specs))
+    else:
+        files = tuple(shipped_check_files())
+        if not files:
+            raise UsageError("no spec files with check blocks are shipped; name the specs "
+                             "to check")
+    lib = _library(files)
+    if not lib.checks:
+        o.error(f"note: no check blocks in {', '.join(files)}; the specs load without "
+                "errors, nothing was explored (add a check block to run the engines)")
+        return EXIT_HOLDS
+    units, shown = _units(lib, files, args)
+    if not units:
+        raise UsageError(f"--profile {args.profile}: no check runs under this profile (the "
+                         "checks name: " + ", ".join(sorted({
+                             str(p.model.profile) for c in lib.checks.values()
+                             for p in problems(c)})) + ")")
+    jobs = args.jobs if args.jobs else (os.cpu_count() or 1)
+    progress = Progress(o.err, len(units))
+    progress.show(f"0/{len(units)} engine runs ({len(lib.checks)} checks, {jobs} jobs)")
+    try:
+        results = run_units(units, jobs, progress.finished)
+    finally:
+        progress.close()
+    verdicts: list[Verdict] = []
+    for u, r in zip(units, results, strict=True):
+        problem = shown[u.check, u.profile]
+        if u.depth is not None:
+            problem = replace(problem, depth=u.depth)
+        verdicts.extend(a.on(problem) for a in r.answers)
+        seed = "" if u.engine != "hypothesis" else f", seed {u.seed}"
+        for w in r.warnings:
+            o.error(f"warning: {problem.check} ({u.engine}{seed}): {w}")
+    files_by_name, cexs = _write_counterexamples(verdicts, args, o)
+    colour = (not args.no_color and _tty(o.out) and "NO_COLOR" not in os.environ)
+    if args.format == "json":
+        from checker.report.text import json_text
+
+        o.out.write(json_text(verdicts, files_by_name))
+    else:
+        from checker.report.text import summary_text
+
+        if args.coverage:
+            for r in results:
+                if r.coverage:
+                    o.print(r.coverage)
+                    o.print()
+        for cex in cexs:
+            o.print(render(cex))
+            where = files_by_name.get(cex.name)
+            if where is not None:
+                o.print(f"  written to {display_path(where.scenario)} (replay: {PROG} replay "
+                        f"{display_path(where.scenario)})")
+            o.print()
+        o.out.write(summary_text(verdicts, files_by_name, colour=colour))
+    if args.coverage and args.format == "json":
+        for r in results:
+            if r.coverage:
+                o.error(r.coverage)
+    if args.junit:
+        from checker.report.junit import write_junit
+
+        write_junit(args.junit, verdicts, files_by_name)
+    if args.sarif:
+        from checker.report.sarif import write_sarif
+
+        write_sarif(args.sarif, verdicts, files_by_name)
+    return Summary.of(verdicts).exit_code
+
+
+# ---------------------------------------------------------------- replay
+
+
+def counterexample_files(paths: Sequence[str]) -> list[Path]:
+    """The counterexample files named by ``paths``: files as given; in a directory every
+    ``.dmabuf`` file, and every ``.itf.json`` file without a ``.dmabuf`` beside it (replay
+    checks the ITF trace beside a scenario along with it)."""
+    out: list[Path] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            for f in sorted(path.iterdir()):
+                lone_itf = f.name.endswith(ITF_SUFFIX) and not f.with_name(
+                    f.name.removesuffix(ITF_SUFFIX) + ".dmabuf").exists()
+                if f.name.endswith(".dmabuf") or lone_itf:
+                    out.append(f)
+        elif path.exists():
+            out.append(path)
+        else:
+            raise UsageError(f"{p}: no such file")
+    return out
+
+
+def cmd_replay(args: argparse.Namespace, o: Out) -> int:
+    paths = args.paths or [DEFAULT_COUNTEREXAMPLES]
+    if not args.paths and not Path(DEFAULT_COUNTEREXAMPLES).is_dir():
+        o.print(f"no {DEFAULT_COUNTEREXAMPLES}/ directory here: nothing to replay")
+        return EXIT_HOLDS
+    files = counterexample_files(paths)
+    counts = {s: 0 for s in ReplayStatus}
+    for f in files:
+        r = replay(f)
+        counts[r.status] += 1
+        o.print(f"{display_path(r.path)}: {r.message}")
+        if r.details and (args.verbose or not r.passed):
+            o.print(textwrap.indent(r.details, "  "))
+    o.print(f"{len(files)} counterexample{'s' if len(files) != 1 else ''}: "
+            + ", ".join(f"{n} {s.value}" for s, n in counts.items() if n or
+                        s is ReplayStatus.STILL_FAILS))
+    if counts[ReplayStatus.ERROR]:
+        return EXIT_ERROR
+    if counts[ReplayStatus.FIXED] or counts[ReplayStatus.DIVERGED]:
+        return EXIT_VIOLATED
+    return EXIT_HOLDS
+
+
+# ---------------------------------------------------------------- scenario
+
+
+def cmd_scenario(args: argparse.Namespace, o: Out) -> int:
+    from checker.scenario import run_scenario
+
+    files = tuple(spec_files(args.files))
+    lib = _library(files)
+    keys = {str(Path(f)) for f in files}
+    mine = [sc for sc in lib.scenarios.values() if sc.decl.span.path in keys]
+    if not mine:
+        o.print(f"no scenarios in {', '.join(files)}")
+        return EXIT_HOLDS
+    failed = 0
+    for sc in mine:
+        result = run_scenario(sc)
+        failed += not result.passed
+        o.print(result.render())
+        o.print()
+    o.print(f"scenarios: {len(mine) - failed} passed, {failed} failed")
+    return EXIT_VIOLATED if failed else EXIT_HOLDS
+
+
+# ---------------------------------------------------------------- explain and rules
+
+
+def _wrap(text: str, indent: str = "  ") -> str:
+    return textwrap.fill(text, width=92, initial_indent=indent, subsequent_indent=indent)
+
+
+def _profiles_text(r: Rule) -> str:
+    return "all (" + ", ".join(r.profiles) + ")" if set(r.profiles) == set(PROFILES) else \
+        ", ".join(r.profiles)
+
+
+def explain_rule(r: Rule) -> str:
+    """A rule of the catalogue for a person: text, kernel functions, parties, consequences
+    and where kernel versions differ."""
+    lines = [f"{r.id}  {r.title}", "", _wrap(r.summary), "",
+             f"  kernel functions:    {', '.join(r.kernel_functions)}",
+             f"  responsible:         {', '.join(p.value for p in r.parties)}",
+             f"  kernel consequence:  {', '.join(c.value for c in r.consequences)}",
+             f"  profiles:            {_profiles_text(r)}"]
+    if r.versions:
+        lines += ["", "  where kernel versions differ:", _wrap(r.versions, "    ")]
+    else:
+        lines += ["", "  the same in every profile"]
+    lines += ["", f"  reference: dmabuf-rules.md {r.id}"]
+    return "\n".join(lines)
+
+
+def _header_fields(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in text.splitlines()[1:]:
+        if not line.startswith("#"):
+            break
+        key, sep, value = line[1:].partition(":")
+        if sep:
+            out.setdefault(key.strip(), value.strip())
+    return out
+
+
+def counterexample_of(path: Path) -> Counterexample:
+    """The counterexample a ``.dmabuf`` file records, rebuilt on the model (raises
+    ``UsageError`` when the file does not hold one)."""
+    text = path.read_text(encoding="utf-8")
+    fields = _header_fields(text)
+    if "finding" not in fields:
+        raise UsageError(f"{path}:1:1: not a counterexample file: its header has no "
+                         "'# finding:' line")
+    finding = parse_finding(fields["finding"])
+    key = str(Path(str(path)))
+    lib = load([key])
+    mine = [sc for sc in lib.scenarios.values() if sc.decl.span.path == key]
+    if len(mine) != 1:
+        raise UsageError(f"{path}: a counterexample holds exactly one scenario; this one "
+                         f"holds {len(mine)}")
+    sc = mine[0]
+    d = sc.decl
+    exporter = d.exporter_py.target if d.exporter_py is not None else d.exporter
+    importers = ((d.importers_py.target,) if d.importers_py is not None
+                 else tuple(d.importers) or tuple(i.name for i in sc.model.importers))
+    props = tuple(engine_property(p, sc.model) for p in sc.properties)
+    engine, _, seed = fields.get("engine", "file").partition(", seed ")
+    problem = Problem(fields.get("check", d.name), sc.model, sc.mode, properties=props,
+                      exporter_ref=exporter or sc.model.exporter.name,
+                      importer_refs=importers)
+    actions = tuple(b.action for b in sc.body if isinstance(b, ResolvedStep))
+    return Counterexample(problem, finding, actions, engine,
+                          int(seed) if seed.strip().isdigit() else None)
+
+
+def cmd_explain(args: argparse.Namespace, o: Out) -> int:
+    what: str = args.what
+    if _RULE_ID.fullmatch(what):
+        rid = what.upper()
+        if rid not in RULEBOOK:
+            raise UsageError(f"{what}: no such rule; the catalogue has R1..R{len(RULEBOOK)} "
+                             f"({PROG} rules lists them)")
+        o.print(explain_rule(RULEBOOK[rid]))
+        return EXIT_HOLDS
+    path = Path(what)
+    if not path.exists():
+        raise UsageError(f"{what}: no such file (explain takes a rule id such as R18, or a "
+                         "counterexample file)")
+    if path.name.endswith(ITF_SUFFIX):
+        sibling = path.with_name(path.name.removesuffix(ITF_SUFFIX) + ".dmabuf")
+        if sibling.exists():
+            path = sibling
+    result = replay(path)
+    if result.status is ReplayStatus.ERROR:
+        o.error(f"{display_path(path)}: {result.message}")
+        return EXIT_ERROR
+    try:
+        o.print(render(counterexample_of(path)))
+    except CounterexampleError:  # the trace no longer shows its finding: show the replay
+        o.print(result.details)
+    o.print()
+    o.print(f"replay: {result.message}")
+    return EXIT_HOLDS
+
+
+def cmd_rules(args: argparse.Namespace, o: Out) -> int:
+    rows = [(r.id, r.title, ", ".join(p.value for p in r.parties),
+             ", ".join(c.value for c in r.consequences),
+             "all" if set(r.profiles) == set(PROFILES) else ", ".join(r.profiles))
+            for r in RULEBOOK.values()]
+    head = ("rule", "title", "responsible", "consequence", "profiles")
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    o.print(line(head))
+    for row in rows:
+        o.print(line(row))
+    o.print()
+    o.print(f"{len(rows)} rules; {PROG} explain RULE gives the text of one")
+    return EXIT_HOLDS
+
+
+# ---------------------------------------------------------------- the parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors end the program with exit 2 through
+    ``main`` (never ``sys.exit`` inside a library call)."""
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="A model checker for the Linux dma-buf buffer-sharing "
+                "lifecycle: check specs, replay counterexamples, explain rules.",
+                epilog="exit codes: 0 every property holds, 1 a violation, 2 a spec or usage "
+                "error, 3 unknown or out of budget")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    c = sub.add_parser("check", help="run the check blocks of spec files (the CI gate)",
+                       description="Run the check blocks of the given spec files or "
+                       "directories (default: the shipped checks) with their engines. "
+                       "Exit 0 every property holds, 1 a violation, 2 a spec or usage error, "
+                       "3 unknown or out of budget.")
+    c.add_argument("specs", nargs="*", metavar="SPEC", help=".dmabuf files or directories")
+    c.add_argument("--engine", action="append", choices=(*ENGINES, "all"),
+                   help="run this engine on every check instead of those each declares "
+                   "(repeat for several)")
+    c.add_argument("--profile", metavar="P", help="only the checks' runs under profile P")
+    c.add_argument("--depth", type=int, metavar="N",
+                   help="steps per run (hypothesis) and bound (bmc), instead of each check's")
+    c.add_argument("--seed", type=_seed, metavar="N",
+                   help="explorer seed instead of each check's seeds ('random': a random "
+                   "run replaying earlier failures from .hypothesis/)")
+    c.add_argument("--examples", type=_positive(int), default=DEFAULT_EXAMPLES, metavar="N",
+                   help=f"explorer runs per seed (default {DEFAULT_EXAMPLES})")
+    c.add_argument("--time-budget", type=_positive(float), metavar="SECONDS",
+                   help="time budget of each engine run (one engine on one profile of a "
+                   "check) instead of each check's budget; a run that exhausts it answers "
+                   "unknown")
+    c.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
+                   help="engine runs in parallel processes (default: one per CPU)")
+    c.add_argument("--format", choices=("text", "json"), default="text",
+                   help="text: traces and a summary table; json: one JSON document")
+    c.add_argument("--junit", metavar="PATH", help="write a JUnit XML report")
+    c.add_argument("--sarif", metavar="PATH", help="write a SARIF 2.1.0 log")
+    c.add_argument("--itf-dir", metavar="DIR", help="also copy each counterexample's ITF "
+                   "trace into DIR")
+    c.add_argument("--counterexamples", default=DEFAULT_COUNTEREXAMPLES, metavar="DIR",
+                   help=f"where new counterexamples are written (default "
+                   f"{DEFAULT_COUNTEREXAMPLES}/)")
+    c.add_argument("--no-write", action="store_true", help="write no counterexample files")
+    c.add_argument("--coverage", action="store_true",
+                   help="print the explorer's coverage (its warnings always print)")
+    c.add_argument("--no-color", action="store_true", help="no ANSI colours")
+    c.set_defaults(run=cmd_check)
+
+    r = sub.add_parser("replay", help="replay kept counterexamples",
+                       description="Replay counterexample files. Exit 0 when every one "
+                       "still fails as recorded, 1 when one is fixed or diverged, 2 when one "
+                       "cannot be read.")
+    r.add_argument("paths", nargs="*", metavar="PATH",
+                   help=f"files or directories (default {DEFAULT_COUNTEREXAMPLES}/)")
+    r.add_argument("--verbose", "-v", action="store_true", help="show every replayed run")
+    r.set_defaults(run=cmd_replay)
+
+    s = sub.add_parser("scenario", help="run scenarios, showing every step",
+                       description="Run the scenarios of spec files on the model. Exit 0 "
+                       "when all pass, 1 when one fails, 2 on a spec error.")
+    s.add_argument("files", nargs="+", metavar="FILE", help=".dmabuf files or directories")
+    s.set_defaults(run=cmd_scenario)
+
+    e = sub.add_parser("explain", help="explain a rule or a counterexample",
+                       description="Explain a rule of the catalogue (R1..R32) or a "
+                       "counterexample file (its trace with state changes).")
+    e.add_argument("what", metavar="RULE|FILE")
+    e.set_defaults(run=cmd_explain)
+
+    ru = sub.add_parser("rules", help="list the rule catalogue",
+                        description="The rule catalogue R1..R32 as a table.")
+    ru.set_defaults(run=cmd_rules)
+    return p
+
+
+def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
+         stderr: TextIO | None = None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    o = Out(stdout if stdout is not None else sys.stdout,
+            stderr if stderr is not None else sys.stderr)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as e:  # --help (0) or a usage error, already printed (2)
+        return int(e.code) if isinstance(e.code, int) else EXIT_ERROR
+    args.seed_given = "--seed" in argv or any(a.startswith("--seed=") for a in argv)
+    try:
+        code: int = args.run(args, o)
+    except UsageError as e:
+        o.error(f"{PROG}: error: {e}")
+        return EXIT_ERROR
+    except SpecError as e:
+        o.error(e.render())
+        o.error(f"{len(e.diagnostics)} error(s) in the spec; nothing was checked")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        o.error("interrupted")
+        return 130
+    finally:
+        o.out.flush()
+    return code
+
+
+__all__ = [
+    "ENGINES",
+    "Answer",
+    "Found",
+    "Unit",
+    "UsageError",
+    "counterexample_files",
+    "counterexample_of",
+    "explain_rule",
+    "main",
+    "parser",
+    "run_unit",
+    "run_units",
+    "shipped_check_files",
+    "spec_files",
+]
