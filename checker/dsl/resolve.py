@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -377,7 +378,9 @@ class Resolver:
         self.lib.files.append(spec)
         for item in spec.items:
             if isinstance(item, ast.ImportDecl):
-                target = str(Path(key).parent / item.path)
+                # normalised, so that a file imported as rules/x and as checks/../rules/x
+                # is loaded once
+                target = os.path.normpath(Path(key).parent / item.path)
                 self.load(target, None, (*chain, key), item.span)
         self.declare(spec)
 
