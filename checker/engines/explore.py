@@ -20,6 +20,7 @@ database is off).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
@@ -48,6 +49,7 @@ from model.compile import compile_predicates
 
 T = TypeVar("T")
 ENGINE = "hypothesis"
+CHUNK = 200  # runs per Hypothesis call; the time budget is checked between calls
 DEFAULT_DATABASE = ".hypothesis/examples"
 
 
@@ -63,10 +65,15 @@ class ExploreSettings:
     or writes the database."""
 
     seed: int | None = 0
-    max_examples: int = 400  # runs of the state machine per round
+    max_examples: int = 2000  # runs of the state machine per round
     time_budget_s: float = 60.0
     database: str | None = DEFAULT_DATABASE
     max_findings: int = 32  # distinct findings before the explorer stops looking
+    # Hypothesis' own shrinking (slow on long stateful runs); the trace is shortened on the
+    # model in any case
+    hypothesis_shrink: bool = False
+    # stop as soon as all of these are found (a mutation self-test looks for one bug)
+    stop_after: frozenset[Finding] = frozenset()
 
     @classmethod
     def default(cls, seed: int | None = None, **changes: Any) -> ExploreSettings:
@@ -87,6 +94,7 @@ class Exploration:
     steps: int = 0
     seconds: float = 0.0
     stopped: str = ""  # why exploration stopped early ("time budget", ...), or ""
+    first_seen: dict[Finding, tuple[int, float]] = field(default_factory=dict)
 
     @property
     def counterexamples(self) -> list[Counterexample]:
@@ -98,20 +106,19 @@ class _Found(Exception):
     """Raised inside the state machine when a step shows a finding."""
 
 
-class _OutOfTime(BaseException):
-    """Stops Hypothesis at once (it only catches ``Exception`` from a test)."""
-
-
 @dataclass
 class _Recorder:
     """Shared by every machine instance of one exploration round."""
 
     ignored: set[Finding] = field(default_factory=set)
-    failing: tuple[tuple[int, ...], Finding] | None = None
+    failing: tuple[tuple[int, ...], tuple[Finding, ...]] | None = None
     examples: int = 0
     steps: int = 0
     deadline: float = float("inf")
     witnesses: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    started: float = 0.0
+    # when each finding first showed: (runs started so far, seconds since the start)
+    first_seen: dict[Finding, tuple[int, float]] = field(default_factory=dict)
 
 
 class Explorer:
@@ -141,7 +148,10 @@ class Explorer:
         self._antecedent_fns = compile_predicates([p.antecedent for p in self.always])
         self.coverage = Coverage.empty(problem, self.ops)
         self._choices: dict[tuple[Any, ...], st.SearchStrategy[Any]] = {}
-        self._swarm = st.frozensets(st.sampled_from(self.ops), max_size=len(self.ops) // 2)
+        # swarm testing: each operation is left out of a run with probability 1/2
+        self._swarm = st.lists(st.booleans(), min_size=len(self.ops),
+                               max_size=len(self.ops)).map(
+            lambda out: frozenset(op for op, o in zip(self.ops, out, strict=True) if o))
         self.recorder = _Recorder()
         self.machine_class = self._machine_class()
 
@@ -153,8 +163,6 @@ class Explorer:
         def __init__(self: Any) -> None:
             RuleBasedStateMachine.__init__(self)
             rec = ex.recorder
-            if time.monotonic() > rec.deadline:
-                raise _OutOfTime
             rec.examples += 1
             self.pos = ex.judge.initial()
             self.found = ex.judge.violated_initially()
@@ -210,9 +218,7 @@ class Explorer:
         m.trace.append(k)
         self.recorder.steps += 1
         self.coverage.fired[k] += 1
-        for f in m.found:
-            if f.prop not in self._always_names:
-                self._fail(m, f)
+        self._fail(m, [f for f in m.found if f.prop not in self._always_names])
         for prop, flags in zip(self.judge.responses, m.pos.pending, strict=True):
             if any(flags):
                 self.coverage.exercised[prop.name] += 1
@@ -242,16 +248,19 @@ class Explorer:
                 cov.exercised[prop.name] += 1
 
     def _check_always(self, m: Any) -> None:
-        for f in m.found:
-            if f.prop in self._always_names:
-                self._fail(m, f)
+        self._fail(m, [f for f in m.found if f.prop in self._always_names])
 
-    def _fail(self, m: Any, finding: Finding) -> None:
+    def _fail(self, m: Any, findings: list[Finding]) -> None:
+        """Stop the run if the step shows findings not reported yet (all of them are
+        kept: one step can break a rule and a property at once)."""
         rec = self.recorder
-        if finding in rec.ignored:
+        new = [f for f in dict.fromkeys(findings) if f not in rec.ignored]
+        if not new:
             return
-        rec.failing = (tuple(m.trace), finding)
-        raise _Found(str(finding))
+        rec.failing = (tuple(m.trace), tuple(new))
+        for f in new:
+            rec.first_seen.setdefault(f, (rec.examples, time.monotonic() - rec.started))
+        raise _Found(", ".join(map(str, new)))
 
     # ------------------------------------------------------------ running
     def _settings(self, settings: ExploreSettings) -> hypothesis.settings:
@@ -267,7 +276,8 @@ class Explorer:
             suppress_health_check=list(HealthCheck),
             verbosity=Verbosity.quiet,
             report_multiple_bugs=False,
-            phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
+            phases=(Phase.explicit, Phase.reuse, Phase.generate,
+                    *((Phase.shrink,) if settings.hypothesis_shrink else ())),
             print_blob=False,
         )
 
@@ -281,39 +291,56 @@ class Explorer:
     def run(self, settings: ExploreSettings | None = None) -> Exploration:
         settings = settings or ExploreSettings.default()
         rec = self.recorder = _Recorder()
-        start = time.monotonic()
+        start = rec.started = time.monotonic()
         rec.deadline = start + settings.time_budget_s
         found: list[Counterexample] = []
         stopped = ""
-        hyp_settings = self._settings(settings)
         for round_no in range(settings.max_findings + 1):
             if len(found) >= settings.max_findings:
                 stopped = f"{settings.max_findings} findings"
                 break
             rec.failing = None
-            test = get_state_machine_test(  # type: ignore[no-untyped-call]
-                self.machine_class, settings=hyp_settings)
-            inner = test.hypothesis.inner_test
-            inner._hypothesis_internal_add_digest = self._digest()
-            if settings.seed is not None:
-                test._hypothesis_internal_use_seed = (
-                    settings.seed * 1_000_003 + round_no)
-            try:
-                test()
-            except _Found:
-                pass
-            except _OutOfTime:
-                stopped = "time budget"
+            left = settings.max_examples
+            chunk = 0
+            while left > 0 and rec.failing is None:
+                if time.monotonic() > rec.deadline:
+                    stopped = "time budget"
+                    break
+                n = min(CHUNK, left)
+                self._run_chunk(settings, n, (round_no, chunk))
+                left -= n
+                chunk += 1
             if rec.failing is None:
                 break
-            trace, finding = rec.failing
-            rec.ignored.add(finding)
-            found.append(self._counterexample(trace, finding, settings.seed))
+            trace, findings = rec.failing
+            for finding in findings:
+                rec.ignored.add(finding)
+                found.append(self._counterexample(trace, finding, settings.seed))
             if stopped:
+                break
+            if settings.stop_after and settings.stop_after <= rec.ignored:
+                stopped = "found what was asked for"
                 break
         seconds = time.monotonic() - start
         return Exploration(self._verdicts(found, seconds, settings, stopped), self.coverage,
-                           rec.examples, rec.steps, seconds, stopped)
+                           rec.examples, rec.steps, seconds, stopped, dict(rec.first_seen))
+
+    def _run_chunk(self, settings: ExploreSettings, examples: int,
+                   where: tuple[int, int]) -> None:
+        """Up to ``examples`` runs of the state machine. Exploration goes in chunks so
+        that a time budget is checked between them (Hypothesis cannot be stopped from
+        inside a run); a seeded chunk's seed is derived from the seed and its position."""
+        hyp_settings = hypothesis.settings(self._settings(settings), max_examples=examples)
+        test = get_state_machine_test(  # type: ignore[no-untyped-call]
+            self.machine_class, settings=hyp_settings)
+        inner = test.hypothesis.inner_test
+        inner._hypothesis_internal_add_digest = self._digest()
+        if settings.seed is not None:
+            round_no, chunk = where
+            test._hypothesis_internal_use_seed = int.from_bytes(hashlib.sha256(
+                f"{settings.seed}/{round_no}/{chunk}".encode()).digest()[:8], "big")
+        with contextlib.suppress(_Found):
+            test()
 
     def _counterexample(self, trace: tuple[int, ...], finding: Finding,
                         seed: int | None) -> Counterexample:
