@@ -179,7 +179,7 @@ class Explorer:
             """Swarm testing: each run leaves out a random set of operations (while
             something else is enabled), so runs go deep in different directions."""
             self.left_out = data.draw(ex._swarm)
-            ex._observe(self)
+            ex._keep(self)
 
         ns["swarm"] = initialize(data=st.data())(swarm)
 
@@ -224,6 +224,13 @@ class Explorer:
                 self.coverage.exercised[prop.name] += 1
         self._observe(m)
 
+    @staticmethod
+    def _keep(m: Any) -> None:
+        """The operations this run may call now: the enabled ones its swarm keeps (all
+        enabled ones when the swarm leaves none)."""
+        kept = [op for op in m.by_op if op not in m.left_out]
+        m.ops = kept or list(m.by_op)
+
     def _observe(self, m: Any) -> None:
         """Compute what is enabled in the new state and record coverage."""
         cov = self.coverage
@@ -231,8 +238,7 @@ class Explorer:
         for k in self.model.enabled_indices(m.pos.state, self.problem.mode):
             by_op.setdefault(self.op_of[k], []).append(k)
         m.by_op = by_op
-        kept = [op for op in by_op if op not in m.left_out]
-        m.ops = kept or list(by_op)
+        self._keep(m)
         cov.states += 1
         for op in by_op:
             cov.enabled[op] += 1
