@@ -69,8 +69,8 @@ class ExploreSettings:
     time_budget_s: float = 60.0
     database: str | None = DEFAULT_DATABASE
     max_findings: int = 32  # distinct findings before the explorer stops looking
-    # Hypothesis' own shrinking (slow on long stateful runs); the trace is shortened on the
-    # model in any case
+    # Hypothesis' own shrinking (slow on long stateful runs; always on when the database is
+    # used, which keeps shrunk failures); the trace is shortened on the model in any case
     hypothesis_shrink: bool = False
     # stop as soon as all of these are found (a mutation self-test looks for one bug)
     stop_after: frozenset[Finding] = frozenset()
@@ -282,8 +282,9 @@ class Explorer:
             suppress_health_check=list(HealthCheck),
             verbosity=Verbosity.quiet,
             report_multiple_bugs=False,
+            # Hypothesis keeps failing examples in its database when it shrinks them
             phases=(Phase.explicit, Phase.reuse, Phase.generate,
-                    *((Phase.shrink,) if settings.hypothesis_shrink else ())),
+                    *((Phase.shrink,) if settings.hypothesis_shrink or database else ())),
             print_blob=False,
         )
 
