@@ -54,7 +54,7 @@ from model.ops import REGISTRY, OpSpec
 from model.ops.registry import Env
 from model.profiles import Profile
 from model.profiles import profile as lookup_profile
-from model.program import Program, symbolic
+from model.program import Effect, Program, symbolic
 from model.scope import Scope
 from model.violation import Party, Severity, Violation
 
@@ -124,6 +124,7 @@ class Model:
         self._steps: list[StepFn | None] = [None] * len(self.ground)  # compiled on first use
         self._pre_fns = compile_predicates([g.pre for g in self.ground])
         self._guards: dict[str, list[Expr]] = {}  # derived on first use, per mode
+        self._effects: dict[int, Effect] = {}
         self._select: dict[str, Callable[[Sequence[int]], list[int]]] = {}
         self._guard_fns: dict[str, list[Callable[[Sequence[int]], bool]]] = {}
         ctx = Ctx(self.layout, self.profile, exporter, self.importers)
@@ -166,6 +167,17 @@ class Model:
                 [(self.ground[k].program, self.ground[k].nlocals) for k in todo]), strict=True):
             self._steps[k] = fn
 
+    def effect(self, k: int) -> Effect:
+        """Ground action ``k``'s program executed on expressions over the state (each
+        state variable's and local's next value, the violation sites that fire); computed
+        once. Raises ``NotEncodable`` for a Python behaviour."""
+        effect = self._effects.get(k)
+        if effect is None:
+            g = self.ground[k]
+            env: list[Expr] = [*self.layout.vars, *([Const(0)] * g.nlocals)]
+            effect = self._effects[k] = symbolic(g.program, env)
+        return effect
+
     def guards(self, mode: str) -> list[Expr]:
         """Each ground action's enabledness in ``mode`` as an expression over the state
         (indexed like ``ground``), derived symbolically from its program: the operation is
@@ -178,9 +190,8 @@ class Model:
         if mode not in self._guards:
             ignored = self._ignored
             out = []
-            for g in self.ground:
-                env: list[Expr] = [*self.layout.vars, *([Const(0)] * g.nlocals)]
-                effect = symbolic(g.program, env)
+            for k, g in enumerate(self.ground):
+                effect = self.effect(k)
                 bad = [f.cond for f in effect.fired if f.site.severity is Severity.SCOPE]
                 if mode == "contract":
                     bad += [f.cond for f in effect.fired

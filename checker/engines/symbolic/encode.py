@@ -32,7 +32,7 @@ from z3.z3 import _to_expr_ref
 from checker.problem import Monitor, Problem, Property
 from model import expr as mx
 from model.machine import Model, State
-from model.program import Fired, NotEncodable, Site, symbolic
+from model.program import Fired, NotEncodable, Site
 from model.violation import Severity
 
 Term: TypeAlias = z3.ExprRef
@@ -491,8 +491,7 @@ def effect_of(model: Model, k: int) -> tuple[list[mx.Expr], list[Fired], mx.Expr
     """Ground action ``k``'s effect over the state: each state variable's next value, its
     violation sites, its return value."""
     g = model.ground[k]
-    env: list[mx.Expr] = [*model.layout.vars, *([mx.Const(0)] * g.nlocals)]
-    effect = symbolic(g.program, env)
+    effect = model.effect(k)
     n = model.layout.size
     return effect.next[:n], effect.fired, effect.next[g.ret]
 
