@@ -50,6 +50,7 @@ from model.compile import compile_predicates
 T = TypeVar("T")
 ENGINE = "hypothesis"
 CHUNK = 200  # runs per Hypothesis call; the time budget is checked between calls
+FIRST_CHUNK = 25  # the first calls of a round are shorter (25, 50, 100, then CHUNK)
 DEFAULT_DATABASE = ".hypothesis/examples"
 
 
@@ -313,7 +314,7 @@ class Explorer:
                 if time.monotonic() > rec.deadline:
                     stopped = "time budget"
                     break
-                n = min(CHUNK, left)
+                n = min(CHUNK, left, FIRST_CHUNK << chunk)  # short first: budgets bite
                 self._run_chunk(settings, n, (round_no, chunk))
                 left -= n
                 chunk += 1

@@ -58,7 +58,7 @@ def test_reference_exporters_have_no_counterexample(exporter: str) -> None:
 
 
 def test_the_same_seed_gives_byte_identical_counterexample_files(tmp_path: Path) -> None:
-    m = MUTANTS["access_after_move_notify"]
+    m = MUTANTS["use_after_fd"]
     files = []
     for run in ("a", "b"):
         target = Finding(RULES, m.rule, m.tag)
@@ -102,7 +102,7 @@ def test_runs_never_stall_when_every_buffer_is_released() -> None:
 
 
 def test_a_time_budget_that_runs_out_is_unknown_not_holds() -> None:
-    problem = with_core("ttm", Model(EXPORTERS["ttm"], profile="v7.x", scope="2x3"))
+    problem = with_core("ttm", Model(EXPORTERS["ttm"], profile="v7.x", scope="1x2"))
     result = explore(problem, ExploreSettings(seed=0, max_examples=10_000, time_budget_s=0.5))
     assert result.stopped == "time budget"
     assert {v.status for v in result.verdicts if v.prop == RULES} == {Status.UNKNOWN}
