@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from checker.engines.explore import ExploreSettings, explore
 from checker.problem import Problem, Property
 from model import EXPORTERS, Model
+
+# the engines' tests run the model millions of steps; line coverage of model/ comes from
+# its own tests, and tracing here would only slow the suite
+pytestmark = pytest.mark.no_cover
 
 
 def test_counts_and_warnings() -> None:

@@ -14,6 +14,10 @@ from checker.judge import Judge
 from checker.problem import RULES, Finding, Problem, Status
 from model.mutants import MUTANTS
 
+# the engines' tests run the model millions of steps; line coverage of model/ comes from
+# its own tests, and tracing here would only slow the suite
+pytestmark = pytest.mark.no_cover
+
 SEEDS = (0, 1, 2)
 
 

@@ -20,6 +20,10 @@ from checker.problem import RULES, Finding, Problem, Property, Status, engine_pr
 from model import EXPORTERS, Model
 from model.mutants import MUTANTS, Mutant
 
+# the engines' tests run the model millions of steps; line coverage of model/ comes from
+# its own tests, and tracing here would only slow the suite
+pytestmark = pytest.mark.no_cover
+
 
 @cache
 def core_properties() -> tuple[object, ...]:

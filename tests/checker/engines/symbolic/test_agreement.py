@@ -23,6 +23,10 @@ from model import expr as mx
 from model.machine import State
 from model.violation import Severity
 
+# the engines' tests run the model millions of steps; line coverage of model/ comes from
+# its own tests, and tracing here would only slow the suite
+pytestmark = pytest.mark.no_cover
+
 if TYPE_CHECKING:
     from conftest import ModelFn
 

@@ -24,6 +24,10 @@ from model.exporters import EXPORTERS, SYSTEM_HEAP, TTM
 from model.mutants import MUTANTS, Mutant
 from model.plugin import PythonExporter, as_exporter
 
+# the engines' tests run the model millions of steps; line coverage of model/ comes from
+# its own tests, and tracing here would only slow the suite
+pytestmark = pytest.mark.no_cover
+
 
 @cache
 def core() -> tuple[object, ...]:

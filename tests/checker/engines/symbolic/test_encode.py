@@ -18,6 +18,10 @@ from model.mutants import MUTANTS
 from model.plugin import PythonExporter, as_exporter
 from model.program import NotEncodable
 
+# the engines' tests run the model millions of steps; line coverage of model/ comes from
+# its own tests, and tracing here would only slow the suite
+pytestmark = pytest.mark.no_cover
+
 X = [mx.Var(f"x{i}", i, -3, 3) for i in range(3)]
 B = [mx.Var(f"p{i}", 3 + i, 0, 1, mx.BOOL) for i in range(2)]
 

@@ -25,6 +25,10 @@ from model.exporters import EXPORTERS, SYSTEM_HEAP
 from model.mutants import MUTANTS
 from model.plugin import PythonExporter, as_exporter
 
+# the engines' tests run the model millions of steps; line coverage of model/ comes from
+# its own tests, and tracing here would only slow the suite
+pytestmark = pytest.mark.no_cover
+
 if TYPE_CHECKING:
     from conftest import ModelFn
 
