@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +41,7 @@ from checker.counterexample.itf import FORMAT_DESCRIPTION, bigint, encode_state,
 from checker.dsl import ast
 from checker.dsl.diagnostics import CheckerError
 from checker.dsl.format import format_spec
+from checker.files import atomic_write
 from checker.problem import RULES, Counterexample, Finding, Problem
 from checker.scenario import PropertyWatch
 from model.action import Action
@@ -321,23 +321,6 @@ class WrittenFiles:
     new: tuple[Path, ...]
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory, renamed
-    into place; the temporary file is removed whatever happens."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def write(cex: Counterexample, directory: Path | str) -> WrittenFiles:
     """Write ``<cex.name>.dmabuf`` and ``<cex.name>.itf.json`` into ``directory`` (created
     if missing). Writing the same counterexample again changes nothing; a file of that name
@@ -363,7 +346,7 @@ def write(cex: Counterexample, directory: Path | str) -> WrittenFiles:
     created: list[Path] = []
     try:
         for path, data in todo:
-            _atomic_write(path, data)
+            atomic_write(path, data)
             created.append(path)
     except BaseException:
         for path in created:  # no half-written pair

@@ -21,15 +21,13 @@ several counterexamples for the same target (the model's rules, broken in two wa
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 from checker.counterexample.write import WrittenFiles
+from checker.files import atomic_write
 from checker.problem import Counterexample, Problem, Status, Verdict
 
 TOOL = "dmabuf-check"
@@ -162,27 +160,6 @@ def written(files: Iterable[WrittenFiles]) -> dict[str, WrittenFiles]:
     """The mapping the reports take, from counterexample name (``Counterexample.name``) to
     the files ``checker.counterexample.write.write`` wrote for it."""
     return {f.scenario.name.removesuffix(".dmabuf"): f for f in files}
-
-
-def atomic_write(path: Path | str, data: bytes) -> Path:
-    """Write ``data`` to ``path`` (its directory created if missing) through a temporary
-    file in the same directory renamed into place, so a reader never sees half a report;
-    the temporary file is removed whatever happens."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def split_where(where: str) -> tuple[str, int, int] | None:

@@ -23,7 +23,7 @@ out, is reported as ``Status.UNKNOWN``, never as holding.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import z3
@@ -125,18 +125,19 @@ class Unrolling:
         return [acts[chosen(m, s)] for s in self.steps]
 
 
-def check(solver: z3.Solver, goal: z3.BoolRef, deadline: float
+def check(solver: z3.Solver, goal: z3.BoolRef, deadline: float,
+          assumptions: Sequence[z3.BoolRef] = ()
           ) -> tuple[z3.CheckSatResult, str, z3.ModelRef | None]:
-    """Whether ``goal`` is satisfiable with the solver's assertions, within the deadline:
-    the answer, why it is unknown, and a model when it is sat. The goal is asked through
-    a fresh assumption literal, so the solver keeps what it learnt."""
+    """Whether ``goal`` is satisfiable with the solver's assertions (and ``assumptions``),
+    within the deadline: the answer, why it is unknown, and a model when it is sat. The goal
+    is asked through a fresh assumption literal, so the solver keeps what it learnt."""
     left = deadline - time.monotonic()
     if left <= 0:
         return z3.unknown, "timeout", None
     solver.set("timeout", max(1, int(left * 1000)))
     lit = z3.FreshBool("goal")
     solver.add(z3.Implies(lit, goal))
-    r = solver.check(lit)
+    r = solver.check(lit, *assumptions)
     why = solver.reason_unknown() if r == z3.unknown else ""
     m = solver.model() if r == z3.sat else None
     if r == z3.unknown and time.monotonic() >= deadline:

@@ -407,7 +407,7 @@ def prove(problem: Problem, max_k: int = 4, timeout_s: float = 120.0,
             failing: list[Goal] = []
             for g in live:
                 bad = ind.bad(Target(g.target.name, g.target.kind, g.bad(enc)))
-                r, why, m = _check_assuming(step_solver, bad, [h.lit for h in live], deadline)
+                r, why, m = check(step_solver, bad, deadline, [h.lit for h in live])
                 if r == z3.unknown:
                     return _unknown(problem, names, why, start, verdicts, findings, depth=k)
                 if m is not None:
@@ -471,23 +471,6 @@ def _unknown(problem: Problem, names: list[str], why: str, start: float,
 
 def _distinct(a: Frame, b: Frame) -> z3.BoolRef:
     return z3.Or(*[x != y for x, y in zip(a.state, b.state, strict=True)])
-
-
-def _check_assuming(solver: z3.Solver, goal: z3.BoolRef, lits: list[z3.BoolRef],
-                    deadline: float) -> tuple[z3.CheckSatResult, str, z3.ModelRef | None]:
-    left = deadline - time.monotonic()
-    if left <= 0:
-        return z3.unknown, "timeout", None
-    solver.set("timeout", max(1, int(left * 1000)))
-    glit = z3.FreshBool("goal")
-    solver.add(z3.Implies(glit, goal))
-    r = solver.check(glit, *lits)
-    why = solver.reason_unknown() if r == z3.unknown else ""
-    if r == z3.unknown and time.monotonic() >= deadline:
-        why = "timeout"
-    m = solver.model() if r == z3.sat else None
-    solver.add(z3.Not(glit))
-    return r, why, m
 
 
 def _cti(enc: Encoding, m: z3.ModelRef, run: Unrolling, g: Goal) -> dict[str, object]:
