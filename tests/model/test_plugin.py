@@ -9,6 +9,7 @@ from model import Model
 from model.importers import STATIC
 from model.plugin import (
     CallView,
+    PluginError,
     PythonExporter,
     PythonImporter,
     as_exporter,
@@ -123,6 +124,6 @@ def test_unknown_private_field() -> None:
             return call.buf.x["nope"]
 
     m = Model(as_exporter(Bad()), profile="v6.16+")
-    with pytest.raises(KeyError, match="no private field 'nope'"):
+    with pytest.raises(PluginError, match=r"Bad.map_dma_buf\(\): buffer b0 has no field 'nope'"):
         m.run(["export(b0)", "attach(b0.a0, importer=static)",
                "map_unlocked(b0.a0, dir=TO_DEVICE)"])
