@@ -34,9 +34,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
-from functools import cache
 from pathlib import Path
 from typing import TextIO
 
@@ -54,7 +52,6 @@ from checker.dsl.diagnostics import SpecError
 from checker.dsl.resolve import Library, ResolvedStep, load
 from checker.problem import (
     Counterexample,
-    Finding,
     Problem,
     Status,
     Verdict,
@@ -70,7 +67,7 @@ from checker.report.outcome import (
     display_path,
     written,
 )
-from model.action import Action
+from checker.runs import ENGINES, Unit, UnitResult, library, run_units
 from model.profiles import PROFILES
 from model.rules import RULES as RULEBOOK
 from model.rules import Rule
@@ -78,7 +75,6 @@ from model.rules import Rule
 PROG = "dmabuf-check"
 DEFAULT_COUNTEREXAMPLES = "counterexamples"
 DEFAULT_EXAMPLES = 300  # explorer runs per seed
-ENGINES = ("hypothesis", "bmc", "prove")
 _CHECK_LINE = re.compile(r"(?m)^[ \t]*check[ \t]+[A-Za-z_]")
 _RULE_ID = re.compile(r"[Rr]\d+")
 
@@ -116,158 +112,6 @@ def spec_files(paths: Sequence[str]) -> list[str]:
         else:
             raise UsageError(f"{p}: no such file")
     return list(dict.fromkeys(out))
-
-
-@cache
-def _library(files: tuple[str, ...]) -> Library:
-    return load(files)
-
-
-# ---------------------------------------------------------------- engine runs as data
-
-
-@dataclass(frozen=True)
-class Unit:
-    """One engine run: ``engine`` on profile number ``profile`` of check ``check`` (loaded
-    from ``files``)."""
-
-    files: tuple[str, ...]
-    check: str
-    profile: int
-    engine: str
-    seed: int | None
-    depth: int | None
-    budget_s: float
-    examples: int
-
-
-@dataclass(frozen=True)
-class Found:
-    """A counterexample without its problem (what crosses the process boundary)."""
-
-    finding: Finding
-    actions: tuple[Action, ...]
-    engine: str
-    seed: int | None
-
-    @classmethod
-    def of(cls, cex: Counterexample) -> Found:
-        return cls(cex.finding, cex.actions, cex.engine, cex.seed)
-
-    def on(self, problem: Problem) -> Counterexample:
-        return Counterexample(problem, self.finding, self.actions, self.engine, self.seed)
-
-
-@dataclass(frozen=True)
-class Answer:
-    """A verdict without its problem."""
-
-    prop: str
-    status: Status
-    engine: str
-    depth: int | None
-    counterexample: Found | None
-    reason: str
-    seconds: float
-    details: tuple[tuple[str, object], ...]
-    findings: tuple[tuple[str, Found], ...]  # the engine's other counterexamples, by finding
-
-    @classmethod
-    def of(cls, v: Verdict) -> Answer:
-        details: list[tuple[str, object]] = []
-        findings: list[tuple[str, Found]] = []
-        for key, value in v.details.items():
-            if key == "findings" and isinstance(value, dict):
-                findings.extend((str(k), Found.of(c)) for k, c in value.items()
-                                if isinstance(c, Counterexample))
-            elif _plain(value):
-                details.append((key, value))
-        cex = None if v.counterexample is None else Found.of(v.counterexample)
-        return cls(v.prop, v.status, v.engine, v.depth, cex, v.reason, v.seconds,
-                   tuple(details), tuple(findings))
-
-    def on(self, problem: Problem) -> Verdict:
-        details: dict[str, object] = dict(self.details)
-        if self.findings:
-            details["findings"] = {k: f.on(problem) for k, f in self.findings}
-        cex = None if self.counterexample is None else self.counterexample.on(problem)
-        return Verdict(problem, self.prop, self.status, self.engine, self.depth, cex,
-                       self.reason, self.seconds, details)
-
-
-def _plain(value: object) -> bool:
-    if value is None or isinstance(value, str | int | float | bool):
-        return True
-    if isinstance(value, list | tuple):
-        return all(_plain(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
-    return False
-
-
-@dataclass(frozen=True)
-class UnitResult:
-    answers: tuple[Answer, ...]
-    coverage: str = ""
-    warnings: tuple[str, ...] = ()
-
-
-def unit_problem(unit: Unit) -> Problem:
-    """The problem a unit runs (the same in every process that loads the same files)."""
-    problem = problems(_library(unit.files).checks[unit.check])[unit.profile]
-    return problem if unit.depth is None else replace(problem, depth=unit.depth)
-
-
-def run_unit(unit: Unit) -> UnitResult:
-    """Run one engine on one problem (in this process)."""
-    problem = unit_problem(unit)
-    if unit.engine == "hypothesis":
-        from checker.engines.explore import ExploreSettings, explore
-
-        settings = ExploreSettings.default(unit.seed, max_examples=unit.examples,
-                                           time_budget_s=unit.budget_s)
-        run = explore(problem, settings)
-        return UnitResult(tuple(Answer.of(v) for v in run.verdicts), run.coverage.render(),
-                          tuple(run.coverage.warnings()))
-    if unit.engine == "bmc":
-        from checker.engines.symbolic.bmc import bmc
-
-        verdicts = bmc(problem, timeout_s=unit.budget_s)
-    else:
-        from checker.engines.symbolic.induction import prove
-
-        verdicts = prove(problem, timeout_s=unit.budget_s)
-    return UnitResult(tuple(Answer.of(v) for v in verdicts))
-
-
-def _cost(unit: Unit) -> tuple[float, int]:
-    """Longest first, so that parallel runs end together: the budget, then the engine
-    (a proof is usually the longest, exploration the shortest)."""
-    return (-unit.budget_s, -("hypothesis", "bmc", "prove").index(unit.engine))
-
-
-def run_units(units: Sequence[Unit], jobs: int,
-              done: Callable[[int, Unit, UnitResult], None]) -> list[UnitResult]:
-    """Every unit's result, in the units' order; ``jobs > 1`` runs them in that many
-    processes. ``done`` is called as each unit finishes."""
-    results: dict[int, UnitResult] = {}
-    if jobs <= 1 or len(units) <= 1:
-        for i, u in enumerate(units):
-            results[i] = run_unit(u)
-            done(len(results), u, results[i])
-        return [results[i] for i in range(len(units))]
-    order = sorted(range(len(units)), key=lambda i: _cost(units[i]))
-    with ProcessPoolExecutor(max_workers=min(jobs, len(units))) as pool:
-        futures: dict[Future[UnitResult], int] = {pool.submit(run_unit, units[i]): i
-                                                  for i in order}
-        pending = set(futures)
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for f in sorted(finished, key=lambda f: futures[f]):
-                i = futures[f]
-                results[i] = f.result()
-                done(len(results), units[i], results[i])
-    return [results[i] for i in range(len(units))]
 
 
 # ---------------------------------------------------------------- output helpers
@@ -434,7 +278,7 @@ def cmd_check(args: argparse.Namespace, o: Out) -> int:
         if not files:
             raise UsageError("no spec files with check blocks are shipped; name the specs "
                              "to check")
-    lib = _library(files)
+    lib = library(files)
     if not lib.checks:
         o.error(f"note: no check blocks in {', '.join(files)}; the specs load without "
                 "errors, nothing was explored (add a check block to run the engines)")
@@ -498,6 +342,71 @@ def cmd_check(args: argparse.Namespace, o: Out) -> int:
     return Summary.of(verdicts).exit_code
 
 
+# ---------------------------------------------------------------- validate-exporter
+
+
+def cmd_validate_exporter(args: argparse.Namespace, o: Out) -> int:
+    from checker.certificate import RENDERERS
+    from checker.validate import (
+        Settings,
+        TargetError,
+        certificate,
+        parse_target,
+        plan,
+        verdicts,
+    )
+    from model.exporters import EXPORTERS
+
+    if args.reference == bool(args.exporter):
+        raise UsageError("name one EXPORTER, or give --reference for every shipped one")
+    if args.reference and not args.output_dir:
+        raise UsageError("--reference writes one certificate per exporter: add --output-dir "
+                         "DIR (the shipped ones are in docs/certificates)")
+    if args.output and args.output_dir:
+        raise UsageError("--output names one file and --output-dir a directory: use one")
+    for p in args.profile or ():
+        if p not in PROFILES:
+            raise UsageError(f"--profile {p}: unknown profile; the profiles are "
+                             + ", ".join(PROFILES))
+    engines = ENGINES if not args.engine or "all" in args.engine else tuple(
+        e for e in ENGINES if e in args.engine)
+    settings = Settings(scope=args.scope, depth=args.depth, explore_scope=args.explore_scope,
+                        explore_depth=args.explore_depth, examples=args.examples,
+                        seed=args.seed, budget_s=args.time_budget, engines=engines)
+    names = list(EXPORTERS) if args.reference else [args.exporter]
+    jobs = args.jobs if args.jobs else (os.cpu_count() or 1)
+    code = EXIT_HOLDS
+    for name in names:
+        try:
+            p = plan(parse_target(name), settings, tuple(args.profile or ()))
+        except TargetError as e:
+            raise UsageError(f"EXPORTER {e}") from None
+        progress = Progress(o.err, len(p.units))
+        progress.show(f"0/{len(p.units)} engine runs ({name}, {jobs} jobs)")
+        try:
+            results = run_units(p.units, jobs, progress.finished)
+        finally:
+            progress.close()
+        found = verdicts(p, results)
+        by_name, _ = _write_counterexamples(found, args, o)
+        files = {n: display_path(w.scenario) for n, w in by_name.items()}
+        cert = certificate(p, found)
+        code = max(code, cert.exit_code, key=lambda c: (c == EXIT_VIOLATED, c))
+        if args.output_dir:
+            directory = Path(args.output_dir)
+            stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+            for fmt, suffix in (("markdown", ".md"), ("json", ".json")):
+                atomic_write(directory / f"{stem}{suffix}",
+                             RENDERERS[fmt](cert, files).encode("utf-8"))
+            o.print(f"{name}: {cert.tally()} -> {directory / stem}.md, .json")
+        elif args.output:
+            atomic_write(Path(args.output), RENDERERS[args.format](cert, files).encode("utf-8"))
+            o.print(f"{name}: {cert.tally()} -> {args.output}")
+        else:
+            o.out.write(RENDERERS[args.format](cert, files))
+    return code
+
+
 # ---------------------------------------------------------------- replay
 
 
@@ -551,7 +460,7 @@ def cmd_scenario(args: argparse.Namespace, o: Out) -> int:
     from checker.scenario import run_scenario
 
     files = tuple(spec_files(args.files))
-    lib = _library(files)
+    lib = library(files)
     keys = {str(Path(f)) for f in files}
     mine = [sc for sc in lib.scenarios.values() if sc.decl.span.path in keys]
     if not mine:
@@ -738,6 +647,50 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--no-color", action="store_true", help="no ANSI colours")
     c.set_defaults(run=cmd_check)
 
+    v = sub.add_parser("validate-exporter", help="certify an exporter against every "
+                       "obligation, under each profile it declares",
+                       description="Explore an exporter in contract mode (the reference "
+                       "static, dynamic and pinned importers, every profile it declares) with "
+                       "every engine that can run it, and print its certificate: one verdict "
+                       "per exporter obligation (proved, holds to depth k, violated with a "
+                       "counterexample, not applicable, unknown) and per core property. "
+                       "EXPORTER is a shipped exporter's name, FILE.dmabuf:NAME, or a Python "
+                       "behaviour module:Class. Exit 0 nothing violated or unknown, 1 a "
+                       "violation, 2 a usage or spec error, 3 something unknown.")
+    v.add_argument("exporter", nargs="?", metavar="EXPORTER")
+    v.add_argument("--reference", action="store_true",
+                   help="every shipped reference exporter (with --output-dir: how "
+                   "docs/certificates is regenerated)")
+    v.add_argument("--profile", action="append", metavar="P",
+                   help="only profile P (repeat for several; default: every declared one)")
+    v.add_argument("--engine", action="append", choices=(*ENGINES, "all"),
+                   help="only this engine (repeat for several; default all)")
+    v.add_argument("--scope", default="1x2", metavar="BxA",
+                   help="scope of bmc and prove (default 1x2)")
+    v.add_argument("--depth", type=_positive(int), default=5, metavar="N",
+                   help="bmc's bound in steps (default 5)")
+    v.add_argument("--explore-scope", default="2x3", metavar="BxA",
+                   help="scope of random exploration (default 2x3)")
+    v.add_argument("--explore-depth", type=_positive(int), default=10, metavar="N",
+                   help="steps per random run (default 10)")
+    v.add_argument("--examples", type=_positive(int), default=DEFAULT_EXAMPLES, metavar="N",
+                   help=f"random runs per profile (default {DEFAULT_EXAMPLES})")
+    v.add_argument("--seed", type=int, default=0, metavar="N", help="explorer seed (default 0)")
+    v.add_argument("--time-budget", type=_positive(float), default=300.0, metavar="SECONDS",
+                   help="budget of each engine run (default 300); a run that exhausts it "
+                   "answers unknown")
+    v.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
+                   help="engine runs in parallel processes (default: one per CPU)")
+    v.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    v.add_argument("--output", "-o", metavar="FILE", help="write the certificate to FILE")
+    v.add_argument("--output-dir", metavar="DIR",
+                   help="write NAME.md and NAME.json per exporter into DIR")
+    v.add_argument("--counterexamples", default=DEFAULT_COUNTEREXAMPLES, metavar="DIR",
+                   help=f"where counterexamples are written (default "
+                   f"{DEFAULT_COUNTEREXAMPLES}/)")
+    v.add_argument("--no-write", action="store_true", help="write no counterexample files")
+    v.set_defaults(run=cmd_validate_exporter, itf_dir=None)
+
     r = sub.add_parser("replay", help="replay kept counterexamples",
                        description="Replay counterexample files. Exit 0 when every one "
                        "still fails as recorded, 1 when one is fixed or diverged, 2 when one "
@@ -795,8 +748,6 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
 
 __all__ = [
     "ENGINES",
-    "Answer",
-    "Found",
     "Unit",
     "UsageError",
     "counterexample_files",
@@ -804,8 +755,6 @@ __all__ = [
     "explain_rule",
     "main",
     "parser",
-    "run_unit",
-    "run_units",
     "shipped_check_files",
     "spec_files",
 ]

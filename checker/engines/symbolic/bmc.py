@@ -190,12 +190,13 @@ def bmc(problem: Problem, depth: int | None = None, timeout_s: float = 60.0,
                 reached = f"; no answer beyond {k - 1} steps" if k else ""
                 reason = f"solver {why or 'unknown'} at bound {k}{reached}"
                 first = search.first.get(t.name)
+                details = search.details(t, k - 1)
                 if first is not None:  # rules: what was found stands; the rest is open
                     verdict(t, Status.VIOLATED, depth=len(first.actions), counterexample=first,
-                            reason=f"other violations: {reason}", details=search.details(t))
+                            reason=f"other violations: {reason}", details=details)
                 else:
                     verdict(t, Status.UNKNOWN, depth=k - 1 if k else None, reason=reason,
-                            details=search.details(t))
+                            details=details)
                 open_.remove(t)
             elif r == z3.sat:  # a property target's counterexample or witness
                 status = Status.WITNESSED if t.kind == "sometimes" else Status.VIOLATED
@@ -206,11 +207,11 @@ def bmc(problem: Problem, depth: int | None = None, timeout_s: float = 60.0,
     for t in open_:
         if t.kind == "rules" and t.name in search.first:
             verdict(t, Status.VIOLATED, depth=len(search.first[t.name].actions),
-                    counterexample=search.first[t.name], details=search.details(t))
+                    counterexample=search.first[t.name], details=search.details(t, depth))
             continue
         status = Status.UNWITNESSED if t.kind == "sometimes" else Status.HOLDS
         verdict(t, status, depth=depth, reason=f"to depth {depth}",
-                details=search.details(t))
+                details=search.details(t, depth))
     return [done[name] for name in target_names(problem)]
 
 
@@ -227,12 +228,14 @@ class Search:
         self.findings: dict[tuple[str, str], Counterexample] = {}
         self.first: dict[str, Counterexample] = {}
 
-    def details(self, t: Target) -> dict[str, object]:
+    def details(self, t: Target, bounded_to: int) -> dict[str, object]:
+        """For ``rules``: the pairs found (each with its trace), those still open, and
+        ``bounded_to``: no trace of at most that many steps fires an open pair."""
         if t.kind != "rules":
             return {}
         return {"findings": {f"{r} {g}": c for (r, g), c in self.findings.items()},
                 "open": sorted(f"{r} {g}" for r, g in self.open_pairs),
-                "searched_to": self.run.k}
+                "bounded_to": bounded_to}
 
     def bound(self, t: Target) -> tuple[z3.CheckSatResult, str]:
         """Ask target ``t`` at the current bound: sat (a property's trace was found and

@@ -78,7 +78,7 @@ def test_the_rules_target_reports_every_violation_with_its_own_shortest_trace() 
     assert v.counterexample is not None
     assert len(v.counterexample.actions) == min(len(c.actions) for c in findings.values())
     assert v.depth == len(v.counterexample.actions)
-    assert v.details["searched_to"] == len(m.witness) + 1  # the others: up to the bound
+    assert v.details["bounded_to"] == len(m.witness) + 1  # the others: up to the bound
 
 
 @pytest.mark.parametrize("name", ["put_with_vmap", "begin_cpu_without_end"])

@@ -1,0 +1,212 @@
+"""Engine runs as data, and running many of them in parallel processes.
+
+A ``Unit`` is one engine on one profile of one ``check`` block. The check comes from spec
+files on disk (``files``) or from spec text built by a command (``source``, as
+``validate-exporter`` does); every worker process resolves the same specs itself, so only
+plain data crosses the process boundary: the unit going out, its ``Answer`` values coming
+back. ``parallel`` runs any picklable work items in worker processes and returns the
+results in the items' order, so ``--jobs`` never changes a verdict or the order of a report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, replace
+from functools import cache
+from typing import TypeVar
+
+from checker.dsl.resolve import Library, load, load_text
+from checker.problem import Counterexample, Finding, Problem, Status, Verdict, problems
+from model.action import Action
+
+ENGINES = ("hypothesis", "bmc", "prove")
+
+
+@cache
+def library(files: tuple[str, ...]) -> Library:
+    """The resolved spec files (once per process)."""
+    return load(files)
+
+
+@cache
+def library_text(source: str, path: str) -> Library:
+    """Resolved spec text; its imports are read relative to ``path`` (once per process)."""
+    return load_text(source, path)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One engine run: ``engine`` on profile number ``profile`` of check ``check``, loaded
+    from ``files``, or from ``source`` (spec text standing for the file ``source_path``)."""
+
+    files: tuple[str, ...]
+    check: str
+    profile: int
+    engine: str
+    seed: int | None
+    depth: int | None
+    budget_s: float
+    examples: int
+    source: str = ""
+    source_path: str = ""
+
+    def library(self) -> Library:
+        if self.source:
+            return library_text(self.source, self.source_path)
+        return library(self.files)
+
+
+@dataclass(frozen=True)
+class Found:
+    """A counterexample without its problem (what crosses the process boundary)."""
+
+    finding: Finding
+    actions: tuple[Action, ...]
+    engine: str
+    seed: int | None
+
+    @classmethod
+    def of(cls, cex: Counterexample) -> Found:
+        return cls(cex.finding, cex.actions, cex.engine, cex.seed)
+
+    def on(self, problem: Problem) -> Counterexample:
+        return Counterexample(problem, self.finding, self.actions, self.engine, self.seed)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A verdict without its problem."""
+
+    prop: str
+    status: Status
+    engine: str
+    depth: int | None
+    counterexample: Found | None
+    reason: str
+    seconds: float
+    details: tuple[tuple[str, object], ...]
+    findings: tuple[tuple[str, Found], ...]  # the engine's other counterexamples, by finding
+
+    @classmethod
+    def of(cls, v: Verdict) -> Answer:
+        details: list[tuple[str, object]] = []
+        findings: list[tuple[str, Found]] = []
+        for key, value in v.details.items():
+            if key == "findings" and isinstance(value, dict):
+                findings.extend((str(k), Found.of(c)) for k, c in value.items()
+                                if isinstance(c, Counterexample))
+            elif _plain(value):
+                details.append((key, value))
+        cex = None if v.counterexample is None else Found.of(v.counterexample)
+        return cls(v.prop, v.status, v.engine, v.depth, cex, v.reason, v.seconds,
+                   tuple(details), tuple(findings))
+
+    def on(self, problem: Problem) -> Verdict:
+        details: dict[str, object] = dict(self.details)
+        if self.findings:
+            details["findings"] = {k: f.on(problem) for k, f in self.findings}
+        cex = None if self.counterexample is None else self.counterexample.on(problem)
+        return Verdict(problem, self.prop, self.status, self.engine, self.depth, cex,
+                       self.reason, self.seconds, details)
+
+
+def _plain(value: object) -> bool:
+    if value is None or isinstance(value, str | int | float | bool):
+        return True
+    if isinstance(value, list | tuple):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
+
+
+@dataclass(frozen=True)
+class UnitResult:
+    answers: tuple[Answer, ...]
+    coverage: str = ""
+    warnings: tuple[str, ...] = ()
+
+
+def unit_problem(unit: Unit) -> Problem:
+    """The problem a unit runs (the same in every process that loads the same specs)."""
+    problem = problems(unit.library().checks[unit.check])[unit.profile]
+    return problem if unit.depth is None else replace(problem, depth=unit.depth)
+
+
+def run_unit(unit: Unit) -> UnitResult:
+    """Run one engine on one problem (in this process)."""
+    problem = unit_problem(unit)
+    if unit.engine == "hypothesis":
+        from checker.engines.explore import ExploreSettings, explore
+
+        settings = ExploreSettings.default(unit.seed, max_examples=unit.examples,
+                                           time_budget_s=unit.budget_s)
+        run = explore(problem, settings)
+        return UnitResult(tuple(Answer.of(v) for v in run.verdicts), run.coverage.render(),
+                          tuple(run.coverage.warnings()))
+    if unit.engine == "bmc":
+        from checker.engines.symbolic.bmc import bmc
+
+        verdicts = bmc(problem, timeout_s=unit.budget_s)
+    else:
+        from checker.engines.symbolic.induction import prove
+
+        verdicts = prove(problem, timeout_s=unit.budget_s)
+    return UnitResult(tuple(Answer.of(v) for v in verdicts))
+
+
+def cost(unit: Unit) -> tuple[float, int]:
+    """Longest first, so that parallel runs end together: the budget, then the engine
+    (a proof is usually the longest, exploration the shortest)."""
+    return (-unit.budget_s, -ENGINES.index(unit.engine))
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def parallel(fn: Callable[[T], R], items: Sequence[T], jobs: int,
+             done: Callable[[int, T, R], None],
+             key: Callable[[T], tuple[float, int]] | None = None) -> list[R]:
+    """``fn`` of every item, in the items' order; ``jobs > 1`` runs them in that many
+    processes (``fn`` and the items must pickle), started in ``key`` order. ``done`` is
+    called with the number finished so far as each item finishes."""
+    results: dict[int, R] = {}
+    if jobs <= 1 or len(items) <= 1:
+        for i, item in enumerate(items):
+            results[i] = fn(item)
+            done(len(results), item, results[i])
+        return [results[i] for i in range(len(items))]
+    order = sorted(range(len(items)), key=(lambda i: key(items[i])) if key else None)
+    with ProcessPoolExecutor(max_workers=min(jobs, len(items))) as pool:
+        futures: dict[Future[R], int] = {pool.submit(fn, items[i]): i for i in order}
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in sorted(finished, key=lambda f: futures[f]):
+                i = futures[f]
+                results[i] = f.result()
+                done(len(results), items[i], results[i])
+    return [results[i] for i in range(len(items))]
+
+
+def run_units(units: Sequence[Unit], jobs: int,
+              done: Callable[[int, Unit, UnitResult], None]) -> list[UnitResult]:
+    """Every unit's result, in the units' order (see ``parallel``)."""
+    return parallel(run_unit, units, jobs, done, cost)
+
+
+__all__ = [
+    "ENGINES",
+    "Answer",
+    "Found",
+    "Unit",
+    "UnitResult",
+    "library",
+    "library_text",
+    "parallel",
+    "run_unit",
+    "run_units",
+    "unit_problem",
+]

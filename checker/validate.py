@@ -1,0 +1,229 @@
+"""``validate-exporter``: explore one exporter in contract mode with every engine that can
+run it, and turn the verdicts into a certificate (``checker.certificate``).
+
+The exporter is named as:
+
+* ``NAME``: a shipped reference exporter (``system_heap``, ``udmabuf``, ``gem_prime``,
+  ``ttm``);
+* ``FILE.dmabuf:NAME`` (or ``FILE.dmabuf`` when the file declares one exporter): an
+  exporter written in the specification language;
+* ``module:attr``: a Python behaviour (a ``model.plugin.PythonExporter`` subclass or
+  instance, or an ``Exporter``), imported from this Python.
+
+The runs are written as two ``check`` blocks of spec text, so they go through the same
+resolver, engines and worker processes as ``dmabuf-check check``: one for the bounded model
+checker and k-induction (small scope), one for random exploration (larger scope). Every
+profile the exporter declares is checked with the reference importers of every style
+(static, dynamic, pinned).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from importlib import resources
+from pathlib import Path
+
+from checker.certificate import Certificate, certify
+from checker.dsl.diagnostics import SpecError
+from checker.dsl.resolve import Library
+from checker.problem import Problem, Verdict, problems
+from checker.runs import ENGINES, Unit, UnitResult, library_text, run_units
+from model.exporters import EXPORTERS
+
+IMPORTERS = ("static", "dynamic", "pinned")
+SOURCE_PATH = "<validate-exporter>"
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PYTHON = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
+
+
+class TargetError(ValueError):
+    """An exporter reference that names nothing usable (the message says how to fix it)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the engines run: the solver engines at ``scope`` to ``depth`` steps, random
+    exploration at ``explore_scope`` (``examples`` runs of up to ``explore_depth`` steps,
+    ``seed``); ``budget_s`` per engine run."""
+
+    scope: str = "1x2"
+    depth: int = 5
+    explore_scope: str = "2x3"
+    explore_depth: int = 10
+    examples: int = 300
+    seed: int = 0
+    budget_s: float = 300.0
+    engines: tuple[str, ...] = ENGINES
+
+    def describe(self) -> dict[str, str]:
+        out = {}
+        if "prove" in self.engines:
+            out["k-induction"] = (f"k-induction (up to k = 4, base case from the initial state) at "
+                            f"scope {self.scope}")
+        if "bmc" in self.engines:
+            out["bmc"] = f"every trace of up to {self.depth} steps at scope {self.scope}"
+        if "hypothesis" in self.engines:
+            out["hypothesis"] = (f"{self.examples} random runs of up to {self.explore_depth} "
+                                 f"steps at scope {self.explore_scope}, seed {self.seed}")
+        return out
+
+
+@dataclass(frozen=True)
+class Target:
+    """How the exporter is named in the generated check (``exporter NAME`` or
+    ``exporter "module:attr"``) and which spec file declares it."""
+
+    text: str  # as given on the command line
+    clause: str  # the check's exporter clause
+    spec_file: str = ""  # a DSL file to import ("" for shipped and Python exporters)
+
+
+def shipped_file(name: str) -> str:
+    return str(resources.files("specs") / "rules" / name)
+
+
+def parse_target(text: str) -> Target:
+    """Read an EXPORTER argument; ``TargetError`` says what is wrong with it."""
+    if text in EXPORTERS:
+        return Target(text, f"exporter {text}")
+    path_part, _, name = text.rpartition(":") if ":" in text else (text, "", "")
+    if path_part.endswith(".dmabuf") or text.endswith(".dmabuf"):
+        file = Path(path_part if path_part.endswith(".dmabuf") else text)
+        if not file.is_file():
+            raise TargetError(f"{file}: no such spec file")
+        if not name:
+            from checker.dsl import ast
+            from checker.dsl.parser import parse
+
+            found = [i.name for i in parse(file.read_text(encoding="utf-8"), str(file)).items
+                     if isinstance(i, ast.ExporterDecl)]
+            if len(found) != 1:
+                raise TargetError(
+                    f"{file} declares {len(found)} exporters"
+                    + (f" ({', '.join(found)})" if found else "")
+                    + f"; name one as {file}:NAME")
+            name = found[0]
+        if not _NAME.fullmatch(name):
+            raise TargetError(f"'{name}' is not an exporter name")
+        spec = str(file.resolve())
+        if name in EXPORTERS:
+            spec = ""  # a shipped exporter's own file: already in every library
+        return Target(text, f"exporter {name}", spec)
+    if _PYTHON.fullmatch(text):
+        return Target(text, f'exporter "{text}"')
+    raise TargetError(
+        f"'{text}' names no exporter: give a shipped exporter ({', '.join(EXPORTERS)}), a "
+        "spec file and name (specs/exporters/FILE.dmabuf:NAME), or a Python behaviour "
+        "(module:Class)")
+
+
+def spec_text(target: Target, profiles: tuple[str, ...], s: Settings) -> str:
+    """The two checks that validate the exporter, as spec text."""
+    imports = [shipped_file("core.dmabuf")] + ([target.spec_file] if target.spec_file else [])
+    head = "".join(f'import "{p}"\n' for p in imports)
+    common = (f"  {target.clause}\n  importers {', '.join(IMPORTERS)}\n  mode contract\n"
+              f"  profiles {', '.join(profiles)}\n  properties all\n"
+              f"  budget {s.budget_s:g}s\n")
+    solver = [e for e in ("bmc", "prove") if e in s.engines]
+    out = [head]
+    if solver:
+        out.append(f"check validate {{\n{common}  scope {s.scope}\n  depth {s.depth}\n"
+                   f"  engines {', '.join(solver)}\n}}\n")
+    if "hypothesis" in s.engines:
+        out.append(f"check validate_explore {{\n{common}  scope {s.explore_scope}\n"
+                   f"  depth {s.explore_depth}\n  engines hypothesis\n  seeds {s.seed}\n}}\n")
+    return "\n".join(out)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The runs that validate one exporter."""
+
+    target: Target
+    settings: Settings
+    source: str
+    library: Library
+    profiles: tuple[str, ...]
+    declared: tuple[str, ...]
+    units: tuple[Unit, ...]
+    problems: dict[tuple[str, int], Problem]
+
+
+def plan(target: Target, settings: Settings, only: tuple[str, ...] = ()) -> Plan:
+    """Resolve the exporter and lay out the engine runs (every declared profile, or those
+    of ``only`` among them). Raises ``TargetError`` or ``SpecError``."""
+    probe = spec_text(target, ("v6.16+",), Settings(engines=("bmc",)))
+    lib = _load(probe, target)
+    exporter = lib.checks["validate"].exporter
+    declared = tuple(exporter.profiles)
+    profiles = tuple(p for p in declared if not only or p in only)
+    if not profiles:
+        raise TargetError(f"{exporter.name} declares the profiles {', '.join(declared)}; "
+                          f"none of {', '.join(only)} is among them")
+    source = spec_text(target, profiles, settings)
+    lib = _load(source, target)
+    units: list[Unit] = []
+    shown: dict[tuple[str, int], Problem] = {}
+    for name, check in lib.checks.items():
+        for k, problem in enumerate(problems(check)):
+            if target.spec_file:
+                problem = replace(problem, imports=(target.spec_file,))
+            shown[name, k] = problem
+            for engine in check.engines:
+                seed = settings.seed if engine == "hypothesis" else None
+                units.append(Unit((), name, k, engine, seed, None, settings.budget_s,
+                                  settings.examples, source, SOURCE_PATH))
+    return Plan(target, settings, source, lib, profiles, declared, tuple(units), shown)
+
+
+def _load(source: str, target: Target) -> Library:
+    try:
+        return library_text(source, SOURCE_PATH)
+    except SpecError as e:
+        ours = [d for d in e.diagnostics if d.span.path == SOURCE_PATH]
+        if ours:  # a mistake in the EXPORTER argument, not in a file
+            d = ours[0]
+            raise TargetError(f"{target.text}: {d.message}"
+                              + (f" ({d.hint})" if d.hint else "")) from None
+        raise
+
+
+def verdicts(p: Plan, results: list[UnitResult]) -> list[Verdict]:
+    out: list[Verdict] = []
+    for u, r in zip(p.units, results, strict=True):
+        problem = p.problems[u.check, u.profile]
+        out.extend(a.on(problem) for a in r.answers)
+    return out
+
+
+def certificate(p: Plan, found: list[Verdict]) -> Certificate:
+    exporter = p.library.checks[next(iter(p.library.checks))].exporter
+    requested = None if p.profiles == p.declared else p.profiles
+    return certify(p.target.text, exporter.summary, exporter.modelled_on, IMPORTERS,
+                   p.declared, p.settings.describe(), found, requested)
+
+
+def validate(target: Target, settings: Settings, jobs: int = 1,
+             only: tuple[str, ...] = ()) -> tuple[Certificate, list[Verdict]]:
+    """Run every engine on the exporter and certify it (in-process helper for tests and
+    the reference certificates)."""
+    p = plan(target, settings, only)
+    results = run_units(p.units, jobs, lambda n, u, r: None)
+    found = verdicts(p, results)
+    return certificate(p, found), found
+
+
+__all__ = [
+    "IMPORTERS",
+    "Plan",
+    "Settings",
+    "Target",
+    "TargetError",
+    "certificate",
+    "parse_target",
+    "plan",
+    "spec_text",
+    "validate",
+    "verdicts",
+]
