@@ -14,12 +14,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from checker.dsl import ast
+from checker.dsl.lower import lower_exporter
+from checker.dsl.parser import parse
 from model.action import Action
-from model.behaviour import Call, Exporter, Importer
+from model.behaviour import Call, Callback, Exporter, Importer
 from model.context import Ctx
-from model.exporters import GEM_PRIME, GTT, SG_ERR, SG_NONE, SYSTEM_HEAP, TTM, UDMABUF
+from model.exporters import GEM_PRIME, GTT, SG_ERR, SG_NONE, SYSTEM_HEAP, TTM, UDMABUF, VRAM
+from model.expr import BOOL
 from model.importers import DYNAMIC, PINNED, STATIC
 from model.kernel import EBUSY, ENOMEM
+from model.layout import Field
 from model.machine import Model
 from model.violation import Violation
 
@@ -122,6 +127,73 @@ def _gem_attach_error_keeps_pin(c: Ctx, call: Call) -> None:
 
 def _heap_vunmap_forgets(c: Ctx, call: Call) -> None:
     return None
+
+
+def _ttm_pin_refuses_migration(c: Ctx, call: Call) -> None:
+    b, a = call.buf, call.att
+    assert a is not None
+    with c.when(b.x["placement"].eq(VRAM) & ~a.p2p):
+        c.returns(-EBUSY)  # eviction to GTT "busy": the importer gets nothing it can reach
+    with c.otherwise():
+        c.inc(b.x["pin_count"])
+
+
+def _ttm_vmap_without_migration(c: Ctx, call: Call) -> None:
+    b = call.buf
+    with c.when(b.x["placement"].eq(VRAM)):
+        c.returns(-ENOMEM)  # VRAM that is not CPU-visible cannot be mapped
+    with c.otherwise():
+        c.inc(b.x["pin_count"])
+        c.inc(b.x["vmaps"])
+
+
+def _field_decl(owner: str, f: Field) -> str:
+    kind = "bool" if f.type == BOOL else f"{f.lo}..{f.hi}"
+    return f"  {owner} {f.name}: {kind}"
+
+
+def _spec_handlers(base: Exporter, handlers: str) -> dict[str, Callback]:
+    """Handlers written in the specification language over ``base``'s ops and fields,
+    lowered as the shipped exporters' are (the exporter's own ``lock()`` and ``unlock()``
+    of the reservation, with their R24 checks, exist only there). ``move`` is included
+    under its name."""
+    fields = [_field_decl("buffer", f) for f in base.buffer_fields]
+    fields += [_field_decl("attachment", f) for f in base.attachment_fields]
+    text = "\n".join([f"exporter {base.name} {{", f"  ops {', '.join(sorted(base.ops))}",
+                      *fields, handlers, "}", ""])
+    path = f"model/mutants.py ({base.name})"
+    (decl,) = [i for i in parse(text, path).items if isinstance(i, ast.ExporterDecl)]
+    lowered = lower_exporter(decl, {path: text})
+    out = dict(lowered.callbacks)
+    if lowered.move is not None:
+        out["move"] = lowered.move
+    return out
+
+
+# drm_gem_dmabuf_vmap calling drm_gem_vmap_unlocked, which takes the reservation lock the
+# core already holds around ops->vmap since 6.2
+_GEM_VMAP_TAKES_RESV = _spec_handlers(GEM_PRIME, """
+  on vmap {
+    lock()
+    buf.vmaps += 1
+    unlock()
+  }
+""")
+
+# the busy check jumps to the unlock label before the lock is taken
+_TTM_MOVE_UNLOCKS_UNHELD = _spec_handlers(TTM, """
+  on move {
+    if buf.pin_count > 0 {
+      unlock()
+      return -EBUSY
+    }
+    lock()
+    move_notify()
+    buf.placement = 1 - buf.placement
+    moved()
+    unlock()
+  }
+""")
 
 
 def _derive(base: Exporter, name: str, summary: str,
@@ -290,6 +362,95 @@ def _catalogue() -> list[Mutant]:
           SYSTEM_HEAP, (_ignoring(STATIC, "double_unmap", "unmap-unmapped"),), "v6.16+",
           ("export(b0)", "attach(b0.a0, importer=double_unmap)",
            "unmap_unlocked(b0.a0, dir=TO_DEVICE, slot=0)")),
+        # ---- exporter obligations checked by the core's WARNs and lockdep
+        x("ttm_pin_busy_in_vram", "R12", "pin-busy",
+          "TTM pin that fails with -EBUSY for a VRAM buffer an importer cannot reach, instead "
+          "of migrating it to GTT",
+          _derive(TTM, "ttm_pin_busy_in_vram", "pin refuses to migrate",
+                  callbacks={"pin": _ttm_pin_refuses_migration}),
+          (STATIC, DYNAMIC, PINNED), "v6.16+",
+          ("export(b0)", "attach(b0.a0, importer=static)",
+           "map_unlocked(b0.a0, dir=TO_DEVICE)")),
+        x("gem_vmap_takes_resv", "R24", "exporter-recursive-resv",
+          "drm_prime vmap that takes the reservation lock itself (drm_gem_vmap_unlocked), "
+          "which the core holds around ops->vmap since 6.2",
+          _derive(GEM_PRIME, "gem_vmap_takes_resv", "vmap locks resv again",
+                  callbacks={"vmap": _GEM_VMAP_TAKES_RESV["vmap"]}),
+          (STATIC, DYNAMIC, PINNED), "v6.16+", ("export(b0)", "vmap_unlocked(b0)")),
+        x("ttm_move_busy_unlocks", "R24", "exporter-unlock-unheld",
+          "TTM eviction whose busy path drops the reservation lock before it was taken",
+          _derive(TTM, "ttm_move_busy_unlocks", "busy path unlocks an unheld resv",
+                  move=_TTM_MOVE_UNLOCKS_UNHELD["move"]),
+          (STATIC, DYNAMIC, PINNED), "v6.16+",
+          ("export(b0)", "vmap_unlocked(b0)", "move(b0)")),
+        x("ttm_vmap_fails_in_vram", "R25", "vmap-failed",
+          "TTM vmap that fails for a buffer in VRAM instead of moving it to GTT first",
+          _derive(TTM, "ttm_vmap_fails_in_vram", "vmap does not migrate",
+                  callbacks={"vmap": _ttm_vmap_without_migration}),
+          (STATIC, DYNAMIC, PINNED), "v6.16+", ("export(b0)", "vmap_unlocked(b0)")),
+        # ---- importer obligations, one or more per rule
+        x("attach_after_fd", "R8", "attached-without-reference",
+          "importer that attaches after dma_buf_fd took its reference (attach takes none)",
+          SYSTEM_HEAP, (_ignoring(STATIC, "attach_after_fd", "attached-without-reference"),),
+          "v6.16+", ("export(b0)", "fd(b0)", "attach(b0.a0, importer=attach_after_fd)")),
+        x("map_dma_none", "R13", "map-dma-none",
+          "importer that maps with DMA_NONE (drm_prime WARNs and fails)",
+          GEM_PRIME, (_ignoring(STATIC, "map_dma_none", "map-dma-none"),), "v6.16+",
+          ("export(b0)", "attach(b0.a0, importer=map_dma_none)",
+           "map_unlocked(b0.a0, dir=NONE)")),
+        x("reads_sg_pages", "R14", "read-pages",
+          "importer that takes struct pages from the sg_table instead of its DMA addresses",
+          SYSTEM_HEAP, (_ignoring(STATIC, "reads_sg_pages", "read-pages"),), "v6.16+",
+          ("export(b0)", "attach(b0.a0, importer=reads_sg_pages)",
+           "map_unlocked(b0.a0, dir=TO_DEVICE)", "read_pages(b0.a0, slot=0)"),
+          resembles="B34"),
+        x("unlocked_call_under_resv", "R16", "unlocked-under-resv",
+          "importer that calls an _unlocked function while it holds the reservation lock",
+          SYSTEM_HEAP, (_ignoring(STATIC, "unlocked_call_under_resv", "unlocked-under-resv"),),
+          "v6.16+", ("export(b0)", "lock(b0)", "vmap_unlocked(b0)")),
+        x("end_cpu_without_begin", "R20", "end-without-begin",
+          "importer that ends CPU access it never began",
+          SYSTEM_HEAP, (_ignoring(STATIC, "end_cpu_without_begin", "end-without-begin"),),
+          "v6.16+", ("export(b0)", "end_cpu_access(b0, dir=BIDIRECTIONAL)")),
+        x("sync_file_without_direction", "R22", "sync-file-flags",
+          "process that exports a sync file with neither READ nor WRITE",
+          SYSTEM_HEAP, (_ignoring(STATIC, "sync_file_without_direction", "sync-file-flags"),),
+          "v6.16+", ("export(b0)", "fd(b0)", "export_sync_file(b0, flags=0)")),
+        x("name_too_long", "R23", "name-too-long",
+          "process that names a buffer with more than DMA_BUF_NAME_LEN - 1 characters",
+          SYSTEM_HEAP, (_ignoring(STATIC, "name_too_long", "name-too-long"),), "v6.16+",
+          ("export(b0)", "fd(b0)", "set_name(b0, length=32)")),
+        x("add_fence_after_failed_lock", "R24", "add-fence-without-resv",
+          "importer that adds a fence although dma_resv_lock failed (so nothing is reserved "
+          "either)",
+          SYSTEM_HEAP, (_ignoring(STATIC, "add_fence_after_failed_lock",
+                                  "add-fence-without-resv", "add-fence-unreserved"),),
+          "v6.16+", ("export(b0)", "add_fence(b0, usage=WRITE)"), resembles="B31"),
+        x("add_fence_without_reserve", "R24", "add-fence-unreserved",
+          "importer that adds a fence without dma_resv_reserve_fences (or after it failed)",
+          SYSTEM_HEAP, (_ignoring(STATIC, "add_fence_without_reserve", "add-fence-unreserved"),),
+          "v6.16+", ("export(b0)", "lock(b0)", "add_fence(b0, usage=WRITE)"),
+          resembles="B31"),
+        x("double_vunmap", "R25", "vunmap-unmapped",
+          "importer that vunmaps a buffer it does not hold a vmap of (twice, or never mapped)",
+          SYSTEM_HEAP, (_ignoring(STATIC, "double_vunmap", "vunmap-unmapped"),), "v6.16+",
+          ("export(b0)", "vunmap_unlocked(b0)")),
+        x("vmap_without_resv", "R25", "vmap-without-resv",
+          "importer that calls the locked dma_buf_vmap without the reservation lock",
+          SYSTEM_HEAP, (_ignoring(STATIC, "vmap_without_resv", "vmap-without-resv"),),
+          "v6.16+", ("export(b0)", "vmap(b0)")),
+        x("mmap_past_end", "R26", "mmap-bounds",
+          "importer that maps pages beyond the end of the buffer with dma_buf_mmap",
+          SYSTEM_HEAP, (_ignoring(STATIC, "mmap_past_end", "mmap-bounds"),), "v6.16+",
+          ("export(b0)", "dma_buf_mmap(b0, pages=1, pgoff=2)")),
+        x("llseek_from_current", "R27", "llseek-whence",
+          "process that seeks a dma-buf fd with SEEK_CUR",
+          SYSTEM_HEAP, (_ignoring(STATIC, "llseek_from_current", "llseek-whence"),), "v6.16+",
+          ("export(b0)", "fd(b0)", "llseek(b0, offset=0, whence=SEEK_CUR)")),
+        x("mmap_under_resv", "R30", "mmap-under-resv",
+          "importer that calls dma_buf_mmap while it holds the reservation lock",
+          SYSTEM_HEAP, (_ignoring(STATIC, "mmap_under_resv", "mmap-under-resv"),), "v6.16+",
+          ("export(b0)", "lock(b0)", "dma_buf_mmap(b0, pages=1, pgoff=0)")),
     ]
 
 
