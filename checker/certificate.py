@@ -260,10 +260,12 @@ def _better(s: Standing, d: int | None, than: Standing, than_d: int | None) -> b
 def _unknown_why(verdicts: Sequence[Verdict]) -> str:
     if not verdicts:
         return "no engine ran"
-    if all(v.engine == "hypothesis" for v in verdicts):
-        return "only random exploration ran: no violation found, which proves nothing"
-    reasons = sorted({v.reason for v in verdicts if v.engine != "hypothesis" and v.reason})
-    return "; ".join(reasons) or "no engine decided it"
+    reasons = "; ".join(sorted({f"{v.engine}: {v.reason}" for v in verdicts
+                                if v.engine != "hypothesis" and v.reason}))
+    if any(v.engine == "hypothesis" and v.status is Status.HOLDS for v in verdicts):
+        return ("only random exploration ran to the end, and finding no violation proves "
+                "nothing" + (f" ({reasons})" if reasons else ""))
+    return reasons or "no engine decided it"
 
 
 def trivially_proved(rule: Rule, reach: Reach) -> Row | None:

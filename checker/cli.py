@@ -10,7 +10,12 @@ Subcommands:
 * ``replay [PATH ...]``: replay kept counterexamples (by default ``counterexamples/``);
 * ``scenario FILE ...``: run the scenarios of spec files, showing every step;
 * ``explain RULE|FILE``: a rule of the catalogue (R1..R32), or a counterexample's trace;
-* ``rules``: the rule catalogue as a table.
+* ``rules``: the rule catalogue as a table;
+* ``validate-exporter EXPORTER``: an exporter's certificate, one verdict per obligation and
+  profile (``checker.validate``, ``checker.certificate``); ``--reference --output-dir
+  docs/certificates`` regenerates the shipped ones;
+* ``selftest``: the mutant catalogue against every engine, as a kill matrix
+  (``checker.selftest``).
 
 Exit codes (``check``): 0 every verdict holds, is proved or witnessed; 1 a violation; 2 a
 spec or usage error (nothing was checked); 3 an unknown answer (solver timeout, time
@@ -407,6 +412,35 @@ def cmd_validate_exporter(args: argparse.Namespace, o: Out) -> int:
     return code
 
 
+# ---------------------------------------------------------------- selftest
+
+
+def cmd_selftest(args: argparse.Namespace, o: Out) -> int:
+    from checker.selftest import Settings, matrix_json, matrix_text, selftest
+    from model.mutants import MUTANTS
+
+    unknown = [n for n in args.mutant or () if n not in MUTANTS]
+    if unknown:
+        raise UsageError(f"--mutant {unknown[0]}: no such mutant; the catalogue has "
+                         + ", ".join(MUTANTS))
+    engines = ENGINES if not args.engine or "all" in args.engine else tuple(
+        e for e in ENGINES if e in args.engine)
+    settings = Settings(seed=args.seed, budget_s=args.time_budget)
+    jobs = args.jobs if args.jobs else (os.cpu_count() or 1)
+    total = len(args.mutant or MUTANTS) * len(engines)
+    progress = Progress(o.err, total)
+
+    def done(n: int, item: object, kill: object) -> None:
+        progress.show(f"{n}/{total} (mutant, engine) runs done")
+
+    try:
+        mx = selftest(args.mutant or (), engines, settings, jobs, done)
+    finally:
+        progress.close()
+    o.out.write(matrix_json(mx) if args.format == "json" else matrix_text(mx))
+    return mx.exit_code
+
+
 # ---------------------------------------------------------------- replay
 
 
@@ -690,6 +724,24 @@ def parser() -> argparse.ArgumentParser:
                    f"{DEFAULT_COUNTEREXAMPLES}/)")
     v.add_argument("--no-write", action="store_true", help="write no counterexample files")
     v.set_defaults(run=cmd_validate_exporter, itf_dir=None)
+
+    st = sub.add_parser("selftest", help="run the mutant catalogue against every engine",
+                        description="The mutation self-test: every seeded bug of the "
+                        "catalogue (model/mutants.py) against every engine, as a kill matrix "
+                        "(mutant x engine: killed, time, counterexample length). Exit 0 when "
+                        "every engine kills every mutant with a trace that replays (and bmc's "
+                        "is exactly as long as the catalogue's witness), 1 otherwise.")
+    st.add_argument("--mutant", action="append", metavar="NAME",
+                    help="only this mutant (repeat for several)")
+    st.add_argument("--engine", action="append", choices=(*ENGINES, "all"),
+                    help="only this engine (repeat for several; default all)")
+    st.add_argument("--seed", type=int, default=0, metavar="N", help="explorer seed")
+    st.add_argument("--time-budget", type=_positive(float), default=120.0, metavar="SECONDS",
+                    help="budget per (mutant, engine) run (default 120)")
+    st.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
+                    help="runs in parallel processes (default: one per CPU)")
+    st.add_argument("--format", choices=("text", "json"), default="text")
+    st.set_defaults(run=cmd_selftest)
 
     r = sub.add_parser("replay", help="replay kept counterexamples",
                        description="Replay counterexample files. Exit 0 when every one "

@@ -6,8 +6,10 @@ every ``always`` property, for every depth:
 * **base case**: bounded model checking from the initial state to ``k`` steps (``bmc``'s
   unrolling: a counterexample found here is a real, replayed one);
 * **step case**: from an *arbitrary* state within the declared bounds, ``k`` steps on which
-  every target holds, with pairwise distinct states (simple paths), cannot be followed by
-  a step that breaks a target. Contract-mode guards are part of the transition relation.
+  every target holds, through pairwise distinct states (a simple path), cannot be followed
+  by a step that breaks a target. The state that step reaches may repeat an earlier one
+  (a violation can leave the state as it was). Contract-mode guards are part of the
+  transition relation.
 
 An arbitrary state is usually not reachable, so the step case is strengthened with
 **auxiliary invariants** found by Houdini's algorithm. Candidates come from the model: its
@@ -394,13 +396,16 @@ def prove(problem: Problem, max_k: int = 4, timeout_s: float = 120.0,
     for k in range(1, max_k + 1):
         if (why := base_bound(k)) is not None:
             return _unknown(problem, names, why, start, verdicts, findings, depth=k - 1)
-        # extend the step case to k transitions: frames 0..k on a simple path, every goal
-        # holding before the last step
+        # extend the step case to k transitions: every goal holding before the last step,
+        # frames 0..k-1 on a simple path. Frame k may repeat an earlier one: a rule
+        # violation fires on a step, and the shortest trace to it can end in a state it
+        # already visited (a call the model refuses without a change, a self-loop), so
+        # only the states before the bad step are pairwise distinct on it
         ind.extend()
-        new = ind.frames[-1]
-        step_solver.add(enc.bool_at(aux_t, new))
-        for old in ind.frames[:-1]:
-            step_solver.add(_distinct(old, new))
+        step_solver.add(enc.bool_at(aux_t, ind.frames[-1]))
+        last = ind.frames[-2]
+        for old in ind.frames[:-2]:
+            step_solver.add(_distinct(old, last))
         for g in goals:
             assume(g, k - 1)
         while live:

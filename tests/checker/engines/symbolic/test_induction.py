@@ -91,6 +91,22 @@ def test_a_mutant_is_refuted_by_the_base_case_and_the_rest_is_proved() -> None:
     assert "rest_proved" in rules.details
 
 
+@pytest.mark.parametrize("strengthen", [False, True])
+def test_a_violation_that_leaves_the_state_unchanged_is_never_proved(strengthen: bool
+                                                                      ) -> None:
+    """The second put of double_put is refused by the model without a change of state: the
+    bad step is a self-loop. The simple-path constraint of the step case covers only the
+    states before the bad step, so it cannot rule that step out (it once did, and the
+    auxiliary invariants let the step case close at k = 1, before the base case reached
+    the 3-step violation)."""
+    m = MUTANTS["double_put"]
+    (rules,) = [v for v in prove(Problem(m.name, m.model("1x1"), "contract"), max_k=4,
+                                 strengthen=strengthen) if v.prop == RULES]
+    assert rules.status is Status.VIOLATED, str(rules)
+    findings = rules.details["findings"]
+    assert isinstance(findings, dict) and f"{m.rule} {m.tag}" in findings
+
+
 def test_a_false_invariant_beyond_the_bound_is_never_proved() -> None:
     # the buffer is released with an attachment on step 3: clean_at_release is false
     m = MUTANTS["missing_detach"]
