@@ -5,7 +5,9 @@ that ignores one obligation) plus a shortest sequence that exposes it (the engin
 tests hold them to that length: bounded model checking finds nothing shorter). The
 witness is legal in contract mode for the mutant's importers, so an engine searching that
 mode can find the same bug. Names say what is wrong; ``resembles`` points at a real bug in
-the corpus where one exists.
+the corpus where one exists. Exporter bugs that misuse the reservation lock are written in
+the specification language, whose ``lock()`` and ``unlock()`` carry the exporter's R24
+checks.
 """
 
 from __future__ import annotations
@@ -133,7 +135,7 @@ def _ttm_pin_refuses_migration(c: Ctx, call: Call) -> None:
     b, a = call.buf, call.att
     assert a is not None
     with c.when(b.x["placement"].eq(VRAM) & ~a.p2p):
-        c.returns(-EBUSY)  # eviction to GTT "busy": the importer gets nothing it can reach
+        c.returns(-EBUSY)  # validation into GTT gives up as busy; the core WARNs (R12, 6.16+)
     with c.otherwise():
         c.inc(b.x["pin_count"])
 
