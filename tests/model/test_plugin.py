@@ -3,6 +3,8 @@ contract mode by running the step."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from model import Model
@@ -12,12 +14,15 @@ from model.plugin import (
     PluginError,
     PythonExporter,
     PythonImporter,
+    Severity,
     as_exporter,
     as_importer,
     counter,
     flag,
 )
 from model.program import NotEncodable
+from model.rules import RULES
+from model.violation import Party
 
 
 class Mover(PythonExporter):
@@ -127,3 +132,337 @@ def test_unknown_private_field() -> None:
     with pytest.raises(PluginError, match=r"Bad.map_dma_buf\(\): buffer b0 has no field 'nope'"):
         m.run(["export(b0)", "attach(b0.a0, importer=static)",
                "map_unlocked(b0.a0, dir=TO_DEVICE)"])
+
+
+# ---------------------------------------------------------------- declarations
+
+
+class Failing(PythonExporter):
+    """vmap with a failure path of its own; counts what it saw of the call."""
+
+    name = "failing"
+    fallible = frozenset({"vmap"})
+    profiles = ("v7.x", "v6.16+")
+    modelled_on = "a test driver"
+    buffer_fields = (counter("vmaps", 2), counter("seen", 3), flag("failed"))
+
+    def vmap(self, call: CallView) -> int:
+        if call.failing:
+            call.buf.x["failed"] = True
+            return -12
+        call.buf.x["vmaps"] += 1
+        call.buf.x["seen"] = len(call.buf.attachments)
+        return 0
+
+    def vunmap(self, call: CallView) -> None:
+        call.buf.x["vmaps"] -= 1
+
+
+def test_declarations_pass_through() -> None:
+    x = as_exporter(Failing())
+    assert x.fallible == frozenset({"vmap"})
+    assert x.profiles == ("v6.16+", "v7.x")  # in the kernel's order
+    assert x.modelled_on == "a test driver (Python class Failing)"
+    assert x.ops == frozenset({"map_dma_buf", "unmap_dma_buf", "release", "vmap", "vunmap"})
+    defaults = as_exporter(Mover(notify=True))
+    assert defaults.fallible == frozenset() and defaults.priv is True
+    assert defaults.profiles == ("v6.1", "v6.2-6.15", "v6.16+", "v7.x")
+    assert defaults.modelled_on == "Python class Mover"
+
+
+def test_failing_is_true_only_where_the_action_injects_the_exporters_failure() -> None:
+    m = Model(as_exporter(Failing()), profile="v7.x", scope="1x2")
+    assert {str(a) for a in m.actions if a.name == "vmap_unlocked"} == {
+        "vmap_unlocked(b0)", "vmap_unlocked(b0, fault=exporter)"}
+    out = m.run(["export(b0)", "vmap_unlocked(b0, fault=exporter)"])
+    assert out[-1].errno == -12
+    assert [(v.rule, v.tag) for v in out[-1].violations] == [("R25", "vmap-failed")]
+    assert m.value(out[-1].state, "b0.x.failed") == 1
+    assert m.value(out[-1].state, "b0.x.vmaps") == 0
+    out = m.run(["export(b0)", "vmap_unlocked(b0)"])
+    assert out[-1].errno == 0 and m.value(out[-1].state, "b0.x.failed") == 0
+
+
+def test_priv_false_breaks_r1_at_export() -> None:
+    class NoPriv(Failing):
+        priv = False
+
+    x = as_exporter(NoPriv())
+    assert x.priv is False
+    out = Model(x, profile="v7.x", scope="1x1").run(["export(b0)"])
+    assert "R1" in [v.rule for v in out[-1].violations]
+
+
+def test_attachments_lists_the_attached_ones() -> None:
+    m = Model(as_exporter(Failing()), profile="v7.x", scope="1x3")
+    out = m.run(["export(b0)", "attach(b0.a0, importer=static)",
+                 "attach(b0.a2, importer=static)", "vmap_unlocked(b0)"])
+    assert m.value(out[-1].state, "b0.x.seen") == 2
+
+
+class Reader(PythonExporter):
+    """Reads core fields and reports what it saw."""
+
+    name = "reader"
+    ops = frozenset({"map_dma_buf", "unmap_dma_buf", "release", "begin_cpu_access"})
+
+    def begin_cpu_access(self, call: CallView) -> int:
+        buf = call.buf
+        (att,) = buf.attachments
+        call.report("R21", "saw-state",
+                    f"{call.dir} kref={buf.kref} refcount={buf.refcount} live={buf.live} "
+                    f"{att.name} maps={att.maps} dyn={att.dynamic} {{braces}}",
+                    Severity.SILENT)
+        return 0
+
+
+def test_views_read_core_fields_and_report() -> None:
+    m = Model(as_exporter(Reader()), profile="v6.16+", scope="1x1")
+    out = m.run(["export(b0)", "get_dma_buf(b0)", "attach(b0.a0, importer=static)",
+                 "map_unlocked(b0.a0, dir=TO_DEVICE)", "begin_cpu_access(b0, dir=FROM_DEVICE)"],
+                mode="contract")
+    (v,) = out[-1].violations
+    assert (v.rule, v.tag, v.severity, v.party, v.objects) == (
+        "R21", "saw-state", Severity.SILENT, Party.EXPORTER, ("b0",))
+    assert v.message == ("FROM_DEVICE kref=2 refcount=2 live=1 b0.a0 maps=1 dyn=False "
+                         "{braces}")
+
+
+# ---------------------------------------------------------------- services
+
+
+class Locker(PythonExporter):
+    name = "locker"
+    buffer_fields = (counter("n", 1),)
+
+    def __init__(self, twice: bool) -> None:
+        self.twice = twice
+
+    def move(self, call: CallView) -> int:
+        call.buf.set_resv(True)
+        if self.twice:
+            call.buf.set_resv(True)
+        call.buf.set_resv(False)
+        if self.twice:
+            call.buf.set_resv(False)
+        return 0
+
+
+def test_set_resv_checks_like_lock_and_unlock() -> None:
+    ok = Model(as_exporter(Locker(twice=False)), profile="v7.x", scope="1x1")
+    assert ok.run(["export(b0)", "move(b0)"])[-1].violations == ()
+    bad = Model(as_exporter(Locker(twice=True)), profile="v7.x", scope="1x1")
+    out = bad.run(["export(b0)", "move(b0)"])
+    assert [(v.rule, v.tag) for v in out[-1].violations] == [
+        ("R24", "exporter-recursive-resv"), ("R24", "exporter-unlock-unheld")]
+
+
+class Tearing(PythonImporter):
+    name = "tearing"
+
+    def move_notify(self, call: CallView) -> None:
+        assert call.att is not None
+        call.att.unmap_all()
+
+
+def test_python_importer_unmaps_all_in_move_notify() -> None:
+    m = Model(as_exporter(Mover(notify=True)), (STATIC, as_importer(Tearing())),
+              profile="v7.x")
+    outs = m.run(["export(b0)", "dynamic_attach(b0.a0, importer=tearing)",
+                  "map_unlocked(b0.a0, dir=TO_DEVICE)", "move(b0)"])
+    assert [v for o in outs for v in o.violations] == []
+    assert m.value(outs[-1].state, "b0.a0.s0.dir") == 0  # unmapped before the move
+
+
+def test_services_follow_the_model_they_run_in() -> None:
+    """One adapted exporter in two models: each model's move_notify is its own (its
+    profile names the callback)."""
+    from model.profiles import profile
+
+    x = as_exporter(Mover(notify=False))
+    v7 = Model(x, profile="v7.x", scope="1x1")
+    Model(x, profile=profile("v6.16+").configured(move_notify=True), scope="1x2")
+    (v,) = v7.run(SEQ)[-1].violations
+    assert "dma_buf_invalidate_mappings" in v.message
+
+
+# ---------------------------------------------------------------- mistakes
+
+
+def adapt_error(cls: type[PythonExporter]) -> str:
+    with pytest.raises(PluginError) as info:
+        as_exporter(cls())
+    return str(info.value)
+
+
+def test_unknown_op_names_the_class_and_the_fix() -> None:
+    class Typo(PythonExporter):
+        ops = frozenset({"map_dma_buf", "unmap_dma_buf", "release", "begin_cpu_acces"})
+
+    assert adapt_error(Typo).startswith(
+        "Typo.ops: unknown dma_buf_ops member 'begin_cpu_acces' (did you mean "
+        "'begin_cpu_access'?); members: attach, detach")
+
+    class Text(PythonExporter):
+        ops = "map_dma_buf"  # type: ignore[assignment]
+
+    assert "Text.ops = 'map_dma_buf': give a set or tuple of names" in adapt_error(Text)
+
+
+def test_unknown_profile() -> None:
+    class Old(PythonExporter):
+        profiles = ("v6.16", "v7.x")
+
+    assert adapt_error(Old) == ("Old.profiles: unknown kernel profile 'v6.16' (did you mean "
+                                "'v6.16+'?); profiles: v6.1, v6.2-6.15, v6.16+, v7.x")
+
+    class Empty(PythonExporter):
+        profiles = ()
+
+    assert "Empty.profiles is empty" in adapt_error(Empty)
+
+
+def test_fallible_needs_an_op_and_a_method() -> None:
+    class NotInOps(PythonExporter):
+        fallible = frozenset({"vmap"})
+
+    assert "NotInOps.fallible names 'vmap', which is not in its ops" in adapt_error(NotInOps)
+
+    class NoMethod(PythonExporter):
+        ops = frozenset({"map_dma_buf", "unmap_dma_buf", "release", "vmap"})
+        fallible = frozenset({"vmap"})
+
+    assert "NoMethod defines no vmap() method" in adapt_error(NoMethod)
+
+
+def test_misspelt_callback_and_bad_signature() -> None:
+    class Misspelt(PythonExporter):
+        def begin_cpu_acess(self, call: CallView) -> int:
+            return 0
+
+    assert adapt_error(Misspelt) == (
+        "Misspelt defines begin_cpu_acess(), which no callback is named: did you mean "
+        "begin_cpu_access()? (prefix a helper's name with '_')")
+
+    class NoCall(PythonExporter):
+        def vmap(self) -> int:
+            return 0
+
+    assert adapt_error(NoCall) == ("NoCall.vmap must take one argument, the call: "
+                                   "def vmap(self, call)")
+
+
+def test_bad_declarations() -> None:
+    class Fields(PythonExporter):
+        buffer_fields = (counter("n", 2), counter("n", 3))
+
+    assert "Fields.buffer_fields: field 'n' is declared twice" in adapt_error(Fields)
+
+    class NotAField(PythonExporter):
+        attachment_fields = ("mapped",)  # type: ignore[assignment]
+
+    assert "'mapped' is not a field" in adapt_error(NotAField)
+
+    class Priv(PythonExporter):
+        priv = "yes"  # type: ignore[assignment]
+
+    assert "Priv.priv = 'yes': give True or False" in adapt_error(Priv)
+
+    class BadName(PythonExporter):
+        name = "my heap"
+
+    assert "BadName.name = 'my heap'" in adapt_error(BadName)
+    with pytest.raises(PluginError, match=r"as_exporter\(Mover\(\)\)"):
+        as_exporter(Mover)  # type: ignore[arg-type]
+
+    class StaticNotified(PythonImporter):
+        dynamic = False
+
+        def move_notify(self, call: CallView) -> None:
+            return None
+
+    with pytest.raises(PluginError, match="StaticNotified defines move_notify"):
+        as_importer(StaticNotified())
+
+
+class Returns(PythonExporter):
+    name = "returns"
+    buffer_fields = (counter("count", 2),)
+
+    def __init__(self, ret: object = 0, write: object = 1, name: str = "count") -> None:
+        self.ret, self.write, self.field = ret, write, name
+
+    def map_dma_buf(self, call: CallView) -> object:
+        call.buf.x[self.field] = self.write  # type: ignore[assignment]
+        return self.ret
+
+
+MAP = ["export(b0)", "attach(b0.a0, importer=static)", "map_unlocked(b0.a0, dir=TO_DEVICE)"]
+
+
+@pytest.mark.parametrize(("ret", "shown"), [(True, "True"), (12, "12"), ("ok", "'ok'"),
+                                             (None, None)])
+def test_return_values_must_be_zero_or_a_negative_errno(ret: object, shown: str | None
+                                                        ) -> None:
+    m = Model(as_exporter(Returns(ret=ret)), profile="v6.16+", scope="1x1")
+    if shown is None:
+        assert m.run(MAP)[-1].errno == 0
+        return
+    with pytest.raises(PluginError, match=rf"Returns.map_dma_buf\(\) returned {shown}: "
+                       r"return 0 \(or None\) for success or a negative errno"):
+        m.run(MAP)
+
+
+def test_field_writes() -> None:
+    m = Model(as_exporter(Returns(write="1")), profile="v6.16+", scope="1x1")
+    with pytest.raises(PluginError, match="fields hold integers"):
+        m.run(MAP)
+    m = Model(as_exporter(Returns(name="cuont")), profile="v6.16+", scope="1x1")
+    with pytest.raises(PluginError, match=r"has no field 'cuont' \(did you mean 'count'\?\); "
+                       r"declared buffer_fields: count. Declare it in buffer_fields"):
+        m.run(MAP)
+    m = Model(as_exporter(Returns(write=5)), profile="v6.16+", scope="1x1")
+    (v,) = m.run(MAP)[-1].violations
+    assert v.tag == "scope-bound"
+
+
+class Scribbler(PythonExporter):
+    name = "scribbler"
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def map_dma_buf(self, call: CallView) -> int:
+        if self.what == "core":
+            call.buf.kref = 3
+        elif self.what == "read":
+            return call.buf.krf
+        elif self.what == "rule":
+            call.report("R99", "made-up", "text")
+        elif self.what == "tag":
+            call.report("R12", Severity.WARN, "text")  # type: ignore[arg-type]
+        elif self.what == "severity":
+            call.report("R12", "bad-severity", "text", "warn")  # type: ignore[arg-type]
+        else:
+            call.report("R12", "default-severity", "text")
+        return 0
+
+
+@pytest.mark.parametrize(("what", "error", "message"), [
+    ("core", PluginError, "Scribbler.map_dma_buf(): cannot set buffer attribute 'kref'"),
+    ("read", AttributeError, "buffer b0 has no core field 'krf' (did you mean 'kref'?)"),
+    ("rule", PluginError, "report of unknown rule 'R99'"),
+    ("tag", PluginError, "is not an obligation tag"),
+    ("severity", PluginError, "report severity 'warn': give a Severity"),
+])
+def test_view_mistakes(what: str, error: type[Exception], message: str) -> None:
+    m = Model(as_exporter(Scribbler(what)), profile="v6.16+", scope="1x1")
+    with pytest.raises(error, match=re.escape(message)):
+        m.run(MAP)
+
+
+def test_report_defaults_to_the_rules_typical_consequence() -> None:
+    m = Model(as_exporter(Scribbler("default")), profile="v6.16+", scope="1x1")
+    (v,) = m.run(MAP)[-1].violations
+    assert (v.rule, v.tag, v.objects) == ("R12", "default-severity", ("b0", "b0.a0"))
+    assert v.severity is RULES["R12"].consequences[0]
