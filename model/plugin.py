@@ -143,14 +143,14 @@ class _View:
 
     _names: tuple[str, ...] = ()
     _kind = ""
+    _b: _Bound
 
     def __setattr__(self, name: str, value: object) -> None:
         if name in self._names or name.startswith("_"):
             object.__setattr__(self, name, value)
             return
-        who = self._b.who  # type: ignore[attr-defined]
         raise PluginError(
-            f"{who}: cannot set {self._kind} attribute {name!r}: the "
+            f"{self._b.who}: cannot set {self._kind} attribute {name!r}: the "
             "core's fields are read-only; keep state of your own in a declared field "
             "(buffer_fields / attachment_fields) and write it through .x[NAME]")
 

@@ -7,6 +7,7 @@ with the repository root put on ``sys.path`` for the duration of this module.
 
 from __future__ import annotations
 
+import doctest
 import importlib
 import io
 import random
@@ -203,6 +204,11 @@ def test_a_stale_mapped_flag_is_caught_by_both(example: ModuleType,
         out = Model(exporter, None, "v6.16+", "1x1").run(steps, mode="contract")
         found = [(i, v.rule, v.tag, v.severity) for i, o in enumerate(out) for v in o.violations]
         assert found == [(at, "R21", "cpu-sync-unmapped", Severity.SILENT)], exporter.name
+
+
+def test_the_tutorials_examples_run(example: ModuleType) -> None:
+    result = doctest.testmod(example, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 6 and result.failed == 0
 
 
 def test_the_actions_the_traces_use_exist(dsl_heap: Exporter) -> None:
