@@ -4,7 +4,9 @@
 engine, in contract mode at scope 1x1 (all a witness needs), and prints the kill matrix:
 mutant x engine, killed or survived, the time, the counterexample's length. A mutant is
 killed by an engine when the engine reports the mutant's own (rule, tag) with a trace that
-replays on the model through the judge. The command fails when:
+replays on the model through the judge; the random explorer gets up to three seeds (a
+deep bug can need more runs than one seed's round: the matrix names the seed that found
+it). The command fails when:
 
 * a mutant survives an engine (the gate would let that bug through);
 * the bounded model checker's trace is not exactly as long as the catalogue's witness (a
@@ -38,12 +40,14 @@ SCOPE = "1x1"
 @dataclass(frozen=True)
 class Settings:
     """``depth``: the solvers' bound and k-induction's largest k; ``explore_depth``: steps
-    per random run; ``budget_s`` per (mutant, engine)."""
+    per random run; the explorer tries ``seeds`` seeds from ``seed`` (``examples`` runs a
+    round each) until one finds the bug; ``budget_s`` per (mutant, engine, seed)."""
 
     depth: int = 8
     explore_depth: int = 40
     examples: int = 2000
     seed: int = 0
+    seeds: int = 3
     budget_s: float = 120.0
 
 
@@ -57,6 +61,7 @@ class Kill:
     seconds: float
     length: int | None = None  # the counterexample's length
     problem: str = ""  # why the cell fails although killed, or why it survived
+    note: str = ""  # e.g. the explorer's seed, when the first one missed
 
     @property
     def ok(self) -> bool:
@@ -81,21 +86,29 @@ def run_cell(item: tuple[str, str, Settings]) -> Kill:
     target = Finding(RULES, m.rule, m.tag)
     start = time.monotonic()
     cex: Counterexample | None = None
-    why = ""
+    why = note = ""
     if engine == "hypothesis":
-        run = explore(problem_of(m, s.explore_depth),
-                      ExploreSettings(seed=s.seed, max_examples=s.examples,
-                                      time_budget_s=s.budget_s, database=None,
-                                      stop_after=frozenset({target})))
-        cex = _found(run.counterexamples, target)
-        why = f"{run.examples} runs" + (f", stopped: {run.stopped}" if run.stopped else "")
+        tried = []
+        for seed in range(s.seed, s.seed + s.seeds):
+            run = explore(problem_of(m, s.explore_depth),
+                          ExploreSettings(seed=seed, max_examples=s.examples,
+                                          time_budget_s=s.budget_s, database=None,
+                                          stop_after=frozenset({target})))
+            cex = _found(run.counterexamples, target)
+            tried.append(f"seed {seed}: {run.examples} runs"
+                         + (f", stopped: {run.stopped}" if run.stopped else ""))
+            if cex is not None:
+                note = f"seed {seed}" if seed != s.seed else ""
+                break
+        why = "; ".join(tried)
     elif engine == "bmc":
         (v,) = [v for v in bmc(problem_of(m, s.depth), timeout_s=s.budget_s,
                                rules={(m.rule, m.tag)}) if v.prop == RULES]
         cex = v.counterexample if v.status is Status.VIOLATED else None
         why = v.reason or v.status.value
     else:
-        verdicts = prove(problem_of(m, s.depth), max_k=s.depth, timeout_s=s.budget_s)
+        verdicts = prove(problem_of(m, s.depth), max_k=s.depth, timeout_s=s.budget_s,
+                         stop_after={(m.rule, m.tag)})
         (v,) = [v for v in verdicts if v.prop == RULES]
         found = v.details.get("findings")
         cexs = [c for c in found.values() if isinstance(c, Counterexample)] if isinstance(
@@ -105,7 +118,8 @@ def run_cell(item: tuple[str, str, Settings]) -> Kill:
     seconds = time.monotonic() - start
     if cex is None:
         return Kill(name, engine, False, seconds, problem=f"survived ({why})")
-    return Kill(name, engine, True, seconds, len(cex.actions), _fault(m, engine, cex, target))
+    return Kill(name, engine, True, seconds, len(cex.actions), _fault(m, engine, cex, target),
+                note)
 
 
 def _fault(m: Mutant, engine: str, cex: Counterexample, target: Finding) -> str:
@@ -162,7 +176,7 @@ def selftest(names: Sequence[str] = (), engines: Sequence[str] = ENGINES,
 
 def matrix_text(mx: Matrix) -> str:
     width = max(len(n) for n in mx.mutants)
-    cols = [(e, 24) for e in mx.engines]
+    cols = [(e, 33 if e == "hypothesis" else 24) for e in mx.engines]
     head = f"{'mutant':<{width}}  {'rule tag':<38}" + "".join(f"  {e:<{w}}" for e, w in cols)
     lines = [head, "-" * len(head)]
     for n in mx.mutants:
@@ -171,7 +185,7 @@ def matrix_text(mx: Matrix) -> str:
         for e, w in cols:
             c = mx.cell(n, e)
             text = (f"killed {c.seconds:5.1f}s len {c.length}" if c.killed
-                    else f"SURVIVED {c.seconds:5.1f}s")
+                    else f"SURVIVED {c.seconds:5.1f}s") + (f" ({c.note})" if c.note else "")
             row += f"  {text + ('  !' if c.killed and c.problem else ''):<{w}}"
         lines.append(row.rstrip())
     lines.append("")

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -293,14 +293,17 @@ def itf_state(model: Model, values: Sequence[int]) -> dict[str, object]:
 
 
 def prove(problem: Problem, max_k: int = 4, timeout_s: float = 120.0,
-          strengthen: bool = True, samples: int = 20000) -> list[Verdict]:
+          strengthen: bool = True, samples: int = 20000,
+          stop_after: Collection[tuple[str, str]] = ()) -> list[Verdict]:
     """A verdict for ``rules`` and each ``always`` property of ``problem``: proved for
     every depth; violated with a replayed counterexample (for ``rules``, the other
     violations may still be proved never to fire: ``details["rest_proved"]``); holds to
     depth ``max_k`` with the counterexample to induction in ``details`` (``cti``:
     ``name=value`` for the variables that differ from the initial state, ``cti_itf``: the
     whole state as ITF); or unknown (timeout, solver unknown), never reported as
-    holding."""
+    holding. With ``stop_after`` (rule, tag) pairs, the proof stops as soon as the base
+    case has found them all (a mutation self-test looks for one bug): the ``rules`` verdict
+    is violated and whatever else was not decided yet is unknown."""
     start = time.monotonic()
     deadline = start + timeout_s
     names = [RULES, *(p.name for p in problem.properties if p.kind == "always")]
@@ -389,6 +392,7 @@ def prove(problem: Problem, max_k: int = 4, timeout_s: float = 120.0,
         return None
 
     live = list(goals)
+    wanted = set(stop_after)
     if (why := base_bound(0)) is not None:
         return _unknown(problem, names, why, start, verdicts, findings)
     proved_at: int | None = None
@@ -396,6 +400,9 @@ def prove(problem: Problem, max_k: int = 4, timeout_s: float = 120.0,
     for k in range(1, max_k + 1):
         if (why := base_bound(k)) is not None:
             return _unknown(problem, names, why, start, verdicts, findings, depth=k - 1)
+        if wanted and wanted <= set(findings):
+            return _unknown(problem, names, "stopped: the violations asked for were found",
+                            start, verdicts, findings, depth=k)
         # extend the step case to k transitions: every goal holding before the last step,
         # frames 0..k-1 on a simple path. Frame k may repeat an earlier one: a rule
         # violation fires on a step, and the shortest trace to it can end in a state it

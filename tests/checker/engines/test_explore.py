@@ -1,7 +1,7 @@
 """The Hypothesis explorer: stays quiet on the reference exporters, checks properties, is
-deterministic under a seed, never stalls. That it finds every seeded bug, with a trace at
-most two steps longer than the shortest, is tested with the bounded model checker's answer
-in ``test_engines_agree.py``."""
+deterministic under a seed, never stalls. That it finds every seeded bug, like the other
+engines, is the mutation self-test's job (``checker.selftest``: a few mutants in
+``tests/checker/test_selftest.py``, the whole catalogue in CI)."""
 
 from __future__ import annotations
 
