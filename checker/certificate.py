@@ -306,8 +306,9 @@ def property_row(name: str, kind: str, summary: str, verdicts: Sequence[Verdict]
                    evidence=tuple(lines))
     if any(v.status is Status.PROVED for v in mine):
         v = next(v for v in mine if v.status is Status.PROVED)
-        return Row(name, summary, Standing.PROVED, why=f"k-induction: {v.reason} at scope "
-                   f"{_scope(v.problem)}",
+        k = v.details.get("induction_depth", v.depth)
+        return Row(name, summary, Standing.PROVED,
+                   why=f"k-induction: {k}-inductive at scope {_scope(v.problem)}",
                    evidence=tuple(lines))
     depths = [v.depth for v in mine if v.engine != "hypothesis"
               and v.status is Status.HOLDS and v.depth is not None]
