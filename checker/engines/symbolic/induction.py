@@ -33,12 +33,16 @@ again without assuming them.
 from __future__ import annotations
 
 import random
+import re
 import time
-from collections.abc import Collection, Sequence
+import weakref
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import z3
+from z3 import z3core as Z
+from z3.z3 import _to_expr_ref
 
 from checker.engines.symbolic.bmc import Target, Unrolling, check, targets, witness
 from checker.engines.symbolic.encode import (
@@ -58,8 +62,9 @@ from checker.engines.symbolic.encode import (
 )
 from checker.problem import RULES, Counterexample, Finding, Problem, Status, Verdict
 from model import expr as mx
+from model.action import Action
 from model.compile import compile_predicates
-from model.machine import Model, State
+from model.machine import Model, ModelError, State
 from model.program import NotEncodable
 
 ENGINE = "k-induction"
@@ -87,72 +92,6 @@ def _group(name: str) -> str:
     return name.split(".", 1)[0]
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """A candidate invariant: its text, the model expression it is, and the layout
-    indices of the variables it reads."""
-
-    text: str
-    expr: mx.Expr
-    reads: frozenset[int]
-
-
-def candidates(problem: Problem, samples: Sequence[State]) -> list[Candidate]:
-    """Candidate invariants, true in every sample: the model's state invariants
-    (``Model.checks``) and the problem's ``always`` predicates, where the samples satisfy
-    them; linear slack facts (``_slack_candidates``); a variable takes only the values
-    observed; for two variables of the same attachment, or of a buffer and one of its
-    attachments, when one has value ``a`` the other takes only the values observed with
-    ``a``."""
-    model = problem.model
-    layout = model.layout
-    xs = layout.vars
-    rows = np.array(sorted({s.values for s in samples}), dtype=np.int64)
-    seen = [set(np.unique(rows[:, i]).tolist()) for i in range(layout.size)]
-
-    def among(i: int, values: set[int]) -> mx.Expr:
-        return mx.or_(*[xs[i].eq(a) for a in sorted(values)])
-
-    out: list[Candidate] = []
-    preds = [(f"{site.rule} {site.tag} ({', '.join(site.objects)})", pred)
-             for site, pred, _ in model.checks]
-    preds += [(p.name, p.predicate) for p in problem.properties
-              if p.kind == "always" and p.predicate is not None]
-    preds += _slack_candidates(model)
-    states = [tuple(r) for r in rows.tolist()]
-    for (text, pred), fn in zip(preds, compile_predicates([p for _, p in preds]), strict=True):
-        if all(fn(v) for v in states):
-            out.append(Candidate(text, pred, _reads(pred)))
-    for i, var in enumerate(xs):
-        if len(seen[i]) < var.hi - var.lo + 1:
-            out.append(Candidate(f"{var.name} in {sorted(seen[i])}", among(i, seen[i]),
-                                 frozenset({i})))
-    groups: dict[str, list[int]] = {}
-    for i, var in enumerate(xs):
-        if len(seen[i]) > 1:
-            groups.setdefault(_group(var.name), []).append(i)
-    for members in groups.values():
-        for i in members:
-            for j in members:
-                if i == j or not _related(xs[i].name, xs[j].name):
-                    continue
-                base = int(xs[j].hi - xs[j].lo + 1)
-                span = int(xs[i].hi - xs[i].lo + 1) * base
-                counts = np.bincount((rows[:, i] - xs[i].lo) * base + (rows[:, j] - xs[j].lo),
-                                     minlength=span)
-                with_: dict[int, set[int]] = {}
-                for code in np.flatnonzero(counts).tolist():
-                    a, b = divmod(int(code), base)
-                    with_.setdefault(a + xs[i].lo, set()).add(b + xs[j].lo)
-                for a, values in sorted(with_.items()):
-                    if values != seen[j]:
-                        out.append(Candidate(
-                            f"{xs[i].name}={a} -> {xs[j].name} in {sorted(values)}",
-                            mx.or_(mx.not_(xs[i].eq(a)), among(j, values)),
-                            frozenset({i, j})))
-    return out
-
-
 def _object(name: str) -> str:
     """The object a variable belongs to: ``b0`` or ``b0.a1``."""
     parts = name.split(".")
@@ -164,6 +103,393 @@ def _related(a: str, b: str) -> bool:
     buffer's own (attachments of one buffer are related through it)."""
     oa, ob = _object(a), _object(b)
     return oa == ob or "." not in oa or "." not in ob
+
+
+# ---------------------------------------------------------------- symmetry
+
+
+@dataclass(frozen=True)
+class Symmetry:
+    """A swap of two objects of the scope (two buffers, with their attachment slots, or two
+    attachment slots of one buffer) that maps the transition system onto itself:
+    variable ``i`` becomes variable ``vars[i]`` and ground action ``k`` becomes ground
+    action ``actions[k]``. Made only by ``symmetries``, which checks that it is one."""
+
+    name: str
+    objects: tuple[tuple[str, str], ...]  # the object renaming
+    vars: tuple[int, ...]
+    actions: tuple[int, ...]
+
+
+def _swaps(model: Model) -> list[dict[str, str]]:
+    """Object renamings that may be symmetries: adjacent buffers swapped (each attachment
+    slot going with its buffer) and adjacent attachment slots of the first buffer swapped.
+    Together they generate every permutation of the buffers and of each buffer's slots."""
+    scope = model.layout.scope
+    out: list[dict[str, str]] = []
+    for b in range(scope.buffers - 1):
+        out.append({f"b{b}": f"b{b + 1}", f"b{b + 1}": f"b{b}"})
+    for a in range(scope.attachments - 1):
+        out.append({f"b0.a{a}": f"b0.a{a + 1}", f"b0.a{a + 1}": f"b0.a{a}"})
+    return out
+
+
+def _renamed(obj: str, objects: dict[str, str]) -> str:
+    """``obj`` (``b0`` or ``b0.a1``) under an object renaming."""
+    if obj in objects:
+        return objects[obj]
+    buf, dot, rest = obj.partition(".")
+    return objects.get(buf, buf) + dot + rest
+
+
+_SYMMETRIES: weakref.WeakKeyDictionary[Model, dict[str, list[Symmetry]]] = (
+    weakref.WeakKeyDictionary())
+
+
+def symmetries(model: Model, mode: str, deadline: float | None = None,
+               arith: str = "int") -> list[Symmetry]:
+    """The swaps of ``_swaps`` that are symmetries of ``model`` in ``mode``, checked on the
+    model's own terms (``model_terms`` in arithmetic ``arith``): every variable becomes one
+    of the same type, bounds and initial value; every ground action becomes the same
+    operation with the same parameters on the renamed object, which writes exactly the
+    renamed variables; and, with every variable ``x`` replaced by its image, the action's
+    guard and each of its updates are the renamed action's (``g(swap(s)) = g'(s)`` and
+    ``swap(step(swap(s))) = step'(s)`` for every state ``s``). Terms that are not
+    identical are compared by the solver in one question: no state within bounds tells
+    any of them apart. A swap failing any of this is left out."""
+    cache = _SYMMETRIES.setdefault(model, {})
+    key = f"{mode}/{arith}"
+    if key in cache:
+        return cache[key]
+    layout = model.layout
+    xs = layout.vars
+    init = model.initial().values
+    with arithmetic(arith):
+        terms = model_terms(model, mode)
+        bounds = [z3.And(x >= num(v.lo), x <= num(v.hi))
+                  for v, x in zip(xs, terms.state, strict=True) if v.type != mx.BOOL]
+    t = terms.state
+    out: list[Symmetry] = []
+    complete = True
+    for objects in _swaps(model):
+        perm: list[int] = []
+        for v in xs:
+            obj = _object(v.name)
+            w = layout.by_name.get(_renamed(obj, objects) + v.name[len(obj):])
+            if w is None or (w.type, w.lo, w.hi) != (v.type, v.lo, v.hi) \
+                    or init[w.index] != init[v.index]:
+                break
+            perm.append(w.index)
+        if len(perm) != len(xs) or len(set(perm)) != len(perm):
+            continue
+        acts: list[int] = []
+        for a in model.actions:
+            try:
+                acts.append(model.index(Action(a.name, _renamed(a.obj, objects), a.params)))
+            except ModelError:
+                break
+        if len(acts) != len(model.actions) or len(set(acts)) != len(acts):
+            continue
+        swap = Substitution([(t[i], t[perm[i]]) for i in range(len(t))])
+        differ: list[z3.BoolRef] = []
+        same = True
+        for k, act in enumerate(terms.actions):
+            image = terms.actions[acts[k]]
+            if {perm[i] for i in act.changes} != set(image.changes):
+                same = False
+                break
+            g = swap(act.guard)
+            if not g.eq(image.guard):
+                differ.append(g != image.guard)
+            for i, e in act.changes.items():
+                e2 = swap(e)
+                if not e2.eq(image.changes[perm[i]]):
+                    differ.append(e2 != image.changes[perm[i]])
+        if not same:
+            continue
+        if differ:
+            solver = z3.Solver() if arith == "int" else new_solver()
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    complete = False
+                    break
+                solver.set("timeout", max(1, int(left * 1000)))
+            solver.add(*bounds)
+            r = solver.check(z3.Or(*differ))
+            if r == z3.unknown:
+                complete = False
+            if r != z3.unsat:
+                continue
+        first = min(objects)
+        out.append(Symmetry(f"{first}<->{objects[first]}", tuple(sorted(objects.items())),
+                            tuple(perm), tuple(acts)))
+    if complete:
+        cache[key] = out
+    return out
+
+
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, x: int) -> int:
+        p = self.parent
+        while p[x] != x:
+            p[x] = p[p[x]]
+            x = p[x]
+        return x
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:  # the smaller index stays the root
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def _rename(e: mx.Expr, to: Sequence[mx.Var]) -> mx.Expr:
+    """``e`` with every variable ``x`` replaced by ``to[x.index]`` (a DAG walk, each node
+    once)."""
+    memo: dict[int, mx.Expr] = {}
+    stack: list[tuple[mx.Expr, bool]] = [(e, False)]
+    while stack:
+        x, ready = stack.pop()
+        if id(x) in memo:
+            continue
+        if isinstance(x, mx.Var):
+            memo[id(x)] = to[x.index]
+        elif isinstance(x, mx.Op):
+            if not ready:
+                stack.append((x, True))
+                stack.extend((a, False) for a in x.args if id(a) not in memo)
+                continue
+            args = tuple(memo[id(a)] for a in x.args)
+            same = all(n is o for n, o in zip(args, x.args, strict=True))
+            memo[id(x)] = x if same else mx.rebuild(x.op, args)
+        else:
+            memo[id(x)] = x
+    return memo[id(e)]
+
+
+_OBJECT = re.compile(r"\bb\d+(?:\.a\d+)?\b")
+
+
+def _rename_text(text: str, sym: Symmetry) -> str:
+    objects = dict(sym.objects)
+    return _OBJECT.sub(lambda m: _renamed(m.group(0), objects), text)
+
+
+class _Keys:
+    """Candidate predicates as Z3 terms with a canonical key: the term with the operands
+    of every conjunction, disjunction and sum flattened and sorted, and the two sides of
+    every equation sorted (by the Z3 id of their own canonical term). Terms with one key
+    are equal up to the order of those operands, so they are equivalent; the images of
+    a predicate under a renaming of objects usually differ from another predicate only
+    in that order (a disjunction over attachment slots, a sum of their counts)."""
+
+    def __init__(self, model: Model, mode: str, arith: str) -> None:
+        self.arith = arith
+        with arithmetic(arith):
+            self.terms = model_terms(model, mode)
+        # Z3 id -> (the term, its canonical term): both kept alive, so that no id is reused
+        self._canon: dict[int, tuple[z3.ExprRef, z3.ExprRef]] = {}
+        self._swaps: dict[str, Substitution] = {}
+
+    def term(self, e: mx.Expr) -> z3.BoolRef:
+        with arithmetic(self.arith):
+            return self.terms.conv.boolean(e)
+
+    def key(self, t: z3.ExprRef) -> int:
+        return int(self.canonical(t).get_id())
+
+    def canonical(self, t: z3.ExprRef) -> z3.ExprRef:
+        memo = self._canon
+        ctx = t.ctx
+        c = ctx.ref()
+        stack: list[tuple[z3.ExprRef, bool]] = [(t, False)]
+        while stack:
+            x, ready = stack.pop()
+            xid = x.get_id()
+            if xid in memo:
+                continue
+            if not z3.is_app(x) or x.num_args() == 0:
+                memo[xid] = (x, x)
+                continue
+            kids = x.children()
+            if not ready:
+                stack.append((x, True))
+                stack.extend((k, False) for k in kids if k.get_id() not in memo)
+                continue
+            args = [memo[k.get_id()][1] for k in kids]
+            kind = x.decl().kind()
+            if kind in _AC:
+                flat: list[z3.ExprRef] = []
+                for a in args:
+                    flat.extend(a.children() if z3.is_app_of(a, kind) else [a])
+                flat.sort(key=lambda a: a.get_id())
+                arr = (z3.Ast * len(flat))(*[a.as_ast() for a in flat])
+                ast = _AC[kind](c, len(flat), arr)
+            elif kind == Z.Z3_OP_EQ:
+                a, b = sorted(args, key=lambda a: a.get_id())
+                ast = Z.Z3_mk_eq(c, a.as_ast(), b.as_ast())
+            else:
+                arr = (z3.Ast * len(args))(*[a.as_ast() for a in args])
+                ast = Z.Z3_update_term(c, x.as_ast(), len(args), arr)
+            memo[xid] = (x, _to_expr_ref(ast, ctx))
+        return memo[t.get_id()][1]
+
+    def image(self, t: z3.ExprRef, sym: Symmetry) -> z3.ExprRef:
+        """``t`` with every variable replaced by its image under ``sym``."""
+        swap = self._swaps.get(sym.name)
+        if swap is None:
+            st = self.terms.state
+            swap = self._swaps[sym.name] = Substitution(
+                [(st[i], st[j]) for i, j in enumerate(sym.vars)])
+        return swap(t)
+
+
+_AC = {Z.Z3_OP_AND: Z.Z3_mk_and, Z.Z3_OP_OR: Z.Z3_mk_or, Z.Z3_OP_ADD: Z.Z3_mk_add}
+
+
+def _orbits(n: int, edges: Callable[[int], Sequence[int]]) -> _UnionFind:
+    uf = _UnionFind(n)
+    for i in range(n):
+        for j in edges(i):
+            uf.union(i, j)
+    return uf
+
+
+# ---------------------------------------------------------------- candidates
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A candidate invariant: its text, the model expression it is, and the layout
+    indices of the variables it reads."""
+
+    text: str
+    expr: mx.Expr
+    reads: frozenset[int]
+
+
+def candidates(problem: Problem, samples: Sequence[State],
+               syms: Sequence[Symmetry] = ()) -> list[Candidate]:
+    """Candidate invariants, true in every sample: the model's state invariants
+    (``Model.checks``) and the problem's ``always`` predicates, where the samples satisfy
+    them; linear slack facts (``_slack_candidates``); a variable takes only the values
+    observed; for two variables of the same attachment, or of a buffer and one of its
+    attachments, when one has value ``a`` the other takes only the values observed with
+    ``a``.
+
+    With symmetries ``syms`` the candidates are closed under them, as if the samples
+    were (the image of a reachable state under a symmetry is reachable): a variable's
+    observed values are those of every variable it can be renamed to, and likewise for
+    pairs of variables; a predicate comes with its images, and is kept only if all of
+    them hold in every sample."""
+    model = problem.model
+    layout = model.layout
+    xs = layout.vars
+    rows = np.array(sorted({s.values for s in samples}), dtype=np.int64)
+    states = [tuple(r) for r in rows.tolist()]
+    var_orbit = _orbits(layout.size, lambda i: [s.vars[i] for s in syms])
+    seen_at = [set(np.unique(rows[:, i]).tolist()) for i in range(layout.size)]
+    union: dict[int, set[int]] = {}
+    for i in range(layout.size):
+        union.setdefault(var_orbit.find(i), set()).update(seen_at[i])
+    seen = [union[var_orbit.find(i)] for i in range(layout.size)]
+
+    def among(i: int, values: set[int]) -> mx.Expr:
+        return mx.or_(*[xs[i].eq(a) for a in sorted(values)])
+
+    out: list[Candidate] = []
+    preds = [(f"{site.rule} {site.tag} ({', '.join(site.objects)})", pred)
+             for site, pred, _ in model.checks]
+    preds += [(p.name, p.predicate) for p in problem.properties
+              if p.kind == "always" and p.predicate is not None]
+    preds += _slack_candidates(model)
+    preds, orbit = _closed(model, problem.mode, preds, syms)
+    fns = compile_predicates([p for _, p in preds])
+    broken = {orbit[n] for n, fn in enumerate(fns) if not all(fn(v) for v in states)}
+    for n, (text, pred) in enumerate(preds):
+        if orbit[n] not in broken:
+            out.append(Candidate(text, pred, _reads(pred)))
+    for i, var in enumerate(xs):
+        if len(seen[i]) < var.hi - var.lo + 1:
+            out.append(Candidate(f"{var.name} in {sorted(seen[i])}", among(i, seen[i]),
+                                 frozenset({i})))
+    groups: dict[str, list[int]] = {}
+    for i, var in enumerate(xs):
+        if len(seen[i]) > 1:
+            groups.setdefault(_group(var.name), []).append(i)
+    pairs = [(i, j) for members in groups.values() for i in members for j in members
+             if i != j and _related(xs[i].name, xs[j].name)]
+    codes: list[set[int]] = []
+    for i, j in pairs:
+        base = int(xs[j].hi - xs[j].lo + 1)
+        span = int(xs[i].hi - xs[i].lo + 1) * base
+        counts = np.bincount((rows[:, i] - xs[i].lo) * base + (rows[:, j] - xs[j].lo),
+                             minlength=span)
+        codes.append(set(np.flatnonzero(counts).tolist()))
+    if syms:
+        where = {p: n for n, p in enumerate(pairs)}
+        pair_orbit = _orbits(len(pairs), lambda n: [
+            where[q] for s in syms if (q := (s.vars[pairs[n][0]], s.vars[pairs[n][1]])) in where])
+        joint: dict[int, set[int]] = {}
+        for n in range(len(pairs)):
+            joint.setdefault(pair_orbit.find(n), set()).update(codes[n])
+        codes = [joint[pair_orbit.find(n)] for n in range(len(pairs))]
+    for (i, j), observed in zip(pairs, codes, strict=True):
+        base = int(xs[j].hi - xs[j].lo + 1)
+        with_: dict[int, set[int]] = {}
+        for code in sorted(observed):
+            a, b = divmod(int(code), base)
+            with_.setdefault(a + xs[i].lo, set()).add(b + xs[j].lo)
+        for a, values in sorted(with_.items()):
+            if values != seen[j]:
+                out.append(Candidate(
+                    f"{xs[i].name}={a} -> {xs[j].name} in {sorted(values)}",
+                    mx.or_(mx.not_(xs[i].eq(a)), among(j, values)),
+                    frozenset({i, j})))
+    return out
+
+
+def _closed(model: Model, mode: str, preds: list[tuple[str, mx.Expr]],
+            syms: Sequence[Symmetry]) -> tuple[list[tuple[str, mx.Expr]], list[int]]:
+    """``preds`` without duplicates and with their images under ``syms`` added, and each
+    one's orbit (an index). Without symmetries, each predicate is its own orbit."""
+    if not syms:
+        return preds, list(range(len(preds)))
+    keys = _Keys(model, mode, "int")
+    out: list[tuple[str, mx.Expr]] = []
+    terms: list[z3.ExprRef] = []
+    index: dict[int, int] = {}
+    links: list[tuple[int, int]] = []
+
+    def add(text: str, e: mx.Expr) -> int:
+        t = keys.term(e)
+        k = keys.key(t)
+        n = index.get(k)
+        if n is None:
+            n = index[k] = len(out)
+            out.append((text, e))
+            terms.append(t)
+        return n
+
+    for text, e in preds:
+        add(text, e)
+    n = 0
+    while n < len(out):  # the list grows with the images of its members
+        text, e = out[n]
+        for s in syms:
+            links.append((n, add(_rename_text(text, s), _rename(e, [model.layout.vars[j]
+                                                                 for j in s.vars]))))
+        n += 1
+    uf = _UnionFind(len(out))
+    for a, b in links:
+        uf.union(a, b)
+    return out, [uf.find(n) for n in range(len(out))]
+
+
+# ---------------------------------------------------------------- Houdini
 
 
 def _slack_candidates(model: Model) -> list[tuple[str, mx.Expr]]:
@@ -201,11 +527,24 @@ def _reads(e: mx.Expr) -> frozenset[int]:
     return reads_of([e])
 
 
+def _not(t: z3.BoolRef) -> z3.BoolRef:
+    ctx = t.ctx
+    return z3.BoolRef(Z.Z3_mk_not(ctx.ref(), t.as_ast()), ctx)
+
+
+def _or(ts: Sequence[z3.BoolRef]) -> z3.BoolRef:
+    ctx = ts[0].ctx
+    arr = (z3.Ast * len(ts))(*[x.as_ast() for x in ts])
+    return z3.BoolRef(Z.Z3_mk_or(ctx.ref(), len(ts), arr), ctx)
+
+
 def houdini(model: Model, mode: str, cands: list[Candidate], deadline: float,
-            arith: str = "int") -> tuple[list[Candidate], bool]:
-    """The largest subset of ``cands`` that is inductive (each step from a state
-    satisfying all of them reaches one that does), and whether the search finished (when
-    it did not, the empty set is returned: nothing unproved is ever assumed).
+            arith: str = "int", syms: Sequence[Symmetry] = ()
+            ) -> tuple[list[Candidate], bool]:
+    """The largest subset of ``cands`` closed under the symmetries ``syms`` that is
+    inductive (each step from a state satisfying all of them reaches one that does), and
+    whether the search finished (when it did not, the empty set is returned: nothing
+    unproved is ever assumed).
 
     Each ground action is asked in turn, about the candidates that read a variable it
     writes (the others cannot change): a state within bounds satisfying every remaining
@@ -213,7 +552,17 @@ def houdini(model: Model, mode: str, cands: list[Candidate], deadline: float,
     substituted into the candidate) breaks one. Rounds repeat until one drops nothing.
     These one-step questions are arithmetic-heavy (sums of counters), so they are asked
     over the integer encoding in Z3's SMT core, where they are much cheaper than
-    bit-blasted."""
+    bit-blasted.
+
+    With symmetries (``symmetries(model, mode, arith=arith)``), candidates and actions
+    fall into orbits. A candidate whose image under a symmetry is not among the
+    candidates (as a term, once simplified) is dropped with its orbit at once; after
+    that the remaining set is closed under every symmetry, and stays so because a
+    candidate is dropped with its orbit (if ``c`` breaks on a step of action ``k`` from
+    a state ``s``, its image breaks on a step of the image of ``k`` from the image of
+    ``s``, which satisfies the closed set). Only one action per orbit is asked: a step
+    of the image of ``k`` is the image of a step of ``k`` (that is what ``symmetries``
+    checks), so the closed set it preserves is preserved by every action of the orbit."""
     with arithmetic(arith):
         terms = model_terms(model, mode)
         conv = terms.conv
@@ -221,6 +570,32 @@ def houdini(model: Model, mode: str, cands: list[Candidate], deadline: float,
         bounds = [z3.And(x >= num(v.lo), x <= num(v.hi)) for v, x in
                   zip(model.layout.vars, terms.state, strict=True) if v.type != mx.BOOL]
     t = terms.state
+    active = set(range(len(cands)))
+    orbit_of = list(range(len(cands)))
+    actions = list(range(len(terms.actions)))
+    if syms:
+        keys = _Keys(model, mode, arith)
+        first: dict[int, int] = {}
+        for n, c in enumerate(now):
+            first.setdefault(keys.key(c), n)
+        uf = _UnionFind(len(cands))
+        unmatched: set[int] = set()
+        for s in syms:
+            for n, c in enumerate(now):
+                m = first.get(keys.key(keys.image(c, s)))
+                if m is None:
+                    unmatched.add(n)
+                else:
+                    uf.union(n, m)
+        orbit_of = [uf.find(n) for n in range(len(cands))]
+        gone = {orbit_of[n] for n in unmatched}
+        active = {n for n in active if orbit_of[n] not in gone}
+        act_uf = _orbits(len(actions), lambda k: [s.actions[k] for s in syms])
+        actions = [k for k in actions if act_uf.find(k) == k]
+    orbits: dict[int, list[int]] = {}
+    for n, o in enumerate(orbit_of):
+        orbits.setdefault(o, []).append(n)
+    fns = compile_predicates([c.expr for c in cands])
     solver = z3.Solver() if arith == "int" else new_solver()
     solver.add(*bounds)
     lits = [z3.Bool(f"cand!{n}") for n in range(len(cands))]
@@ -230,26 +605,28 @@ def houdini(model: Model, mode: str, cands: list[Candidate], deadline: float,
     for n, c in enumerate(cands):
         for i in c.reads:
             readers.setdefault(i, []).append(n)
-    after: dict[tuple[int, int], z3.BoolRef] = {}
-    active = set(range(len(cands)))
+    broken: dict[tuple[int, int], z3.BoolRef] = {}  # (action, candidate): its successor breaks
     changed = True
     while changed:
         changed = False
-        for k, act in enumerate(terms.actions):
-            post = Substitution([(t[i], e) for i, e in act.changes.items()])
+        for k in actions:
+            act = terms.actions[k]
+            post: Substitution | None = None
             while True:
                 rel = sorted({n for i in act.changes for n in readers.get(i, ())} & active)
                 if not rel:
                     break
                 for n in rel:
-                    if (k, n) not in after:
-                        after[k, n] = post(now[n])
+                    if (k, n) not in broken:
+                        if post is None:
+                            post = Substitution([(t[i], e) for i, e in act.changes.items()])
+                        broken[k, n] = _not(post(now[n]))
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return [], False
                 solver.set("timeout", max(1, int(left * 1000)))
                 solver.push()
-                solver.add(act.guard, z3.Or(*[z3.Not(after[k, n]) for n in rel]))
+                solver.add(act.guard, _or([broken[k, n] for n in rel]))
                 r = check_assuming(solver, [lits[n] for n in sorted(active)])
                 m = solver.model() if r == z3.sat else None
                 solver.pop()
@@ -257,12 +634,27 @@ def houdini(model: Model, mode: str, cands: list[Candidate], deadline: float,
                     break
                 if m is None:
                     return [], False
-                dropped = {n for n in rel
-                           if not z3.is_true(m.eval(after[k, n], model_completion=True))}
+                dropped = _broken_in(m, t, act.changes, rel, cands, fns)
+                if not dropped:  # the model's own evaluation as a fallback
+                    dropped = {n for n in rel
+                               if z3.is_true(m.eval(broken[k, n], model_completion=True))}
                 assert dropped, "a model of the goal falsifies some candidate"
-                active -= dropped
+                for n in dropped:
+                    active.difference_update(orbits[orbit_of[n]])
                 changed = True
     return [cands[n] for n in sorted(active)], True
+
+
+def _broken_in(m: z3.ModelRef, t: Sequence[z3.ExprRef], changes: dict[int, z3.ExprRef],
+               rel: Sequence[int], cands: Sequence[Candidate],
+               fns: Sequence[Callable[[Sequence[int]], bool]]) -> set[int]:
+    """The candidates among ``rel`` that are false in the successor of the state of a Z3
+    model (the successor's values read off the model, the candidates evaluated by their
+    compiled predicates)."""
+    values = [0] * len(t)
+    for i in set().union(*(cands[n].reads for n in rel)):
+        values[i] = value_of(m.eval(changes.get(i, t[i]), model_completion=True))
+    return {n for n in rel if not fns[n](values)}
 
 
 # ---------------------------------------------------------------- k-induction
@@ -294,7 +686,8 @@ def itf_state(model: Model, values: Sequence[int]) -> dict[str, object]:
 
 def prove(problem: Problem, max_k: int = 4, timeout_s: float = 120.0,
           strengthen: bool = True, samples: int = 20000,
-          stop_after: Collection[tuple[str, str]] = ()) -> list[Verdict]:
+          stop_after: Collection[tuple[str, str]] = (), symmetric: bool = True
+          ) -> list[Verdict]:
     """A verdict for ``rules`` and each ``always`` property of ``problem``: proved for
     every depth; violated with a replayed counterexample (for ``rules``, the other
     violations may still be proved never to fire: ``details["rest_proved"]``); holds to
@@ -303,7 +696,9 @@ def prove(problem: Problem, max_k: int = 4, timeout_s: float = 120.0,
     whole state as ITF); or unknown (timeout, solver unknown), never reported as
     holding. With ``stop_after`` (rule, tag) pairs, the proof stops as soon as the base
     case has found them all (a mutation self-test looks for one bug): the ``rules`` verdict
-    is violated and whatever else was not decided yet is unknown."""
+    is violated and whatever else was not decided yet is unknown. With ``symmetric`` (the
+    default) the auxiliary-invariant search works per orbit of the scope's symmetries
+    (``symmetries``)."""
     start = time.monotonic()
     deadline = start + timeout_s
     names = [RULES, *(p.name for p in problem.properties if p.kind == "always")]
@@ -333,10 +728,13 @@ def prove(problem: Problem, max_k: int = 4, timeout_s: float = 120.0,
     aux: list[Candidate] = []
     if strengthen:
         t0 = time.monotonic()
-        cands = candidates(problem, sample_states(model, problem.mode, samples))
+        syms = symmetries(model, problem.mode, deadline) if symmetric else []
         t1 = time.monotonic()
-        aux, complete = houdini(model, problem.mode, cands, deadline)
-        timing |= {"candidates": t1 - t0, "houdini": time.monotonic() - t1}
+        cands = candidates(problem, sample_states(model, problem.mode, samples), syms)
+        t2 = time.monotonic()
+        aux, complete = houdini(model, problem.mode, cands, deadline, syms=syms)
+        timing |= {"symmetries": t1 - t0, "candidates": t2 - t1,
+                   "houdini": time.monotonic() - t2}
         for g in goals:
             details[g.target.name]["auxiliary_invariants"] = len(aux)
             if not complete:
@@ -502,4 +900,5 @@ def _cti(enc: Encoding, m: z3.ModelRef, run: Unrolling, g: Goal) -> dict[str, ob
     return out
 
 
-__all__ = ["ENGINE", "Candidate", "candidates", "houdini", "itf_state", "prove", "sample_states"]
+__all__ = ["ENGINE", "Candidate", "Symmetry", "candidates", "houdini", "itf_state", "prove",
+           "sample_states", "symmetries"]
