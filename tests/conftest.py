@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import pytest
@@ -26,6 +27,23 @@ ExporterLike = str | Exporter
 ImporterLike = str | Importer
 
 _MODELS: dict[tuple[int, str, tuple[int, ...] | None, str], Model] = {}
+
+_ROOT = Path(__file__).resolve().parents[1]
+_COVERED = (_ROOT / "tests" / "model", _ROOT / "model")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Line coverage is measured for ``model/`` and comes from the model's own tests
+    (``tests/model/`` and the doctests in ``model/``; they alone cover it to the gate's
+    threshold). Every other test runs the model through the engines and the command line,
+    often millions of steps: traced, it would only slow the suite (coverage's tracer makes
+    model code several times slower), so it runs with coverage paused (pytest-cov's
+    ``no_cover`` marker), as do the few model tests marked so because they run the model at
+    length."""
+    for item in items:
+        path = Path(str(item.path)).resolve()
+        if not any(d == path or d in path.parents for d in _COVERED):
+            item.add_marker(pytest.mark.no_cover)
 
 
 def model_for(

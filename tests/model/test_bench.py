@@ -16,6 +16,7 @@ def test_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert "steps/s" in out[1] and len(out) == 5
 
 
+@pytest.mark.no_cover  # runs the model at length: untraced (see tests/conftest.py)
 def test_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--scopes", "1x2", "--steps", "200", "--mode", "misuse", "--json"]) == 0
     row = json.loads(capsys.readouterr().out)

@@ -31,6 +31,7 @@ def _pick(m: Model, s: State, mode: str, choice: int) -> Action | None:
 
 
 @pytest.mark.parametrize("scope", ["1x2", "2x2"])
+@pytest.mark.no_cover  # runs the model at length: untraced (see tests/conftest.py)
 @pytest.mark.parametrize("exporter", list(EXPORTERS))
 @SETTINGS
 @given(profile=st.sampled_from(list(PROFILES)), choices=CHOICES)

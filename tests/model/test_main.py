@@ -10,6 +10,7 @@ import model.__main__ as selfcheck
 from model.mutants import MUTANTS, Mutant
 
 
+@pytest.mark.no_cover  # runs the model at length: untraced (see tests/conftest.py)
 def test_all_pass() -> None:
     out = io.StringIO()
     assert selfcheck.main([], out) == 0
@@ -18,6 +19,7 @@ def test_all_pass() -> None:
     assert any("canonical sequence  ttm" in line for line in lines)
 
 
+@pytest.mark.no_cover  # runs the model at length: untraced (see tests/conftest.py)
 def test_a_mutant_that_escapes_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
     m = MUTANTS["double_put"]
     escaped = Mutant(m.name, m.rule, "no-such-tag", m.summary, m.exporter, m.importers,

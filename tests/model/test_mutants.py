@@ -82,6 +82,7 @@ def test_reference_behaviour_does_not_break_the_rule(name: str) -> None:
         state = out.state
 
 
+@pytest.mark.no_cover  # runs the model at length: untraced (see tests/conftest.py)
 def test_mutants_blame_the_right_party() -> None:
     """An exporter mutant is caught at an exporter (or core) site; an importer mutant at an
     importer obligation it does not keep."""

@@ -52,6 +52,7 @@ def concrete_by_symbolic(m: Model, k: int, s: State) -> tuple[tuple[int, ...], i
     return tuple(values[: m.layout.size]), values[g.ret], fired
 
 
+@pytest.mark.no_cover  # runs the model at length: untraced (see tests/conftest.py)
 @pytest.mark.parametrize("profile", list(PROFILES))
 @pytest.mark.parametrize("exporter", sorted(EXPORTERS))
 def test_compiled_step_agrees_with_symbolic(exporter: str, profile: str) -> None:
