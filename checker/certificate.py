@@ -260,8 +260,13 @@ def _better(s: Standing, d: int | None, than: Standing, than_d: int | None) -> b
 def _unknown_why(verdicts: Sequence[Verdict]) -> str:
     if not verdicts:
         return "no engine ran"
-    reasons = "; ".join(sorted({f"{v.engine}: {v.reason}" for v in verdicts
-                                if v.engine != "hypothesis" and v.reason}))
+    by_reason: dict[str, list[str]] = {}
+    for v in sorted(verdicts, key=lambda v: _rank(v.engine)):
+        if v.engine != "hypothesis" and v.reason:
+            engines = by_reason.setdefault(v.reason, [])
+            if v.engine not in engines:
+                engines.append(v.engine)
+    reasons = "; ".join(f"{', '.join(e)}: {r}" for r, e in by_reason.items())
     if any(v.engine == "hypothesis" and v.status is Status.HOLDS for v in verdicts):
         return ("only random exploration ran to the end, and finding no violation proves "
                 "nothing" + (f" ({reasons})" if reasons else ""))
