@@ -74,16 +74,30 @@ ENGINE = "k-induction"
 
 
 def sample_states(model: Model, mode: str, steps: int = 3000, seed: int = 0) -> list[State]:
-    """States met on random walks from the initial state (restarting now and then)."""
+    """States met on random walks from the initial state (restarting now and then). Each
+    step takes an enabled action uniformly at random: actions drawn uniformly until one is
+    enabled (a few guards evaluated instead of every one), all of them tested after 64
+    misses."""
     rng = random.Random(seed)
-    s = model.initial()
+    actions = model.actions
+    init = model.initial()
+    s = init
     out = [s]
     for _ in range(steps):
-        enabled = model.enabled_indices(s, mode)
-        if not enabled or rng.random() < 0.03:
-            s = model.initial()
+        if rng.random() < 0.03:
+            s = init
             continue
-        s = model.step(s, model.actions[rng.choice(enabled)]).state
+        for _ in range(64):
+            a = actions[rng.randrange(len(actions))]
+            if model.is_enabled(s, a, mode):
+                break
+        else:
+            enabled = [a for a in actions if model.is_enabled(s, a, mode)]
+            if not enabled:
+                s = init
+                continue
+            a = rng.choice(enabled)
+        s = model.step(s, a).state
         out.append(s)
     return out
 
@@ -405,6 +419,9 @@ def candidates(problem: Problem, samples: Sequence[State],
              for site, pred, _ in model.checks]
     preds += [(p.name, p.predicate) for p in problem.properties
               if p.kind == "always" and p.predicate is not None]
+    preds = [(f"{text} [{n}]" if len(parts) > 1 else text, part)
+             for text, parts in [(text, _conjuncts(e)) for text, e in preds]
+             for n, part in enumerate(parts)]
     preds += _slack_candidates(model)
     preds, orbit = _closed(model, problem.mode, preds, syms)
     fns = compile_predicates([p for _, p in preds])
@@ -450,6 +467,17 @@ def candidates(problem: Problem, samples: Sequence[State],
                     mx.or_(mx.not_(xs[i].eq(a)), among(j, values)),
                     frozenset({i, j})))
     return out
+
+
+def _conjuncts(e: mx.Expr) -> list[mx.Expr]:
+    """The conjuncts of ``e`` (``e`` itself unless it is a conjunction). Candidates are
+    split into them: each is a candidate of its own, true wherever the whole is, and the
+    conjunction of the set is unchanged, so no inductive strengthening is lost (a part of a
+    broken whole may even survive); and the parts of a property over every buffer each
+    read one buffer."""
+    if isinstance(e, mx.Op) and e.op == "and":
+        return [p for a in e.args for p in _conjuncts(a)]
+    return [e]
 
 
 def _closed(model: Model, mode: str, preds: list[tuple[str, mx.Expr]],
@@ -588,8 +616,8 @@ def houdini(model: Model, mode: str, cands: list[Candidate], deadline: float,
                 else:
                     uf.union(n, m)
         orbit_of = [uf.find(n) for n in range(len(cands))]
-        gone = {orbit_of[n] for n in unmatched}
-        active = {n for n in active if orbit_of[n] not in gone}
+        open_orbits = {orbit_of[n] for n in unmatched}
+        active = {n for n in active if orbit_of[n] not in open_orbits}
         act_uf = _orbits(len(actions), lambda k: [s.actions[k] for s in syms])
         actions = [k for k in actions if act_uf.find(k) == k]
     orbits: dict[int, list[int]] = {}
@@ -606,15 +634,18 @@ def houdini(model: Model, mode: str, cands: list[Candidate], deadline: float,
         for i in c.reads:
             readers.setdefault(i, []).append(n)
     broken: dict[tuple[int, int], z3.BoolRef] = {}  # (action, candidate): its successor breaks
-    changed = True
-    while changed:
-        changed = False
-        for k in actions:
+    lit_of = {lit.get_id(): n for n, lit in enumerate(lits)}
+    # the candidates an action's last "unsat" rests on (an unsat core of the assumptions):
+    # while none of them is dropped the answer stands (the goal only loses disjuncts)
+    rests_on: dict[int, set[int]] = {}
+    while todo := [k for k in actions if k not in rests_on]:
+        for k in todo:
             act = terms.actions[k]
             post: Substitution | None = None
             while True:
                 rel = sorted({n for i in act.changes for n in readers.get(i, ())} & active)
                 if not rel:
+                    rests_on[k] = set()
                     break
                 for n in rel:
                     if (k, n) not in broken:
@@ -629,8 +660,11 @@ def houdini(model: Model, mode: str, cands: list[Candidate], deadline: float,
                 solver.add(act.guard, _or([broken[k, n] for n in rel]))
                 r = check_assuming(solver, [lits[n] for n in sorted(active)])
                 m = solver.model() if r == z3.sat else None
+                core = ({lit_of[x.get_id()] for x in solver.unsat_core()} if r == z3.unsat
+                        else set())
                 solver.pop()
                 if r == z3.unsat:
+                    rests_on[k] = core
                     break
                 if m is None:
                     return [], False
@@ -639,9 +673,12 @@ def houdini(model: Model, mode: str, cands: list[Candidate], deadline: float,
                     dropped = {n for n in rel
                                if z3.is_true(m.eval(broken[k, n], model_completion=True))}
                 assert dropped, "a model of the goal falsifies some candidate"
+                gone: set[int] = set()
                 for n in dropped:
-                    active.difference_update(orbits[orbit_of[n]])
-                changed = True
+                    gone.update(orbits[orbit_of[n]])
+                active -= gone
+                for j in [j for j, on in rests_on.items() if on & gone]:
+                    del rests_on[j]
     return [cands[n] for n in sorted(active)], True
 
 
