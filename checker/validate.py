@@ -33,6 +33,9 @@ from model.exporters import EXPORTERS
 
 IMPORTERS = ("static", "dynamic", "pinned")
 SOURCE_PATH = "<validate-exporter>"
+# the generated checks' names (an imported spec file may declare checks of its own: those
+# are not run)
+SOLVER_CHECK, EXPLORE_CHECK = "validate_exporter_solvers", "validate_exporter_explore"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PYTHON = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
@@ -128,10 +131,10 @@ def spec_text(target: Target, profiles: tuple[str, ...], s: Settings) -> str:
     solver = [e for e in ("bmc", "prove") if e in s.engines]
     out = [head]
     if solver:
-        out.append(f"check validate {{\n{common}  scope {s.scope}\n  depth {s.depth}\n"
+        out.append(f"check {SOLVER_CHECK} {{\n{common}  scope {s.scope}\n  depth {s.depth}\n"
                    f"  engines {', '.join(solver)}\n}}\n")
     if "hypothesis" in s.engines:
-        out.append(f"check validate_explore {{\n{common}  scope {s.explore_scope}\n"
+        out.append(f"check {EXPLORE_CHECK} {{\n{common}  scope {s.explore_scope}\n"
                    f"  depth {s.explore_depth}\n  engines hypothesis\n  seeds {s.seed}\n}}\n")
     return "\n".join(out)
 
@@ -155,7 +158,7 @@ def plan(target: Target, settings: Settings, only: tuple[str, ...] = ()) -> Plan
     of ``only`` among them). Raises ``TargetError`` or ``SpecError``."""
     probe = spec_text(target, ("v6.16+",), Settings(engines=("bmc",)))
     lib = _load(probe, target)
-    exporter = lib.checks["validate"].exporter
+    exporter = lib.checks[SOLVER_CHECK].exporter
     declared = tuple(exporter.profiles)
     profiles = tuple(p for p in declared if not only or p in only)
     if not profiles:
@@ -165,7 +168,10 @@ def plan(target: Target, settings: Settings, only: tuple[str, ...] = ()) -> Plan
     lib = _load(source, target)
     units: list[Unit] = []
     shown: dict[tuple[str, int], Problem] = {}
-    for name, check in lib.checks.items():
+    for name in (SOLVER_CHECK, EXPLORE_CHECK):
+        check = lib.checks.get(name)
+        if check is None:
+            continue
         for k, problem in enumerate(problems(check)):
             if target.spec_file:
                 problem = replace(problem, imports=(target.spec_file,))
@@ -198,7 +204,8 @@ def verdicts(p: Plan, results: list[UnitResult]) -> list[Verdict]:
 
 
 def certificate(p: Plan, found: list[Verdict]) -> Certificate:
-    exporter = p.library.checks[next(iter(p.library.checks))].exporter
+    exporter = next(p.library.checks[n] for n in (SOLVER_CHECK, EXPLORE_CHECK)
+                    if n in p.library.checks).exporter
     requested = None if p.profiles == p.declared else p.profiles
     return certify(p.target.text, exporter.summary, exporter.modelled_on, IMPORTERS,
                    p.declared, p.settings.describe(), found, requested)

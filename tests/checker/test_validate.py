@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from checker.cli import main
-from checker.validate import Settings, TargetError, parse_target, plan, spec_text
+from checker.validate import (
+    SOLVER_CHECK,
+    Settings,
+    TargetError,
+    parse_target,
+    plan,
+    spec_text,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,7 +44,10 @@ def test_a_user_spec_file_is_imported(tmp_path: Path) -> None:
         'exporter mine "a heap of my own" {\n'
         "  ops map_dma_buf, unmap_dma_buf, release\n"
         "  profiles v6.16+, v7.x\n"
-        "}\n", encoding="utf-8")
+        "}\n"
+        'check mine_check "its own check: not part of the validation" {\n'
+        "  exporter mine\n  importers static\n  profiles v6.16+\n  scope 1x1\n"
+        "  depth 2\n  engines bmc\n}\n", encoding="utf-8")
     target = parse_target(f"{spec}:mine")
     assert target.spec_file == str(spec.resolve())
     text = spec_text(target, ("v6.16+",), Settings())
@@ -45,6 +55,7 @@ def test_a_user_spec_file_is_imported(tmp_path: Path) -> None:
     p = plan(target, Settings(engines=("bmc",)))
     assert p.declared == ("v6.16+", "v7.x") == p.profiles
     assert {u.engine for u in p.units} == {"bmc"}
+    assert {u.check for u in p.units} == {SOLVER_CHECK}, "the file's own checks do not run"
     assert all(pr.imports == (str(spec.resolve()),) for pr in p.problems.values())
 
 
