@@ -508,7 +508,61 @@ class ModelTerms:
     conv: Converter
 
 
+@dataclass
+class Template:
+    """The template state frames of a model in one mode and arithmetic, the converter of
+    expressions over ``state``, and the ground actions' terms built so far."""
+
+    state: list[Term]
+    state2: list[Term]
+    conv: Converter
+    guards: list[mx.Expr]
+    actions: dict[int, ActionTerms] = field(default_factory=dict)
+
+
+_TEMPLATES: weakref.WeakKeyDictionary[Model, dict[str, Template]] = (
+    weakref.WeakKeyDictionary())
 _TERMS: weakref.WeakKeyDictionary[Model, dict[str, ModelTerms]] = weakref.WeakKeyDictionary()
+
+
+def model_template(model: Model, mode: str) -> Template:
+    """The template frames of ``model`` in ``mode`` and the current arithmetic (made once
+    per model, mode and arithmetic; ``model_terms`` and ``action_terms`` build on it)."""
+    per_mode = _TEMPLATES.setdefault(model, {})
+    key = f"{mode}/{ARITH}"
+    tpl = per_mode.get(key)
+    if tpl is None:
+        layout = model.layout
+
+        def template(tag: str) -> list[Term]:
+            return [z3.Bool(f"{v.name}!{tag}") if v.type == mx.BOOL
+                    else num_var(f"{v.name}!{tag}") for v in layout.vars]
+
+        t, t2 = template("t"), template("t2")
+        tpl = per_mode[key] = Template(t, t2, Converter(lambda v: t[v.index]),
+                                       model.guards(mode))
+    return tpl
+
+
+def action_terms(model: Model, mode: str, k: int) -> ActionTerms:
+    """Ground action ``k``'s terms over ``model_template(model, mode).state`` (the very
+    terms ``model_terms`` lists), converted on first use: a question about a few actions
+    need not convert them all."""
+    tpl = model_template(model, mode)
+    out = tpl.actions.get(k)
+    if out is None:
+        layout, conv = model.layout, tpl.conv
+        nxt, fired, ret = effect_of(model, k)
+        changes = {i: to_sort(v, conv.term(e)) for i, (v, e) in enumerate(
+            zip(layout.vars, nxt, strict=True)) if e is not v}
+        # a step out of scope is not in the guard, so its scope-bound site never fires
+        sites = [(f.site, conv.boolean(f.cond)) for f in fired
+                 if f.site.severity is not Severity.SCOPE and mx.const(f.cond) != 0]
+        reads = reads_of([tpl.guards[k], *(e for v, e in zip(layout.vars, nxt, strict=True)
+                                           if e is not v)])
+        out = tpl.actions[k] = ActionTerms(conv.boolean(tpl.guards[k]), changes, sites,
+                                           conv.integer(ret), reads)
+    return out
 
 
 def model_terms(model: Model, mode: str) -> ModelTerms:
@@ -517,27 +571,9 @@ def model_terms(model: Model, mode: str) -> ModelTerms:
     key = f"{mode}/{ARITH}"
     if key in per_mode:
         return per_mode[key]
-    layout = model.layout
-
-    def template(tag: str) -> list[Term]:
-        return [z3.Bool(f"{v.name}!{tag}") if v.type == mx.BOOL else num_var(f"{v.name}!{tag}")
-                for v in layout.vars]
-
-    t, t2 = template("t"), template("t2")
-    conv = Converter(lambda v: t[v.index])
-    guards = model.guards(mode)
-    actions: list[ActionTerms] = []
-    for k in range(len(model.ground)):
-        nxt, fired, ret = effect_of(model, k)
-        changes = {i: to_sort(v, conv.term(e)) for i, (v, e) in enumerate(
-            zip(layout.vars, nxt, strict=True)) if e is not v}
-        # a step out of scope is not in the guard, so its scope-bound site never fires
-        sites = [(f.site, conv.boolean(f.cond)) for f in fired
-                 if f.site.severity is not Severity.SCOPE and mx.const(f.cond) != 0]
-        reads = reads_of([guards[k], *(e for v, e in zip(layout.vars, nxt, strict=True)
-                                       if e is not v)])
-        actions.append(ActionTerms(conv.boolean(guards[k]), changes, sites,
-                                   conv.integer(ret), reads))
+    tpl = model_template(model, mode)
+    t, t2, conv = tpl.state, tpl.state2, tpl.conv
+    actions = [action_terms(model, mode, k) for k in range(len(model.ground))]
     post = Substitution(list(zip(t, t2, strict=True)))
     checks = [(site, conv.boolean(pred), post(conv.boolean(pred)))
               for site, pred, _ in model.checks]
@@ -603,7 +639,10 @@ __all__ = [
     "Converter",
     "Encoding",
     "Frame",
+    "ModelTerms",
     "Step",
+    "Template",
+    "action_terms",
     "arithmetic", "as_bool",
     "as_int",
     "chosen",
@@ -611,6 +650,8 @@ __all__ = [
     "effect_of",
     "encode",
     "fired_sites",
+    "model_template",
+    "model_terms",
     "new_solver",
     "not_encodable_reason",
     "reads_of",

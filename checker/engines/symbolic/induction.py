@@ -49,10 +49,12 @@ from checker.engines.symbolic.encode import (
     Encoding,
     Frame,
     Substitution,
+    action_terms,
     arithmetic,
     check_assuming,
     encode,
     fired_sites,
+    model_template,
     model_terms,
     new_solver,
     not_encodable_reason,
@@ -161,9 +163,11 @@ _SYMMETRIES: weakref.WeakKeyDictionary[Model, dict[str, list[Symmetry]]] = (
 
 
 def symmetries(model: Model, mode: str, deadline: float | None = None,
-               arith: str = "int") -> list[Symmetry]:
+               arith: str = "bv") -> list[Symmetry]:
     """The swaps of ``_swaps`` that are symmetries of ``model`` in ``mode``, checked on the
-    model's own terms (``model_terms`` in arithmetic ``arith``): every variable becomes one
+    model's own terms (``model_terms`` in arithmetic ``arith``; by default the bit-vector
+    terms the encoding has built already, which mean what the integer terms do: every
+    value of the model fits in ``encode.WIDTH`` bits): every variable becomes one
     of the same type, bounds and initial value; every ground action becomes the same
     operation with the same parameters on the renamed object, which writes exactly the
     renamed variables; and, with every variable ``x`` replaced by its image, the action's
@@ -303,7 +307,7 @@ class _Keys:
     def __init__(self, model: Model, mode: str, arith: str) -> None:
         self.arith = arith
         with arithmetic(arith):
-            self.terms = model_terms(model, mode)
+            self.terms = model_template(model, mode)
         # Z3 id -> (the term, its canonical term): both kept alive, so that no id is reused
         self._canon: dict[int, tuple[z3.ExprRef, z3.ExprRef]] = {}
         self._swaps: dict[str, Substitution] = {}
@@ -337,11 +341,21 @@ class _Keys:
             kind = x.decl().kind()
             if kind in _AC:
                 flat: list[z3.ExprRef] = []
-                for a in args:
-                    flat.extend(a.children() if z3.is_app_of(a, kind) else [a])
+                todo = args[::-1]
+                while todo:  # canonical operands are flat, but a sum of bit-vectors is a chain
+                    a = todo.pop()
+                    if z3.is_app_of(a, kind):
+                        todo.extend(a.children()[::-1])
+                    else:
+                        flat.append(a)
                 flat.sort(key=lambda a: a.get_id())
-                arr = (z3.Ast * len(flat))(*[a.as_ast() for a in flat])
-                ast = _AC[kind](c, len(flat), arr)
+                if kind == Z.Z3_OP_BADD:  # binary: a chain
+                    ast = flat[0].as_ast()
+                    for a in flat[1:]:
+                        ast = Z.Z3_mk_bvadd(c, ast, a.as_ast())
+                else:
+                    arr = (z3.Ast * len(flat))(*[a.as_ast() for a in flat])
+                    ast = _AC[kind](c, len(flat), arr)
             elif kind == Z.Z3_OP_EQ:
                 a, b = sorted(args, key=lambda a: a.get_id())
                 ast = Z.Z3_mk_eq(c, a.as_ast(), b.as_ast())
@@ -361,7 +375,8 @@ class _Keys:
         return swap(t)
 
 
-_AC = {Z.Z3_OP_AND: Z.Z3_mk_and, Z.Z3_OP_OR: Z.Z3_mk_or, Z.Z3_OP_ADD: Z.Z3_mk_add}
+_AC = {Z.Z3_OP_AND: Z.Z3_mk_and, Z.Z3_OP_OR: Z.Z3_mk_or, Z.Z3_OP_ADD: Z.Z3_mk_add,
+       Z.Z3_OP_BADD: None}
 
 
 def _orbits(n: int, edges: Callable[[int], Sequence[int]]) -> _UnionFind:
@@ -592,15 +607,14 @@ def houdini(model: Model, mode: str, cands: list[Candidate], deadline: float,
     of the image of ``k`` is the image of a step of ``k`` (that is what ``symmetries``
     checks), so the closed set it preserves is preserved by every action of the orbit."""
     with arithmetic(arith):
-        terms = model_terms(model, mode)
-        conv = terms.conv
-        now = [conv.boolean(c.expr) for c in cands]
+        tpl = model_template(model, mode)
+        now = [tpl.conv.boolean(c.expr) for c in cands]
         bounds = [z3.And(x >= num(v.lo), x <= num(v.hi)) for v, x in
-                  zip(model.layout.vars, terms.state, strict=True) if v.type != mx.BOOL]
-    t = terms.state
+                  zip(model.layout.vars, tpl.state, strict=True) if v.type != mx.BOOL]
+    t = tpl.state
     active = set(range(len(cands)))
     orbit_of = list(range(len(cands)))
-    actions = list(range(len(terms.actions)))
+    actions = list(range(len(model.actions)))
     if syms:
         keys = _Keys(model, mode, arith)
         first: dict[int, int] = {}
@@ -620,6 +634,8 @@ def houdini(model: Model, mode: str, cands: list[Candidate], deadline: float,
         active = {n for n in active if orbit_of[n] not in open_orbits}
         act_uf = _orbits(len(actions), lambda k: [s.actions[k] for s in syms])
         actions = [k for k in actions if act_uf.find(k) == k]
+    with arithmetic(arith):  # only the actions asked about
+        terms = {k: action_terms(model, mode, k) for k in actions}
     orbits: dict[int, list[int]] = {}
     for n, o in enumerate(orbit_of):
         orbits.setdefault(o, []).append(n)
@@ -635,43 +651,60 @@ def houdini(model: Model, mode: str, cands: list[Candidate], deadline: float,
             readers.setdefault(i, []).append(n)
     broken: dict[tuple[int, int], z3.BoolRef] = {}  # (action, candidate): its successor breaks
     lit_of = {lit.get_id(): n for n, lit in enumerate(lits)}
-    # the candidates an action's last "unsat" rests on (an unsat core of the assumptions):
+    # the actions of one operation on one object are asked together (one question whether
+    # some of them breaks a candidate: their terms share most of their structure),
+    # cheapest first (fewest variables read), so that most candidates that go are dropped
+    # before the costly questions are answered
+    by_op: dict[tuple[str, str], list[int]] = {}
+    for k in actions:
+        by_op.setdefault((model.actions[k].name, model.actions[k].obj), []).append(k)
+    batches = sorted(by_op.values(), key=lambda ks: (max(len(terms[k].reads) for k in ks), ks))
+    posts: dict[int, Substitution] = {}
+    # the candidates a batch's last "unsat" rests on (an unsat core of the assumptions):
     # while none of them is dropped the answer stands (the goal only loses disjuncts)
     rests_on: dict[int, set[int]] = {}
-    while todo := [k for k in actions if k not in rests_on]:
-        for k in todo:
-            act = terms.actions[k]
-            post: Substitution | None = None
+    while todo := [b for b in range(len(batches)) if b not in rests_on]:
+        for b in todo:
             while True:
-                rel = sorted({n for i in act.changes for n in readers.get(i, ())} & active)
+                rel: dict[int, list[int]] = {}
+                for k in batches[b]:
+                    act = terms[k]
+                    rk = sorted({n for i in act.changes for n in readers.get(i, ())} & active)
+                    if not rk:
+                        continue
+                    rel[k] = rk
+                    for n in rk:
+                        if (k, n) not in broken:
+                            if k not in posts:
+                                posts[k] = Substitution([(t[i], e)
+                                                         for i, e in act.changes.items()])
+                            broken[k, n] = _not(posts[k](now[n]))
                 if not rel:
-                    rests_on[k] = set()
+                    rests_on[b] = set()
                     break
-                for n in rel:
-                    if (k, n) not in broken:
-                        if post is None:
-                            post = Substitution([(t[i], e) for i, e in act.changes.items()])
-                        broken[k, n] = _not(post(now[n]))
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return [], False
                 solver.set("timeout", max(1, int(left * 1000)))
                 solver.push()
-                solver.add(act.guard, _or([broken[k, n] for n in rel]))
+                solver.add(_or([z3.And(terms[k].guard, _or([broken[k, n] for n in rk]))
+                                for k, rk in rel.items()]))
                 r = check_assuming(solver, [lits[n] for n in sorted(active)])
                 m = solver.model() if r == z3.sat else None
                 core = ({lit_of[x.get_id()] for x in solver.unsat_core()} if r == z3.unsat
                         else set())
                 solver.pop()
                 if r == z3.unsat:
-                    rests_on[k] = core
+                    rests_on[b] = core
                     break
                 if m is None:
                     return [], False
-                dropped = _broken_in(m, t, act.changes, rel, cands, fns)
-                if not dropped:  # the model's own evaluation as a fallback
-                    dropped = {n for n in rel
-                               if z3.is_true(m.eval(broken[k, n], model_completion=True))}
+                dropped: set[int] = set()
+                for k, rk in rel.items():  # the actions the model's state enables
+                    if z3.is_true(m.eval(terms[k].guard, model_completion=True)):
+                        dropped |= _broken_in(m, t, terms[k].changes, rk, cands, fns) or {
+                            n for n in rk  # the model's own evaluation as a fallback
+                            if z3.is_true(m.eval(broken[k, n], model_completion=True))}
                 assert dropped, "a model of the goal falsifies some candidate"
                 gone: set[int] = set()
                 for n in dropped:
