@@ -24,6 +24,9 @@ from model.mutants import MUTANTS, Mutant
 # its own tests, and tracing here would only slow the suite
 pytestmark = pytest.mark.no_cover
 
+# a cap that only a hung run reaches: these tests' answers depend on runs, not on time
+BUDGET_S = 900.0
+
 
 @cache
 def core_properties() -> tuple[object, ...]:
@@ -67,7 +70,8 @@ def test_the_same_seed_gives_byte_identical_counterexample_files(tmp_path: Path)
     for run in ("a", "b"):
         target = Finding(RULES, m.rule, m.tag)
         result = explore(mutant_problem(m),
-                         ExploreSettings(seed=0, stop_after=frozenset({target})))
+                         ExploreSettings(seed=0, stop_after=frozenset({target}),
+                                         time_budget_s=BUDGET_S))
         (cex,) = [c for c in result.counterexamples if c.finding == target]
         written = write(cex, tmp_path / run)
         files.append((written.scenario.read_bytes(), written.itf.read_bytes()))
@@ -81,15 +85,22 @@ def test_an_always_property_and_a_response_are_checked() -> None:
     model = m.model("1x1")
     problem = with_core(m.name, model)
     both = frozenset({Finding("remap_after_move"), Finding(RULES, m.rule, m.tag)})
-    result = explore(problem, ExploreSettings(seed=0, stop_after=both))
-    props = {c.finding.prop for c in result.counterexamples}
+    # a budget in runs, not seconds (a loaded CI machine must not change the answer); a
+    # second seed when the first misses the 5-step bug in its round, as the self-test does
+    for seed in (0, 1, 2):
+        result = explore(problem, ExploreSettings(seed=seed, stop_after=both,
+                                                  time_budget_s=BUDGET_S))
+        props = {c.finding.prop for c in result.counterexamples}
+        if "remap_after_move" in props:
+            break
     assert "remap_after_move" in props
     cex = next(c for c in result.counterexamples if c.finding.prop == "remap_after_move")
     assert cex.actions[-1].name == "access"
     never_two = Property("never_vmapped", "always", predicate=model.layout.buffers[0].vmap_cnt
                          .eq(0))
     result = explore(Problem("vmap", model, "contract", 10, (never_two,)),
-                     ExploreSettings(seed=0, stop_after=frozenset({Finding("never_vmapped")})))
+                     ExploreSettings(seed=0, stop_after=frozenset({Finding("never_vmapped")}),
+                                     time_budget_s=BUDGET_S))
     (cex,) = [c for c in result.counterexamples if c.finding.prop == "never_vmapped"]
     # shortest: export(b0), vmap_unlocked(b0); the locked form needs one more step
     assert len(cex.actions) <= 3 and cex.actions[-1].name in ("vmap", "vmap_unlocked")
