@@ -255,6 +255,48 @@ def check_assuming(solver: z3.Solver, lits: Sequence[z3.BoolRef]) -> z3.CheckSat
     return z3.CheckSatResult(r)
 
 
+# Boolean connectives through the C API, for terms of known sorts (the Python layer's
+# coercions dominate building the transition relation of a large model)
+def _wrap(ast: z3.Ast) -> Term:
+    return _to_expr_ref(ast, z3.main_ctx())
+
+
+def _and(xs: Sequence[z3.BoolRef]) -> z3.BoolRef:
+    arr = (z3.Ast * len(xs))(*[x.as_ast() for x in xs])
+    out = _wrap(Z.Z3_mk_and(z3.main_ctx().ref(), len(xs), arr))
+    assert isinstance(out, z3.BoolRef)
+    return out
+
+
+def _or(xs: Sequence[z3.BoolRef]) -> z3.BoolRef:
+    arr = (z3.Ast * len(xs))(*[x.as_ast() for x in xs])
+    out = _wrap(Z.Z3_mk_or(z3.main_ctx().ref(), len(xs), arr))
+    assert isinstance(out, z3.BoolRef)
+    return out
+
+
+def _not(x: z3.BoolRef) -> z3.BoolRef:
+    out = _wrap(Z.Z3_mk_not(z3.main_ctx().ref(), x.as_ast()))
+    assert isinstance(out, z3.BoolRef)
+    return out
+
+
+def _implies(a: z3.BoolRef, b: z3.BoolRef) -> z3.BoolRef:
+    out = _wrap(Z.Z3_mk_implies(z3.main_ctx().ref(), a.as_ast(), b.as_ast()))
+    assert isinstance(out, z3.BoolRef)
+    return out
+
+
+def _eq(a: Term, b: Term) -> z3.BoolRef:
+    out = _wrap(Z.Z3_mk_eq(z3.main_ctx().ref(), a.as_ast(), b.as_ast()))
+    assert isinstance(out, z3.BoolRef)
+    return out
+
+
+def _ite(c: z3.BoolRef, a: Term, b: Term) -> Term:
+    return _wrap(Z.Z3_mk_ite(z3.main_ctx().ref(), c.as_ast(), a.as_ast(), b.as_ast()))
+
+
 @dataclass
 class ActionTerms:
     """One ground action over the template frame ``t``: its guard (in the problem's mode,
@@ -316,11 +358,11 @@ class Encoding:
             for site, c in a.fired:
                 per.setdefault((site.rule, site.tag), []).append(c)
             for pair, cs in per.items():
-                by_pair.setdefault(pair, []).append(z3.And(self.step_t.choice[k], z3.Or(*cs)))
+                by_pair.setdefault(pair, []).append(_and([self.step_t.choice[k], _or(cs)]))
         for site, p, p2 in self.checks:
-            by_pair.setdefault((site.rule, site.tag), []).append(z3.And(p, z3.Not(p2)))
+            by_pair.setdefault((site.rule, site.tag), []).append(_and([p, _not(p2)]))
         self.pairs: dict[tuple[str, str], z3.BoolRef] = {
-            pair: z3.Or(*cs) for pair, cs in by_pair.items()}
+            pair: _or(cs) for pair, cs in by_pair.items()}
         self.violation_t = self.violation(self.pairs)
         self.bounds_t = z3.And(*self._bounds(self.t))
 
@@ -340,22 +382,22 @@ class Encoding:
         choice, ret = self.step_t.choice, self.step_t.ret
         n = len(self.actions)
         parts: list[z3.BoolRef] = [z3.PbEq([(c, 1) for c in choice], 1)]
-        parts += [z3.Implies(choice[k], a.guard) for k, a in enumerate(self.actions)]
+        parts += [_implies(choice[k], a.guard) for k, a in enumerate(self.actions)]
         for i, (x, x2) in enumerate(zip(self.t.state, self.t2.state, strict=True)):
             value: Term = x
             for k in reversed(range(n)):
                 c = self.actions[k].changes.get(i)
                 if c is not None:
-                    value = z3.If(choice[k], c, value)
-            parts.append(x2 == value)
-        value_r: Num = num(0)
+                    value = _ite(choice[k], c, value)
+            parts.append(_eq(x2, value))
+        value_r: Term = num(0)
         for k in reversed(range(n)):
             r = self.actions[k].ret
             if not is_zero(r):
-                value_r = z3.If(choice[k], r, value_r)
-        parts.append(ret == value_r)
+                value_r = _ite(choice[k], r, value_r)
+        parts.append(_eq(ret, value_r))
         parts += self._monitor_updates()
-        return z3.And(*parts)
+        return _and(parts)
 
     def _monitor_updates(self) -> list[z3.BoolRef]:
         parts: list[z3.BoolRef] = []

@@ -85,6 +85,7 @@ def sample_states(model: Model, mode: str, steps: int = 3000, seed: int = 0) -> 
     init = model.initial()
     s = init
     out = [s]
+    few: dict[State, list[Action]] = {}  # the enabled actions of states where few are
     for _ in range(steps):
         if rng.random() < 0.03:
             s = init
@@ -94,7 +95,9 @@ def sample_states(model: Model, mode: str, steps: int = 3000, seed: int = 0) -> 
             if model.is_enabled(s, a, mode):
                 break
         else:
-            enabled = [a for a in actions if model.is_enabled(s, a, mode)]
+            enabled = few.get(s)
+            if enabled is None:
+                enabled = few[s] = [a for a in actions if model.is_enabled(s, a, mode)]
             if not enabled:
                 s = init
                 continue
