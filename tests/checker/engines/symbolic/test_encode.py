@@ -116,6 +116,19 @@ def test_templates_leave_untouched_variables_to_the_frame_condition() -> None:
     assert not any(n.endswith("!t") or n.endswith("!t2") for n in names)
 
 
+def test_an_action_s_terms_are_built_on_first_use_and_are_the_listed_ones() -> None:
+    m = Model(SYSTEM_HEAP, profile="v6.16+", scope="1x2")
+    k = m.actions.index(next(a for a in m.actions if str(a) == "attach(b0.a1, importer=static)"))
+    first = E.action_terms(m, "contract", k)
+    assert set(E.model_template(m, "contract").actions) == {k}  # nothing else converted
+    assert E.model_terms(m, "contract").actions[k] is first
+    assert E.model_template(m, "contract").state is E.model_terms(m, "contract").state
+    with E.arithmetic("int"):  # a template per arithmetic
+        assert E.action_terms(m, "contract", k) is not first
+        assert all(z3.is_int(x) or z3.is_bool(x) for x in E.model_template(m, "contract").state)
+    assert not all(z3.is_int(x) or z3.is_bool(x) for x in E.model_template(m, "contract").state)
+
+
 def _constants(t: z3.ExprRef) -> set[z3.ExprRef]:
     out: set[z3.ExprRef] = set()
     seen: set[int] = set()

@@ -7,21 +7,31 @@ The core invariants are the ``rules`` target (no rule violation fires on any ste
 profile at scope 2x3 takes minutes (``python -m checker.engines.symbolic.bench`` does it and
 prints each verdict); to keep the suite short it proves every exporter at scope 1x2 under
 one profile each, the four exporters covering the four profiles between them, and the
-system heap at 2x3.
+system heap and udmabuf at 2x3.
+
+The auxiliary-invariant search works per orbit of the scope's symmetries: the tests check
+the symmetries on the concrete model, that a swap whose terms differ is left out, and
+that the set kept is initiated, closed under them and inductive for every action.
 """
 
 from __future__ import annotations
 
+import time
 from functools import cache
 from typing import TYPE_CHECKING
 
 import pytest
+import z3
 
 from checker.dsl.resolve import ResolvedProperty, load
+from checker.engines.symbolic import encode as E
+from checker.engines.symbolic import induction as I
 from checker.engines.symbolic.induction import prove
 from checker.problem import RULES, Problem, Property, Status, Verdict, engine_property
-from model import PROFILES, Model
-from model.exporters import EXPORTERS, SYSTEM_HEAP
+from model import PROFILES, Model, State
+from model import expr as mx
+from model.compile import compile_predicates
+from model.exporters import EXPORTERS, SYSTEM_HEAP, UDMABUF
 from model.mutants import MUTANTS
 from model.plugin import PythonExporter, as_exporter
 
@@ -75,6 +85,90 @@ def test_reference_exporters_prove_every_core_invariant(models: ModelFn,
 
 def test_the_system_heap_is_proved_at_2x3() -> None:
     assert_proved(Model(SYSTEM_HEAP, profile="v6.16+", scope="2x3"), "system_heap")
+
+
+def test_udmabuf_is_proved_at_2x3() -> None:
+    assert_proved(Model(UDMABUF, profile="v6.2-6.15", scope="2x3"), "udmabuf")
+
+
+# ---------------------------------------------------------------- symmetries
+
+
+def test_the_swaps_of_buffers_and_of_attachment_slots_are_symmetries() -> None:
+    """Each symmetry found is checked here on the concrete model: with ``swap(s)[i] =
+    s[vars[i]]``, action ``k`` is enabled in ``swap(s)`` exactly when its image is in ``s``,
+    and its step from ``swap(s)`` is the swapped step of its image from ``s``."""
+    m = Model(SYSTEM_HEAP, profile="v6.16+", scope="2x3")
+    syms = I.symmetries(m, "contract")
+    assert [s.name for s in syms] == ["b0<->b1", "b0.a0<->b0.a1", "b0.a1<->b0.a2"]
+    assert I.symmetries(m, "contract") is syms  # checked once per model and mode
+    states = I.sample_states(m, "contract", 400, seed=3)[::20]
+    for sym in syms:
+        assert sorted(sym.vars) == list(range(m.layout.size))
+        assert sorted(sym.actions) == list(range(len(m.actions)))
+        for s in states:
+            swapped = State(tuple(s.values[j] for j in sym.vars))
+            for k, a in enumerate(m.actions):
+                image = m.actions[sym.actions[k]]
+                assert m.is_enabled(swapped, a) == m.is_enabled(s, image), (sym.name, a)
+                if m.is_enabled(s, image):
+                    after = m.step(s, image).state.values
+                    assert m.step(swapped, a).state.values == tuple(
+                        after[j] for j in sym.vars), (sym.name, a)
+
+
+def test_a_swap_whose_terms_differ_is_not_a_symmetry() -> None:
+    """An action of the second buffer whose guard no longer mirrors the first buffer's: the
+    buffer swap is left out, the attachment swaps stay. A guard rewritten into an
+    equivalent term that is not the same term is still a symmetry (the solver says so)."""
+    m = Model(SYSTEM_HEAP, profile="v6.16+", scope="2x2")
+    terms = E.model_terms(m, "contract")  # the bit-vector terms symmetries() compares
+    k = m.actions.index(next(a for a in m.actions if str(a) == "put(b1)"))
+    terms.actions[k].guard = z3.And(terms.actions[k].guard, z3.BoolVal(True))
+    j = m.actions.index(next(a for a in m.actions if str(a) == "fd(b1)"))
+    terms.actions[j].guard = z3.BoolVal(False)
+    assert [s.name for s in I.symmetries(m, "contract")] == ["b0.a0<->b0.a1"]
+    m2 = Model(SYSTEM_HEAP, profile="v6.16+", scope="2x2")
+    terms2 = E.model_terms(m2, "contract")
+    k2 = m2.actions.index(next(a for a in m2.actions if str(a) == "put(b1)"))
+    terms2.actions[k2].guard = z3.And(terms2.actions[k2].guard, z3.BoolVal(True))
+    assert [s.name for s in I.symmetries(m2, "contract")] == ["b0<->b1", "b0.a0<->b0.a1"]
+
+
+def test_houdini_per_orbit_keeps_an_initiated_inductive_set_closed_under_the_symmetries(
+        ) -> None:
+    m = Model(SYSTEM_HEAP, profile="v7.x", scope="2x2")
+    problem = Problem("heap", m, "contract", properties=always(m))
+    syms = I.symmetries(m, "contract")
+    assert len(syms) == 2
+    samples = I.sample_states(m, "contract", 5000)
+    cands = I.candidates(problem, samples, syms)
+    kept, done = I.houdini(m, "contract", cands, time.monotonic() + 300, syms=syms)
+    assert done and kept
+    # initiated, and true in every sample
+    fns = compile_predicates([c.expr for c in kept])
+    assert all(fn(s.values) for fn in fns for s in [m.initial(), *samples[::50]])
+    # closed: every image under a symmetry is a kept candidate (up to operand order)
+    keys = I._Keys(m, "contract", "int")
+    have = {keys.key(keys.term(c.expr)) for c in kept}
+    for c in kept:
+        for s in syms:
+            assert keys.key(keys.image(keys.term(c.expr), s)) in have, (c.text, s.name)
+    # inductive for every action, each asked on its own
+    again, done = I.houdini(m, "contract", kept, time.monotonic() + 300)
+    assert done and [c.text for c in again] == [c.text for c in kept]
+
+
+def test_canonical_keys_ignore_the_order_of_operands() -> None:
+    m = Model(SYSTEM_HEAP, profile="v6.16+", scope="1x2")
+    keys = I._Keys(m, "contract", "int")
+    a0, a1 = m.layout.buffers[0].atts
+    x, y, z = a0.pins, a1.pins, m.layout.buffers[0].kref
+    one = mx.or_(mx.add(mx.add(x, y), z).eq(2), a0.st.eq(1))
+    two = mx.or_(a0.st.eq(1), mx.Const(2).eq(mx.add(mx.add(z, y), x)))
+    other = mx.or_(mx.add(mx.sub(x, y), z).eq(2), a0.st.eq(1))
+    assert keys.key(keys.term(one)) == keys.key(keys.term(two))
+    assert keys.key(keys.term(one)) != keys.key(keys.term(other))
 
 
 def test_a_mutant_is_refuted_by_the_base_case_and_the_rest_is_proved() -> None:
