@@ -313,8 +313,10 @@ class _Keys:
         self.arith = arith
         with arithmetic(arith):
             self.terms = model_template(model, mode)
-        # Z3 id -> (the term, its canonical term): both kept alive, so that no id is reused
-        self._canon: dict[int, tuple[z3.ExprRef, z3.ExprRef]] = {}
+        # Z3 id -> its canonical term; the terms walked and made are kept alive, so that no
+        # id is reused
+        self._canon: dict[int, z3.Ast] = {}
+        self._kept: list[z3.ExprRef] = []
         self._swaps: dict[str, Substitution] = {}
 
     def term(self, e: mx.Expr) -> z3.BoolRef:
@@ -325,50 +327,64 @@ class _Keys:
         return int(self.canonical(t).get_id())
 
     def canonical(self, t: z3.ExprRef) -> z3.ExprRef:
-        memo = self._canon
+        """``t`` with the operands of its conjunctions, disjunctions, sums and equations in
+        canonical order (a walk over the C API: ``t`` is kept, so every sub-term and its id
+        stays alive; terms made here are kept too)."""
         ctx = t.ctx
         c = ctx.ref()
-        stack: list[tuple[z3.ExprRef, bool]] = [(t, False)]
+        raw = self._canon
+        ident = Z.Z3_get_ast_id
+        root = t.as_ast()
+        if ident(c, root) not in raw:
+            self._kept.append(t)
+        stack: list[tuple[z3.Ast, bool]] = [(root, False)]
         while stack:
             x, ready = stack.pop()
-            xid = x.get_id()
-            if xid in memo:
+            xid = ident(c, x)
+            if xid in raw:
                 continue
-            if not z3.is_app(x) or x.num_args() == 0:
-                memo[xid] = (x, x)
+            if Z.Z3_get_ast_kind(c, x) != Z.Z3_APP_AST or Z.Z3_get_app_num_args(c, x) == 0:
+                raw[xid] = x
                 continue
-            kids = x.children()
+            kids = [Z.Z3_get_app_arg(c, x, i) for i in range(Z.Z3_get_app_num_args(c, x))]
             if not ready:
                 stack.append((x, True))
-                stack.extend((k, False) for k in kids if k.get_id() not in memo)
+                stack.extend((k, False) for k in kids if ident(c, k) not in raw)
                 continue
-            args = [memo[k.get_id()][1] for k in kids]
-            kind = x.decl().kind()
+            args = [raw[ident(c, k)] for k in kids]
+            kind = Z.Z3_get_decl_kind(c, Z.Z3_get_app_decl(c, x))
             if kind in _AC:
-                flat: list[z3.ExprRef] = []
+                flat: list[z3.Ast] = []
                 todo = args[::-1]
                 while todo:  # canonical operands are flat, but a sum of bit-vectors is a chain
-                    a = todo.pop()
-                    if z3.is_app_of(a, kind):
-                        todo.extend(a.children()[::-1])
+                    y = todo.pop()
+                    if (Z.Z3_get_ast_kind(c, y) == Z.Z3_APP_AST and Z.Z3_get_decl_kind(
+                            c, Z.Z3_get_app_decl(c, y)) == kind):
+                        todo.extend(Z.Z3_get_app_arg(c, y, i)
+                                    for i in reversed(range(Z.Z3_get_app_num_args(c, y))))
                     else:
-                        flat.append(a)
-                flat.sort(key=lambda a: a.get_id())
+                        flat.append(y)
+                flat.sort(key=lambda y: ident(c, y))
                 if kind == Z.Z3_OP_BADD:  # binary: a chain
-                    ast = flat[0].as_ast()
-                    for a in flat[1:]:
-                        ast = Z.Z3_mk_bvadd(c, ast, a.as_ast())
+                    out = flat[0]
+                    for y in flat[1:]:
+                        out = self._keep(Z.Z3_mk_bvadd(c, out, y), ctx)
                 else:
-                    arr = (z3.Ast * len(flat))(*[a.as_ast() for a in flat])
-                    ast = _AC[kind](c, len(flat), arr)
+                    out = self._keep(_AC[kind](c, len(flat), (z3.Ast * len(flat))(*flat)), ctx)
             elif kind == Z.Z3_OP_EQ:
-                a, b = sorted(args, key=lambda a: a.get_id())
-                ast = Z.Z3_mk_eq(c, a.as_ast(), b.as_ast())
+                y, z = sorted(args, key=lambda y: ident(c, y))
+                out = self._keep(Z.Z3_mk_eq(c, y, z), ctx)
+            elif all(ident(c, y) == ident(c, k) for y, k in zip(args, kids, strict=True)):
+                out = x
             else:
-                arr = (z3.Ast * len(args))(*[a.as_ast() for a in args])
-                ast = Z.Z3_update_term(c, x.as_ast(), len(args), arr)
-            memo[xid] = (x, _to_expr_ref(ast, ctx))
-        return memo[t.get_id()][1]
+                out = self._keep(Z.Z3_update_term(c, x, len(args), (z3.Ast * len(args))(*args)),
+                                 ctx)
+            raw[xid] = out
+        return _to_expr_ref(raw[ident(c, root)], ctx)
+
+    def _keep(self, ast: z3.Ast, ctx: z3.Context) -> z3.Ast:
+        self._kept.append(_to_expr_ref(ast, ctx))
+        return ast
 
     def image(self, t: z3.ExprRef, sym: Symmetry) -> z3.ExprRef:
         """``t`` with every variable replaced by its image under ``sym``."""
