@@ -462,6 +462,7 @@ def candidates(problem: Problem, samples: Sequence[State],
     preds, orbit = _closed(model, problem.mode, preds, syms)
     fns = compile_predicates([p for _, p in preds])
     broken = {orbit[n] for n, fn in enumerate(fns) if not all(fn(v) for v in states)}
+    broken.add(-1)
     for n, (text, pred) in enumerate(preds):
         if orbit[n] not in broken:
             out.append(Candidate(text, pred, _reads(pred)))
@@ -519,29 +520,31 @@ def _conjuncts(e: mx.Expr) -> list[mx.Expr]:
 def _closed(model: Model, mode: str, preds: list[tuple[str, mx.Expr]],
             syms: Sequence[Symmetry]) -> tuple[list[tuple[str, mx.Expr]], list[int]]:
     """``preds`` without duplicates and with their images under ``syms`` added, and each
-    one's orbit (an index). Without symmetries, each predicate is its own orbit."""
+    one's orbit (an index; -1 for an orbit left incomplete). Without symmetries, each
+    predicate is its own orbit. Images are added until every one is there (as a term up
+    to operand order, ``_Keys``) or there are ``_MAX_IMAGES`` times as many predicates as
+    at first: the orbits not closed by then are incomplete (a predicate whose images the
+    keys cannot tell apart from new ones)."""
     if not syms:
         return preds, list(range(len(preds)))
     keys = _Keys(model, mode, "int")
     out: list[tuple[str, mx.Expr]] = []
-    terms: list[z3.ExprRef] = []
     index: dict[int, int] = {}
     links: list[tuple[int, int]] = []
 
     def add(text: str, e: mx.Expr) -> int:
-        t = keys.term(e)
-        k = keys.key(t)
+        k = keys.key(keys.term(e))
         n = index.get(k)
         if n is None:
             n = index[k] = len(out)
             out.append((text, e))
-            terms.append(t)
         return n
 
     for text, e in preds:
         add(text, e)
+    limit = _MAX_IMAGES * len(out)
     n = 0
-    while n < len(out):  # the list grows with the images of its members
+    while n < len(out) and len(out) <= limit:  # the list grows with its members' images
         text, e = out[n]
         for s in syms:
             links.append((n, add(_rename_text(text, s), _rename(e, [model.layout.vars[j]
@@ -550,7 +553,11 @@ def _closed(model: Model, mode: str, preds: list[tuple[str, mx.Expr]],
     uf = _UnionFind(len(out))
     for a, b in links:
         uf.union(a, b)
-    return out, [uf.find(n) for n in range(len(out))]
+    open_ = {uf.find(m) for m in range(n, len(out))}  # members whose images were not added
+    return out, [-1 if uf.find(m) in open_ else uf.find(m) for m in range(len(out))]
+
+
+_MAX_IMAGES = 8
 
 
 # ---------------------------------------------------------------- Houdini
