@@ -21,8 +21,16 @@ one of its attachments, which values of one occur with a value of the other). Ca
 false on a sampled state are discarded; those that are not inductive are dropped until the
 rest are, which makes their conjunction an invariant of every reachable state (it holds
 initially and is preserved by every step). They are assumed in every frame of the step
-case. Nothing here knows a rule: candidates are the model's own expressions, the state
-layout and observed values.
+case. Nothing here knows a rule: candidates are the model's own expressions (split into
+conjuncts), the state layout and observed values.
+
+**Symmetry.** The buffers of a scope are interchangeable, and so are the attachment slots
+of a buffer, when the model treats them alike: ``symmetries`` finds the swaps of two
+buffers or two slots that map every ground action onto another one with the same guard
+and effect on the swapped variables (checked on the model's terms, not assumed). The
+candidates are closed under them, and Houdini asks one action per orbit and drops a
+candidate with its whole orbit: the set it keeps is closed, so an action's image
+preserves it whenever the action does.
 
 Targets are proved jointly: when the step case fails for some of them at the largest
 ``k``, they are reported as holding to the base-case depth with the counterexample to
@@ -428,7 +436,7 @@ def candidates(problem: Problem, samples: Sequence[State],
     them; linear slack facts (``_slack_candidates``); a variable takes only the values
     observed; for two variables of the same attachment, or of a buffer and one of its
     attachments, when one has value ``a`` the other takes only the values observed with
-    ``a``.
+    ``a``. A conjunction is split into its conjuncts (``_conjuncts``).
 
     With symmetries ``syms`` the candidates are closed under them, as if the samples
     were (the image of a reachable state under a symmetry is reachable): a variable's
@@ -617,23 +625,27 @@ def houdini(model: Model, mode: str, cands: list[Candidate], deadline: float,
     whether the search finished (when it did not, the empty set is returned: nothing
     unproved is ever assumed).
 
-    Each ground action is asked in turn, about the candidates that read a variable it
-    writes (the others cannot change): a state within bounds satisfying every remaining
-    candidate, where the action is enabled, and whose successor (the action's effect
-    substituted into the candidate) breaks one. Rounds repeat until one drops nothing.
-    These one-step questions are arithmetic-heavy (sums of counters), so they are asked
-    over the integer encoding in Z3's SMT core, where they are much cheaper than
-    bit-blasted.
+    The actions are asked about the candidates that read a variable they write (the
+    others cannot change): a state within bounds satisfying every remaining candidate,
+    where the action is enabled, and whose successor (the action's effect substituted
+    into the candidate) breaks one. The actions of one operation on one object are asked
+    in one question (is one of them enabled with a broken successor); a model of it drops
+    what each action it enables breaks, and the question is asked again. An unsat answer
+    stands until a candidate of its unsat core is dropped; questions are asked until
+    every one stands. These one-step questions are arithmetic-heavy (sums of counters),
+    so they are asked over the integer encoding in Z3's SMT core, where they are much
+    cheaper than bit-blasted.
 
-    With symmetries (``symmetries(model, mode, arith=arith)``), candidates and actions
-    fall into orbits. A candidate whose image under a symmetry is not among the
-    candidates (as a term, once simplified) is dropped with its orbit at once; after
+    With symmetries (``symmetries(model, mode)``), candidates and actions fall into
+    orbits. A candidate whose image under a symmetry is not among the candidates (as a
+    term up to the order of operands, ``_Keys``) is dropped with its orbit at once; after
     that the remaining set is closed under every symmetry, and stays so because a
     candidate is dropped with its orbit (if ``c`` breaks on a step of action ``k`` from
     a state ``s``, its image breaks on a step of the image of ``k`` from the image of
     ``s``, which satisfies the closed set). Only one action per orbit is asked: a step
     of the image of ``k`` is the image of a step of ``k`` (that is what ``symmetries``
-    checks), so the closed set it preserves is preserved by every action of the orbit."""
+    checks), so the closed set it preserves is preserved by every action of the orbit.
+    Only the actions asked about are converted to integer terms."""
     with arithmetic(arith):
         tpl = model_template(model, mode)
         now = [tpl.conv.boolean(c.expr) for c in cands]
