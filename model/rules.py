@@ -314,21 +314,24 @@ _CATALOGUE: tuple[Rule, ...] = (
             "dma_buf_map_attachment",
             "dma_buf_unmap_attachment",
             "drm_gem_map_dma_buf",
+            "dma_map_sgtable",
         ),
         parties=(_IMP,),
-        consequences=(_ERRNO, _SILENT, _WARN_ERRNO),
+        consequences=(_ERRNO, _SILENT, _WARN_ERRNO, _BUG),
         profiles=_ALL,
         summary=(
             "Once a mapping is cached with a direction other than bidirectional, a map "
             "request for a different direction is refused with -EBUSY, so the first map of a "
             "caching exporter fixes the direction for the attachment's life. The direction "
             "given to unmap is not checked by the core and must match the map, or the "
-            "exporter silently unmaps wrongly; drm_prime's exporter WARNs on DMA_NONE."
+            "exporter silently unmaps wrongly. DMA_NONE is never a valid direction: "
+            "drm_prime's exporter WARNs and refuses it, and an exporter that maps with it "
+            "hands it to the DMA API, which BUGs."
         ),
         versions=(
             "Only v6.1 and v6.2-6.15 cache sg_tables and so return -EBUSY; from v6.16 the "
-            "core performs no direction check at all. The unmap direction and drm_prime's "
-            "DMA_NONE check hold in every profile."
+            "core performs no direction check at all. The unmap direction and the DMA_NONE "
+            "checks hold in every profile."
         ),
     ),
     Rule(

@@ -7,9 +7,18 @@ from collections.abc import Callable
 from model.behaviour import Call
 from model.context import Ctx
 from model.expr import FALSE, Expr, lift
-from model.kernel import DIRECTION_NAMES, DIRECTIONS, DMA_BIDIRECTIONAL, EBUSY, ENOMEM, ERESTARTSYS
+from model.kernel import (
+    DIRECTION_NAMES,
+    DIRECTIONS,
+    DMA_BIDIRECTIONAL,
+    DMA_NONE,
+    EBUSY,
+    ENOMEM,
+    ERESTARTSYS,
+)
 from model.layout import AttRef, SlotRef
 from model.ops.common import (
+    BUG,
     ERRNO,
     EXPORTER,
     IMPORTER,
@@ -100,6 +109,13 @@ def map_attachment(c: Ctx, a: AttRef, d: int) -> None:
         with c.when(pom):
             c.call("unpin", Call(b, a))
         c.exit(ret)
+    if d == DMA_NONE:
+        # R13: an exporter that accepts DMA_NONE maps its sg_table for the importer's device
+        # with it, and the DMA API BUGs on an invalid direction (drm_prime refuses it first)
+        c.report("R13", BUG, IMPORTER, (a.name,),
+                 f"dma_buf_map_attachment of {a.name} with DMA_NONE: the exporter hands the "
+                 "direction to the DMA API, which BUGs on it (dma_map_sgtable)",
+                 tag="map-dma-none")
     # static importers wait for KERNEL fences; an interrupted wait unmaps and fails
     with c.when(~a.dyn & b.fences["KERNEL"]):
         if c.failing("intr"):

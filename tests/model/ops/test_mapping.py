@@ -190,6 +190,26 @@ def test_gem_prime_rejects_dma_none(run: RunFn, profile: str) -> None:
     assert (r.value("b0.a0.s0.dir"), r.value("b0.a0.cached")) == (0, 0)
 
 
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("exporter", ["system_heap", "udmabuf", "ttm"])
+def test_an_exporter_that_maps_with_dma_none_bugs_in_the_dma_api(
+        run: RunFn, profile: str, exporter: str) -> None:
+    # (an importer whose dynamism matches the exporter's: up to 6.15 a mismatch caches a
+    # bidirectional mapping at attach, which then serves DMA_NONE without the DMA API)
+    attach = DYNAMIC if exporter == "ttm" else STATIC
+    r = run(exporter, profile, [*attach, "lock(b0)", "map(b0.a0, dir=NONE)"])
+    mine = [v for v in r.at(-1) if v.party is Party.IMPORTER]
+    assert [(v.rule, v.tag, v.severity, v.objects) for v in mine] == [
+        ("R13", "map-dma-none", Severity.BUG, ("b0.a0",))]
+
+
+@pytest.mark.parametrize("profile", UP_TO_615)
+def test_a_cached_bidirectional_mapping_serves_dma_none_without_the_dma_api(
+        run: RunFn, profile: str) -> None:
+    r = run("ttm", profile, [*STATIC, "lock(b0)", "map(b0.a0, dir=NONE)"])
+    assert r.violations == [] and r.errno() == 0
+
+
 # ------------------------------------------------------------------ R14
 
 
