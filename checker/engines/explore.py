@@ -1,21 +1,35 @@
-"""The random explorer: Hypothesis stateful testing over the model, with shrinking.
+"""The random explorer: Hypothesis stateful testing over the model.
 
-One ``RuleBasedStateMachine`` is generated per problem from the model's action table: a rule
-per operation (``map``, ``move``, ``put``...), whose precondition is that the model's guard
-of at least one of its ground actions holds in the current state (in the problem's mode),
-and whose body draws one of those ground actions and applies the model's step. After every
-step the explorer checks the rules (any violation the model reports), the ``always``
-properties (Hypothesis invariants), and the response properties (their monitors); it
-records where each ``sometimes`` property is first witnessed. A state with nothing enabled
-(every buffer released) enables a rule that does nothing, so a run never stalls.
+One ``RuleBasedStateMachine`` is generated per problem from the model's action table. Its
+``call`` rule draws one enabled operation (``map``, ``move``, ``put``...), then one of that
+operation's enabled ground actions (enabledness is the model's guards in the problem's
+mode), and applies the model's step. After every step the explorer checks the rules (any
+violation the model reports), the ``always`` properties (Hypothesis invariants), and the
+response properties (their monitors); it records where each ``sometimes`` property is first
+witnessed.
 
-A failure is shrunk by Hypothesis; the shrunk trace becomes a ``Counterexample``. The
-explorer then goes on with the findings it already has set aside (each rule tag and each
-property is reported once), so one run reports every distinct failure it can reach.
+**How runs differ.** Each run begins by drawing a seed of its own, and from it:
+* the operations it leaves out (swarm testing, with a rate of 0, 1/4 or 1/2 per run);
+* the order in which it lists the operations it keeps;
+* a rotation of each operation's ground actions.
+Hypothesis draws its choices with a lean towards the first entry of a list; with the
+order shuffled per run, each run favours different operations, instead of every run
+favouring the first-declared ones (``export``, ``fd``, ``get``). Bugs that need a few
+rarely enabled operations in a row (``pin`` under ``lock``, then ``unlock``, ``detach``)
+are found within a few thousand runs by every seed.
 
-Determinism: with a seed the exploration is a function of (problem, seed, settings); the
-example database is used only for unseeded runs (under CI, runs are seeded with 0 and the
-database is off).
+**When nothing is enabled.** A state with nothing enabled (every buffer released) starts
+a new trace from the initial state, and the run goes on with it.
+
+**Findings.** A failing trace (from its trace's start) is shortened on the model by the
+judge and becomes a ``Counterexample``; Hypothesis' own shrinking is off unless asked for.
+The explorer then goes on, with the findings it already has set aside: each rule tag and
+each property is reported once, so one exploration reports every distinct failure it can
+reach.
+
+**Determinism.** With a seed, the exploration is a function of (problem, seed, settings).
+The example database is used only for unseeded runs; under CI, runs are seeded with 0 and
+the database is off.
 """
 
 from __future__ import annotations
@@ -23,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -94,6 +109,7 @@ class Exploration:
     examples: int = 0
     steps: int = 0
     seconds: float = 0.0
+    traces: int = 0  # traces begun: one per run, and one each time a run starts over
     stopped: str = ""  # why exploration stopped early ("time budget", ...), or ""
     first_seen: dict[Finding, tuple[int, float]] = field(default_factory=dict)
 
@@ -115,6 +131,7 @@ class _Recorder:
     failing: tuple[tuple[int, ...], tuple[Finding, ...]] | None = None
     examples: int = 0
     steps: int = 0
+    traces: int = 0
     deadline: float = float("inf")
     witnesses: dict[str, tuple[int, ...]] = field(default_factory=dict)
     started: float = 0.0
@@ -149,10 +166,8 @@ class Explorer:
         self._antecedent_fns = compile_predicates([p.antecedent for p in self.always])
         self.coverage = Coverage.empty(problem, self.ops)
         self._choices: dict[tuple[Any, ...], st.SearchStrategy[Any]] = {}
-        # swarm testing: each operation is left out of a run with probability 1/2
-        self._swarm = st.lists(st.booleans(), min_size=len(self.ops),
-                               max_size=len(self.ops)).map(
-            lambda out: frozenset(op for op, o in zip(self.ops, out, strict=True) if o))
+        self._run_seed = st.integers(0, 2**64 - 1)
+        self._rank = {op: r for r, op in enumerate(self.ops)}
         self.recorder = _Recorder()
         self.machine_class = self._machine_class()
 
@@ -165,13 +180,12 @@ class Explorer:
             RuleBasedStateMachine.__init__(self)
             rec = ex.recorder
             rec.examples += 1
-            self.pos = ex.judge.initial()
-            self.found = ex.judge.violated_initially()
-            self.trace = []
             self.by_op = {}
             self.ops = []
             self.left_out = frozenset()
-            ex._observe(self)
+            self.rank = ex._rank
+            self.shift = 0
+            ex._start(self)
 
         ns["__init__"] = __init__
         ns["__repr__"] = lambda self: f"{ex.problem.check}({len(self.trace)} steps)"
@@ -179,7 +193,11 @@ class Explorer:
         def swarm(self: Any, data: st.DataObject) -> None:
             """Swarm testing: each run leaves out a random set of operations (while
             something else is enabled), so runs go deep in different directions."""
-            self.left_out = data.draw(ex._swarm)
+            rng = random.Random(data.draw(ex._run_seed))
+            out = rng.choice((0.0, 0.25, 0.5))
+            self.left_out = frozenset(op for op in ex.ops if rng.random() < out)
+            self.rank = {op: r for r, op in enumerate(rng.sample(ex.ops, len(ex.ops)))}
+            self.shift = rng.randrange(len(ex.actions))
             ex._keep(self)
 
         ns["swarm"] = initialize(data=st.data())(swarm)
@@ -189,16 +207,18 @@ class Explorer:
             ops: list[str] = self.ops
             op = ops[0] if len(ops) == 1 else data.draw(ex._choice(ops))
             choices: list[int] = self.by_op[op]
-            k = choices[0] if len(choices) == 1 else data.draw(ex._choice(choices))
+            k = choices[0] if len(choices) == 1 else choices[
+                (data.draw(ex._choice(range(len(choices)))) + self.shift) % len(choices)]
             ex._apply(self, k)
 
         ns["call"] = precondition(lambda self: bool(self.by_op))(rule(data=st.data())(call))
 
-        def nothing_enabled(self: Any) -> None:
-            """No call is possible (every buffer released): the run idles."""
+        def start_over(self: Any) -> None:
+            """No call is possible (every buffer released): the run goes on from the
+            initial state, with a new trace."""
+            ex._start(self)
 
-        ns["nothing_enabled"] = precondition(lambda self: not self.by_op)(
-            rule()(nothing_enabled))
+        ns["start_over"] = precondition(lambda self: not self.by_op)(rule()(start_over))
 
         def check_always(self: Any) -> None:
             ex._check_always(self)
@@ -206,6 +226,14 @@ class Explorer:
         ns["check_always"] = invariant()(check_always)
         name = "".join(c if c.isalnum() else "_" for c in self.problem.check)
         return type(f"Explore_{name}", (RuleBasedStateMachine,), ns)
+
+    def _start(self, m: Any) -> None:
+        """Begin a new trace at the initial state."""
+        self.recorder.traces += 1
+        m.pos = self.judge.initial()
+        m.found = self.judge.violated_initially()
+        m.trace = []
+        self._observe(m)
 
     def _choice(self, choices: Sequence[T]) -> st.SearchStrategy[T]:
         key = tuple(choices)
@@ -229,8 +257,8 @@ class Explorer:
     def _keep(m: Any) -> None:
         """The operations this run may call now: the enabled ones its swarm keeps (all
         enabled ones when the swarm leaves none)."""
-        kept = [op for op in m.by_op if op not in m.left_out]
-        m.ops = kept or list(m.by_op)
+        kept = [op for op in m.by_op if op not in m.left_out] or list(m.by_op)
+        m.ops = sorted(kept, key=m.rank.__getitem__)
 
     def _observe(self, m: Any) -> None:
         """Compute what is enabled in the new state and record coverage."""
@@ -331,7 +359,8 @@ class Explorer:
                 break
         seconds = time.monotonic() - start
         return Exploration(self._verdicts(found, seconds, settings, stopped), self.coverage,
-                           rec.examples, rec.steps, seconds, stopped, dict(rec.first_seen))
+                           rec.examples, rec.steps, seconds, rec.traces, stopped,
+                           dict(rec.first_seen))
 
     def _run_chunk(self, settings: ExploreSettings, examples: int,
                    where: tuple[int, int]) -> None:

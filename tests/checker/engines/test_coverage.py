@@ -27,7 +27,9 @@ def test_counts_and_warnings() -> None:
     cov = run.coverage
     fired = cov.op_fired()
     assert fired["export"] > 0 and sum(fired.values()) == run.steps
-    assert cov.states == run.steps + run.examples  # every visited state, initial ones too
+    # every visited state, the initial state of each trace too (a run whose buffers are
+    # all released starts a new trace)
+    assert cov.states == run.steps + run.traces and run.traces >= run.examples
     # an operation is enabled or blocked in every visited state
     for op in cov.ops:
         assert cov.enabled[op] + cov.blocked(op) == cov.states
