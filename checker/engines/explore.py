@@ -63,6 +63,10 @@ from model.action import Action
 from model.compile import compile_predicates
 
 T = TypeVar("T")
+
+# the test function Hypothesis builds for a state machine; its attributes (the seed, the
+# database key) are Hypothesis internals, untyped in some versions and typed in others
+_machine_test: Any = get_state_machine_test
 ENGINE = "hypothesis"
 CHUNK = 200  # runs per Hypothesis call; the time budget is checked between calls
 FIRST_CHUNK = 25  # the first calls of a round are shorter (25, 50, 100, then CHUNK)
@@ -368,8 +372,7 @@ class Explorer:
         that a time budget is checked between them (Hypothesis cannot be stopped from
         inside a run); a seeded chunk's seed is derived from the seed and its position."""
         hyp_settings = hypothesis.settings(self._settings(settings), max_examples=examples)
-        test = get_state_machine_test(  # type: ignore[no-untyped-call]
-            self.machine_class, settings=hyp_settings)
+        test = _machine_test(self.machine_class, settings=hyp_settings)
         inner = test.hypothesis.inner_test
         inner._hypothesis_internal_add_digest = self._digest()
         if settings.seed is not None:
