@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from checker.counterexample.write import (
@@ -163,7 +164,6 @@ def itf_of(cex: Counterexample) -> dict[str, Any]:
 
 def test_itf_validates_against_the_schema(mutant_cex: MutantCex,
                                           property_cex: Counterexample) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     validator = jsonschema.Draft202012Validator(ITF_SCHEMA)
     for cex in (mutant_cex("double_unmap"), mutant_cex("ttm_move_without_notify"), property_cex):
         data = itf_of(cex)
