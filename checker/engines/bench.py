@@ -44,24 +44,27 @@ def core_problem(scope: str, depth: int) -> Problem:
 
 
 def bare_machine(ops: int) -> type[RuleBasedStateMachine]:
-    """The explorer's rules (swarm initialisation, one call, the idle rule, the invariant)
-    with trivial bodies: the same Hypothesis work per step, no model."""
+    """The explorer's rules (the run's seed drawn at initialisation, one call drawing an
+    operation, the rule that starts over, the invariant) with trivial bodies: the same
+    Hypothesis work per step, no model."""
+    choice = st.sampled_from(range(ops))
 
     class Bare(RuleBasedStateMachine):
         steps = 0
 
         @initialize(data=st.data())
         def swarm(self, data: st.DataObject) -> None:
-            data.draw(st.lists(st.booleans(), min_size=ops, max_size=ops))
+            data.draw(st.integers(0, 2**64 - 1))
 
         @precondition(lambda self: True)
         @rule(data=st.data())
         def call(self, data: st.DataObject) -> None:
+            data.draw(choice)
             Bare.steps += 1
 
         @precondition(lambda self: False)
         @rule()
-        def nothing_enabled(self) -> None:
+        def start_over(self) -> None:
             pass
 
         @invariant()
