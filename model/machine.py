@@ -59,6 +59,7 @@ from model.scope import Scope
 from model.violation import Party, Severity, Violation
 
 MODES = ("contract", "misuse")
+ENABLED_MEMO = 1 << 14  # states whose enabled actions a model with Python behaviours keeps
 
 
 class ModelError(ValueError):
@@ -126,6 +127,9 @@ class Model:
         self._guards: dict[str, list[Expr]] = {}  # derived on first use, per mode
         self._effects: dict[int, Effect] = {}
         self._select: dict[str, Callable[[Sequence[int]], list[int]]] = {}
+        # a Python behaviour's enabledness is found by running every action's step; the
+        # result for recently visited states is kept (a behaviour is a function of the state)
+        self._enabled_memo: dict[str, dict[tuple[int, ...], list[int]]] = {}
         self._guard_fns: dict[str, list[Callable[[Sequence[int]], bool]]] = {}
         ctx = Ctx(self.layout, self.profile, exporter, self.importers)
         # the invariants checked after every step: (site, predicate, message values); a
@@ -214,8 +218,15 @@ class Model:
         if mode not in MODES:
             raise ModelError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
         if not self.encodable:
-            return [k for k in range(len(self.actions))
+            memo = self._enabled_memo.setdefault(mode, {})
+            enabled = memo.get(state.values)
+            if enabled is None:
+                if len(memo) >= ENABLED_MEMO:
+                    memo.clear()
+                enabled = memo[state.values] = [
+                    k for k in range(len(self.actions))
                     if self._enabled_concretely(state, k, mode)]
+            return list(enabled)
         select = self._select.get(mode)
         if select is None:
             select = self._select[mode] = compile_selector(self.guards(mode))

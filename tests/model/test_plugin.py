@@ -98,6 +98,18 @@ def test_contract_mode_runs_the_step_and_symbolic_use_is_refused() -> None:
         m.guards("contract")
 
 
+def test_enabledness_of_a_visited_state_is_remembered_and_unchanged() -> None:
+    m = Model(as_exporter(Mover(notify=True)), profile="v7.x")
+    states = [o.state for o in m.run(SEQ)]
+    for mode in ("contract", "misuse"):
+        first = [m.enabled_indices(s, mode) for s in states]
+        first[0].clear()  # a caller's copy: what the model keeps is untouched
+        again = [m.enabled_indices(s, mode) for s in states]
+        by_step = [[k for k, a in enumerate(m.actions) if m.is_enabled(s, a, mode)]
+                   for s in states]
+        assert again == by_step and first[1:] == by_step[1:]
+
+
 def test_out_of_bounds_writes_are_reported_as_for_programs() -> None:
     m = Model(as_exporter(Mover(notify=True)), profile="v7.x")
     outs = m.run(["export(b0)", "dynamic_attach(b0.a0, importer=dynamic)", "lock(b0)",
