@@ -256,26 +256,27 @@ def check_assuming(solver: z3.Solver, lits: Sequence[z3.BoolRef]) -> z3.CheckSat
 
 
 # Boolean connectives through the C API, for terms of known sorts (the Python layer's
-# coercions dominate building the transition relation of a large model)
+# coercions dominate building the transition relation of a large model, and the
+# auxiliary-invariant search's questions)
 def _wrap(ast: z3.Ast) -> Term:
     return _to_expr_ref(ast, z3.main_ctx())
 
 
-def _and(xs: Sequence[z3.BoolRef]) -> z3.BoolRef:
+def and_(xs: Sequence[z3.BoolRef]) -> z3.BoolRef:
     arr = (z3.Ast * len(xs))(*[x.as_ast() for x in xs])
     out = _wrap(Z.Z3_mk_and(z3.main_ctx().ref(), len(xs), arr))
     assert isinstance(out, z3.BoolRef)
     return out
 
 
-def _or(xs: Sequence[z3.BoolRef]) -> z3.BoolRef:
+def or_(xs: Sequence[z3.BoolRef]) -> z3.BoolRef:
     arr = (z3.Ast * len(xs))(*[x.as_ast() for x in xs])
     out = _wrap(Z.Z3_mk_or(z3.main_ctx().ref(), len(xs), arr))
     assert isinstance(out, z3.BoolRef)
     return out
 
 
-def _not(x: z3.BoolRef) -> z3.BoolRef:
+def not_(x: z3.BoolRef) -> z3.BoolRef:
     out = _wrap(Z.Z3_mk_not(z3.main_ctx().ref(), x.as_ast()))
     assert isinstance(out, z3.BoolRef)
     return out
@@ -358,11 +359,11 @@ class Encoding:
             for site, c in a.fired:
                 per.setdefault((site.rule, site.tag), []).append(c)
             for pair, cs in per.items():
-                by_pair.setdefault(pair, []).append(_and([self.step_t.choice[k], _or(cs)]))
+                by_pair.setdefault(pair, []).append(and_([self.step_t.choice[k], or_(cs)]))
         for site, p, p2 in self.checks:
-            by_pair.setdefault((site.rule, site.tag), []).append(_and([p, _not(p2)]))
+            by_pair.setdefault((site.rule, site.tag), []).append(and_([p, not_(p2)]))
         self.pairs: dict[tuple[str, str], z3.BoolRef] = {
-            pair: _or(cs) for pair, cs in by_pair.items()}
+            pair: or_(cs) for pair, cs in by_pair.items()}
         self.violation_t = self.violation(self.pairs)
         self.bounds_t = z3.And(*self._bounds(self.t))
 
@@ -397,7 +398,7 @@ class Encoding:
                 value_r = _ite(choice[k], r, value_r)
         parts.append(_eq(ret, value_r))
         parts += self._monitor_updates()
-        return _and(parts)
+        return and_(parts)
 
     def _monitor_updates(self) -> list[z3.BoolRef]:
         parts: list[z3.BoolRef] = []
@@ -685,6 +686,7 @@ __all__ = [
     "Step",
     "Template",
     "action_terms",
+    "and_",
     "arithmetic", "as_bool",
     "as_int",
     "chosen",
@@ -695,7 +697,9 @@ __all__ = [
     "model_template",
     "model_terms",
     "new_solver",
+    "not_",
     "not_encodable_reason",
+    "or_",
     "reads_of",
     "to_sort",
 ]

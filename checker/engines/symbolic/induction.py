@@ -67,8 +67,10 @@ from checker.engines.symbolic.encode import (
     model_template,
     model_terms,
     new_solver,
+    not_,
     not_encodable_reason,
     num,
+    or_,
     reads_of,
     value_of,
 )
@@ -606,17 +608,6 @@ def _reads(e: mx.Expr) -> frozenset[int]:
     return reads_of([e])
 
 
-def _not(t: z3.BoolRef) -> z3.BoolRef:
-    ctx = t.ctx
-    return z3.BoolRef(Z.Z3_mk_not(ctx.ref(), t.as_ast()), ctx)
-
-
-def _or(ts: Sequence[z3.BoolRef]) -> z3.BoolRef:
-    ctx = ts[0].ctx
-    arr = (z3.Ast * len(ts))(*[x.as_ast() for x in ts])
-    return z3.BoolRef(Z.Z3_mk_or(ctx.ref(), len(ts), arr), ctx)
-
-
 def houdini(model: Model, mode: str, cands: list[Candidate], deadline: float,
             arith: str = "int", syms: Sequence[Symmetry] = ()
             ) -> tuple[list[Candidate], bool]:
@@ -718,7 +709,7 @@ def houdini(model: Model, mode: str, cands: list[Candidate], deadline: float,
                             if k not in posts:
                                 posts[k] = Substitution([(t[i], e)
                                                          for i, e in act.changes.items()])
-                            broken[k, n] = _not(posts[k](now[n]))
+                            broken[k, n] = not_(posts[k](now[n]))
                 if not rel:
                     rests_on[b] = set()
                     break
@@ -727,7 +718,7 @@ def houdini(model: Model, mode: str, cands: list[Candidate], deadline: float,
                     return [], False
                 solver.set("timeout", max(1, int(left * 1000)))
                 solver.push()
-                solver.add(_or([z3.And(terms[k].guard, _or([broken[k, n] for n in rk]))
+                solver.add(or_([z3.And(terms[k].guard, or_([broken[k, n] for n in rk]))
                                 for k, rk in rel.items()]))
                 r = check_assuming(solver, [lits[n] for n in sorted(active)])
                 m = solver.model() if r == z3.sat else None
