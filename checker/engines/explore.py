@@ -195,8 +195,9 @@ class Explorer:
         ns["__repr__"] = lambda self: f"{ex.problem.check}({len(self.trace)} steps)"
 
         def swarm(self: Any, data: st.DataObject) -> None:
-            """Swarm testing: each run leaves out a random set of operations (while
-            something else is enabled), so runs go deep in different directions."""
+            """The run's own seed: the operations it leaves out (swarm testing, while
+            something else is enabled), the order it lists the others in and the rotation
+            of their actions, so runs go deep in different directions."""
             rng = random.Random(data.draw(ex._run_seed))
             out = rng.choice((0.0, 0.25, 0.5))
             self.left_out = frozenset(op for op in ex.ops if rng.random() < out)
