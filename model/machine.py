@@ -150,8 +150,14 @@ class Model:
 
     # ------------------------------------------------------------ building
     def _instantiate(self, env: Env) -> Iterable[GroundAction]:
+        # when every importer is driver code, the kernel's importer-side calls are its
+        # routines: no other kernel code calls the API on the buffers (the exporter's fd
+        # install stays: that is how userspace gets the fd an import starts from)
+        only_drivers = all(i.driven for i in self.importers)
         for spec in (*REGISTRY, *routine_specs(env, self.routines)):
             if not spec.available(env):
+                continue
+            if only_drivers and spec.actor == "importer" and spec.name != "fd":
                 continue
             objects: Sequence[BufRef | AttRef] = (
                 self.layout.buffers if spec.target == "buffer"

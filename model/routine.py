@@ -32,6 +32,7 @@ attachment) pointing at freed memory (R18).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,7 @@ from model.layout import (
     NO_OBJECT,
     OBJECT_FREED,
     OBJECT_LIVE,
+    RELEASED,
     UNEXPORTED,
     AttRef,
     BufRef,
@@ -188,7 +190,7 @@ class Frame:
         c.fault = "none"
         if self.fault.startswith(f"{site}-"):
             c.fault = self.fault[len(site) + 1:]
-        if "fault" in _keys(spec, c):
+        if "fault" in inspect.signature(spec.body).parameters:
             params = {**params, "fault": c.fault}
         stmts, ret = _capture(c, op, lambda: spec.body(c, obj, **params))
         c.fault = outer
@@ -243,13 +245,6 @@ class Frame:
                      "frees it when dma_buf_put drops the last reference): double free",
                      tag="double-free")
         c.set(var, 0)
-
-
-def _keys(spec: Any, c: Ctx) -> set[str]:
-    from model.ops.registry import Env
-
-    env = Env(c.profile, c.scope, c.exporter, c.importers)
-    return {k for p in spec.params(env) for k in p}
 
 
 def _capture(c: Ctx, name: str, build: Callable[[], None]) -> tuple[list[Stmt], Var]:
@@ -332,6 +327,10 @@ def _finish(c: Ctx, f: Frame, ret: Var) -> None:
     """The routine returns ``ret``: its leak checks, then what it hands to its object."""
     r, a, o, b = f.routine, f.att, f.obj, f.buf
     ok = ret.eq(0)
+    with c.when(b.resv & b.life.ne(RELEASED)):
+        c.report("R32", Severity.LOCKDEP, f.party, (b.name,),
+                 f"{r.name} ({f.owner}) returns {{0}} holding {b.name}'s reservation lock: "
+                 "every later locker deadlocks", ret, tag="keeps-resv")
     if r.kind == "teardown":
         assert a is not None and o is not None
         _check_empty(c, f, TRUE, {k: f.held[k] + cell for k, cell in
@@ -403,6 +402,8 @@ def enabled(c: Ctx, routine: Routine, obj: BufRef | AttRef, at: str) -> Expr:
     """When an action of ``routine`` can start (or resume at ``at``)."""
     buf = obj if isinstance(obj, BufRef) else c.layout.buffers[obj.buf]
     pre: Expr = buf.life.eq(UNEXPORTED) if routine.exports else buf.life.ne(UNEXPORTED)
+    # another context holding the buffer's reservation lock would make the routine wait
+    pre = pre & ~buf.resv
     if isinstance(obj, AttRef):
         assert obj.o is not None
         if routine.kind == "setup":

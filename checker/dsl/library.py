@@ -32,9 +32,11 @@ def shipped_exporters() -> tuple[Exporter, ...]:
 
 
 @cache
-def shipped_importers() -> tuple[Importer, ...]:
+def shipped_importers(folder: str = "importers") -> tuple[Importer, ...]:
+    """The importer styles (``importers``), or the importers written as drivers' code
+    (``drivers``: routines with their error paths, ``validate-importer``'s references)."""
     out = []
-    for path, text in _files("importers"):
+    for path, text in _files(folder):
         for item in parse(text, path).items:
             if isinstance(item, ast.ImporterDecl):
                 out.append(lower_importer(item, {path: text}))

@@ -51,6 +51,13 @@ _DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 PYTHON_REF = re.compile(rf"({_DOTTED}):({_DOTTED})")
 
 
+def _SHIPPED_IMPORTERS() -> dict[str, Importer]:  # noqa: N802 - a constant, built once
+    """The importer styles and the driver-code importers, by name."""
+    from checker.dsl.library import shipped_importers
+
+    return {**IMPORTERS, **{i.name: i for i in shipped_importers("drivers")}}
+
+
 # ---------------------------------------------------------------- resolved declarations
 
 
@@ -128,7 +135,7 @@ class Library:
     """Everything the loaded files declare, checked."""
 
     exporters: dict[str, Exporter] = field(default_factory=lambda: dict(EXPORTERS))
-    importers: dict[str, Importer] = field(default_factory=lambda: dict(IMPORTERS))
+    importers: dict[str, Importer] = field(default_factory=lambda: dict(_SHIPPED_IMPORTERS()))
     scenarios: dict[str, ResolvedScenario] = field(default_factory=dict)
     properties: dict[str, ResolvedProperty] = field(default_factory=dict)
     checks: dict[str, ResolvedCheck] = field(default_factory=dict)
@@ -427,7 +434,8 @@ class Resolver:
             self.error("E111", span, f"{kind} '{name}' is already declared at "
                        f"{self._declared[key]}", "rename one of them")
             return False
-        if (kind == "exporter" and name in EXPORTERS) or (kind == "importer" and name in IMPORTERS):
+        if (kind == "exporter" and name in EXPORTERS) or (
+                kind == "importer" and name in _SHIPPED_IMPORTERS()):
             if _is_shipped(span.path):
                 return False  # the shipped definition itself, already in the library
             self.error("E111", span, f"{kind} '{name}' is a shipped {kind}'s name",

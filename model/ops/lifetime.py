@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from model.behaviour import MANDATORY_OPS, Call
 from model.context import Ctx
-from model.expr import Expr, Var
+from model.expr import Expr, Var, ite, total
 from model.kernel import EBADF, EINVAL, EMFILE, ENOENT, ENOMEM
 from model.layout import LIVE, RELEASED, UNEXPORTED, BufRef
 from model.ops.common import (
@@ -176,4 +176,14 @@ def put(c: Ctx, b: BufRef) -> None:
 def close(c: Ctx, b: BufRef) -> None:
     errno_check(c, b.fds.eq(0), "R5", IMPORTER, (b.name,),
                 f"close() of an fd of {b.name} that is not open", EBADF, tag="bad-fd")
+    objects = [a.o for a in b.atts if a.o is not None]
+    if objects:
+        # with driver code holding the buffer, the release may come later, in the driver:
+        # the process's own CPU-access brackets must be ended before its last fd goes
+        theirs = b.cpu - total([ite(o.live, o.cpu, 0) for o in objects])
+        with c.when(b.fds.eq(1) & (theirs > 0)):
+            c.report("R21", SILENT, IMPORTER, (b.name,),
+                     f"the last fd of {b.name} is closed with {{0}} DMA_BUF_IOCTL_SYNC "
+                     "START bracket(s) of the process never ended", theirs,
+                     tag="cpu-access-unbalanced")
     drop(c, b, b.fds)

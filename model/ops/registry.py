@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from model.behaviour import Exporter, Importer
@@ -104,10 +104,14 @@ def routine_specs(env: Env, routines: Sequence[tuple[Any, Any, Any]]) -> list[Op
     from model.routine import build, enabled
     from model.routine import faults as routine_faults
 
+    # a routine's own attach can fail as any attach can (the model's free API calls are
+    # not made for importers with routines, so their parameters leave them out)
+    free = replace(env, importers=tuple(replace(i, routines=()) for i in env.importers))
+
     def fault_values(name: str) -> list[str]:
         spec = next(s for s in REGISTRY if s.name == name)
         seen: list[str] = []
-        for p in spec.params(env) if spec.available(env) else ():
+        for p in spec.params(free) if spec.available(free) else ():
             f = str(p.get("fault", "none"))
             if f not in seen:
                 seen.append(f)
