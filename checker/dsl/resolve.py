@@ -51,7 +51,7 @@ _DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 PYTHON_REF = re.compile(rf"({_DOTTED}):({_DOTTED})")
 
 
-def _SHIPPED_IMPORTERS() -> dict[str, Importer]:  # noqa: N802 - a constant, built once
+def _shipped_importers() -> dict[str, Importer]:  # noqa: N802 - a constant, built once
     """The importer styles and the driver-code importers, by name."""
     from checker.dsl.library import shipped_importers
 
@@ -135,7 +135,7 @@ class Library:
     """Everything the loaded files declare, checked."""
 
     exporters: dict[str, Exporter] = field(default_factory=lambda: dict(EXPORTERS))
-    importers: dict[str, Importer] = field(default_factory=lambda: dict(_SHIPPED_IMPORTERS()))
+    importers: dict[str, Importer] = field(default_factory=lambda: dict(_shipped_importers()))
     scenarios: dict[str, ResolvedScenario] = field(default_factory=dict)
     properties: dict[str, ResolvedProperty] = field(default_factory=dict)
     checks: dict[str, ResolvedCheck] = field(default_factory=dict)
@@ -435,7 +435,7 @@ class Resolver:
                        f"{self._declared[key]}", "rename one of them")
             return False
         if (kind == "exporter" and name in EXPORTERS) or (
-                kind == "importer" and name in _SHIPPED_IMPORTERS()):
+                kind == "importer" and name in _shipped_importers()):
             if _is_shipped(span.path):
                 return False  # the shipped definition itself, already in the library
             self.error("E111", span, f"{kind} '{name}' is a shipped {kind}'s name",
