@@ -51,7 +51,7 @@ _DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 PYTHON_REF = re.compile(rf"({_DOTTED}):({_DOTTED})")
 
 
-def _shipped_importers() -> dict[str, Importer]:  # noqa: N802 - a constant, built once
+def _shipped_importers() -> dict[str, Importer]:
     """The importer styles and the driver-code importers, by name."""
     from checker.dsl.library import shipped_importers
 
