@@ -354,11 +354,6 @@ def _finish(c: Ctx, f: Frame, ret: Var) -> None:
             c.set(o.refs, f.held["ref"])
             c.set(o.vmaps, f.held["vmap"])
             c.set(o.cpu, f.held["cpu"])
-            with c.when(a.live & f.held["ref"].eq(0)):
-                c.report("R8", Severity.SILENT, f.party, (a.name,),
-                         f"{r.name} returns an importer object attached to {b.name} without "
-                         "holding a reference of its own: the attachment does not keep the "
-                         "buffer alive", tag="attached-without-reference")
         return
     with c.when(ok):
         for kind, cell in zip(HELD, (o.refs, o.vmaps, o.cpu), strict=True):
