@@ -33,7 +33,7 @@ from typing import Any
 
 from checker.dsl import ast
 from checker.dsl.diagnostics import Diagnostic, did_you_mean
-from checker.dsl.lower import BOOL, INT, Scope_, _Checker, _Lower
+from checker.dsl.lower import BOOL, FUNCTIONS, INT, Scope_, _Checker, _Lower
 from model import expr as mx
 from model.behaviour import Call
 from model.kernel import DIRECTIONS, ERRNOS
@@ -56,6 +56,17 @@ INTERRUPTIBLE = "lock_interruptible"
 
 def _op(name: str) -> str:
     return "lock" if name == INTERRUPTIBLE else name
+
+
+@cache
+def _kernel_names() -> dict[str, str]:
+    """Kernel function names (``dma_buf_map_attachment_unlocked``) to the calls written here."""
+    out = {"dma_resv_lock_interruptible": INTERRUPTIBLE}
+    for spec in REGISTRY:
+        kernel = spec.kernel.split("(")[0]
+        if spec.name in callable_ops() and kernel.isidentifier():
+            out.setdefault(kernel, spec.name)
+    return out
 
 
 @cache
@@ -200,7 +211,7 @@ class _RoutineChecker(_Checker):
                 self.body(st.then, env, False, loop)
                 self.body(st.orelse, env, False, loop)
             elif isinstance(st, ast.AssignStmt) and isinstance(st.value, ast.FuncCall) \
-                    and self.is_effect(st.value.name):
+                    and st.value.name not in FUNCTIONS:
                 self.effect(st.value.name, st.value.args, st.value.kwargs, st.value.span, env)
                 self.ref(st.target, env, write=True)
             elif isinstance(st, ast.CoreCall):
@@ -226,6 +237,12 @@ class _RoutineChecker(_Checker):
                            f"{self.decl.name} runs on a buffer")
             return
         if name not in callable_ops():
+            kernel = _kernel_names().get(name)
+            if kernel:
+                self.error("E130", span, f"'{name}' is written {kernel}() here",
+                           f"write {kernel}(...): the object first, then its parameters by "
+                           "keyword (README, \"Routines\")")
+                return
             self.error("E130", span, f"'{name}' is not a core call driver code can make"
                        + did_you_mean(name, [*callable_ops(), *self.owner.routines, "free"]),
                        "calls: " + ", ".join(sorted(callable_ops())) + ", free, or a routine")
