@@ -42,6 +42,14 @@ class Mutant:
     profile: str
     witness: tuple[str, ...]
     resembles: str = ""
+    # driver-code bugs: the shipped driver the mutant is a variant of (its witness runs
+    # there without the violation), or None where the catalogue ships no such driver
+    fixed: Exporter | Importer | None = None
+
+    @property
+    def driver_code(self) -> bool:
+        """The bug is in a behaviour's routines (the driver's own code)."""
+        return bool(self.exporter.routines) or any(i.routines for i in self.importers)
 
     def model(self, scope: str = "2x3") -> Model:
         return Model(self.exporter, self.importers, self.profile, scope)
@@ -463,17 +471,31 @@ def _driver_code() -> list[Mutant]:
 
     imp = {i.name: i for i in shipped_importers("mutants")}
     exp = {e.name: e for e in shipped_exporters("mutants")}
-    gem = next(i for i in shipped_importers("drivers") if i.name == "gem_prime_import")
+    drivers = {i.name: i for i in shipped_importers("drivers")}
+    heap = next(e for e in shipped_exporters("drivers") if e.name == "dma_heap")
+    gem = drivers["gem_prime_import"]
     start = ("export(b0)", "fd(b0)")
+    # the shipped driver each importer mutant is a variant of
+    fixed = {"unwind_double_put": "gem_prime_import", "init_fail_keeps_attachment":
+             "gem_prime_import", "unwind_skips_put": "gem_prime_import",
+             "resv_after_last_put": "gem_prime_import", "teardown_keeps_mapping":
+             "gem_prime_import", "teardown_leaks_reference": "gem_prime_import",
+             "unwind_skips_unpin": "rdma_umem", "double_unpin_teardown": "rdma_umem",
+             "import_drops_reference": "amdgpu_import", "unlocked_map_under_resv":
+             "amdgpu_import", "locked_map_without_resv": "amdgpu_import",
+             "bo_freed_before_detach": "amdgpu_import", "teardown_keeps_vmap":
+             "vb2_dma_contig"}
 
     def importer(name: str, rule: str, tag: str, summary: str, *steps: str,
                  resembles: str = "") -> Mutant:
+        ref = drivers[fixed[name]] if name in fixed else None
         return Mutant(name, rule, tag, summary, SYSTEM_HEAP, (imp[name],), "v6.16+",
-                      (*start, *steps), resembles)
+                      (*start, *steps), resembles, ref)
 
     def exporter(name: str, rule: str, tag: str, summary: str, *steps: str,
                  resembles: str = "") -> Mutant:
-        return Mutant(name, rule, tag, summary, exp[name], (gem,), "v6.16+", steps, resembles)
+        return Mutant(name, rule, tag, summary, exp[name], (gem,), "v6.16+", steps, resembles,
+                      heap)
 
     return [
         importer("unwind_double_put", "R5", "put-without-reference",

@@ -55,6 +55,11 @@ from model.program import Block, If, Report, Site, Stmt
 from model.violation import Party, Severity
 
 KINDS = ("setup", "ioctl", "teardown")
+
+
+class RoutineError(ValueError):
+    """A routine that cannot be built into this model (a call its kernel profile lacks)."""
+
 START = "start"  # the ``at`` of a routine's first segment
 HELD = ("ref", "vmap", "cpu")  # what a frame counts of the buffer
 
@@ -183,9 +188,16 @@ class Frame:
         for the routine to handle, not findings (``errno`` reports are dropped); what the
         core reports as the caller's fault is the routine owner's."""
         from model.ops import REGISTRY
+        from model.ops.registry import Env
 
         spec = next(s for s in REGISTRY if s.name == op)
         c = self.c
+        env = Env(c.profile, c.scope, c.exporter, c.importers)
+        if not spec.available(env):
+            raise RoutineError(
+                f"routine {self.routine.name} ({self.owner}, {self.routine.where}) calls "
+                f"{op}(), which kernel profile {c.profile} does not have: declare the "
+                "behaviour's profiles (profiles ...) or write the call that kernel has")
         outer = c.fault
         c.fault = "none"
         if self.fault.startswith(f"{site}-"):
@@ -396,6 +408,10 @@ def _objects(f: Frame) -> tuple[str, ...]:
 def enabled(c: Ctx, routine: Routine, obj: BufRef | AttRef, at: str) -> Expr:
     """When an action of ``routine`` can start (or resume at ``at``)."""
     buf = obj if isinstance(obj, BufRef) else c.layout.buffers[obj.buf]
+    k = [s.label for s in routine.segments].index(at)
+    if k > 0:
+        # a suspended routine goes on whatever happened meanwhile (that is the point)
+        return obj.r[f"{routine.name}__pc"].eq(k)
     pre: Expr = buf.life.eq(UNEXPORTED) if routine.exports else buf.life.ne(UNEXPORTED)
     # another context holding the buffer's reservation lock would make the routine wait
     pre = pre & ~buf.resv
@@ -405,15 +421,11 @@ def enabled(c: Ctx, routine: Routine, obj: BufRef | AttRef, at: str) -> Expr:
             pre = pre & obj.st.eq(FREE) & obj.o.life.eq(NO_OBJECT)
         else:
             pre = pre & obj.o.life.eq(OBJECT_LIVE)
-    if routine.suspends:
-        k = [s.label for s in routine.segments].index(at)
-        pc = obj.r[f"{routine.name}__pc"]
-        pre = pre & pc.eq(k)
-        if k == 0:
-            # nothing else of this driver runs on the object while one routine is suspended
-            for other in obj.r:
-                if other.endswith("__pc") and other != f"{routine.name}__pc":
-                    pre = pre & obj.r[other].eq(0)
+    # nothing else of this driver starts on the object while one of its routines is
+    # suspended there
+    for name, pc in obj.r.items():
+        if name.endswith("__pc"):
+            pre = pre & pc.eq(0)
     return pre
 
 
@@ -428,4 +440,4 @@ def faults(routine: Routine, at: str, fault_values: Callable[[str], Sequence[str
     return out
 
 
-__all__ = ["KINDS", "START", "Frame", "Routine", "Segment", "build", "enabled", "faults"]
+__all__ = ["KINDS", "START", "RoutineError", "Frame", "Routine", "Segment", "build", "enabled", "faults"]

@@ -35,6 +35,7 @@ from checker.dsl import ast
 from checker.dsl.diagnostics import Diagnostic, did_you_mean
 from checker.dsl.lower import BOOL, FUNCTIONS, INT, Scope_, _Checker, _Lower
 from model import expr as mx
+from model.action import DEFAULTS
 from model.behaviour import Call
 from model.kernel import DIRECTIONS, ERRNOS
 from model.layout import AttRef, BufRef
@@ -484,6 +485,8 @@ class _RoutineLower(_Lower):
             return ret
         site = self.sites.get(id(span), name)
         params: dict[str, Any] = {k: _text(v) for k, v in kwargs}
+        for k in OPTIONAL.get(name, ()):
+            params.setdefault(k, DEFAULTS[k])
         if name in ATTACHING:
             assert f.att is not None
             return f.call(site, name, f.att, importer=self.owner.name, **params)
