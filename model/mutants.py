@@ -500,16 +500,16 @@ def _driver_code() -> list[Mutant]:
     return [
         importer("unwind_double_put", "R5", "put-without-reference",
                  "error-path double put: the GEM import's map-failure unwind puts once more "
-                 "than it took", "import(b0.a0, fault=map_unlocked-nomem)", resembles="B21"),
+                 "than it took", "import(b0.a0, fault=map_unlocked__nomem)", resembles="B21"),
         importer("init_fail_keeps_attachment", "R32", "keeps-attachment",
                  "missing detach when init fails: the import's late failure returns without "
                  "dma_buf_detach", "import(b0.a0, fault=import_sg_table)"),
         importer("unwind_skips_put", "R32", "leaks-reference",
                  "missing put on an error path: the import keeps dma_buf_get's reference "
-                 "when the attach fails", "import(b0.a0, fault=attach-nomem)"),
+                 "when the attach fails", "import(b0.a0, fault=attach__nomem)"),
         importer("unwind_skips_unpin", "R17", "detach-while-pinned",
                  "missing unpin on an error path: the RDMA umem detaches a pinned attachment "
-                 "when the map fails", "reg_mr(b0.a0, fault=map-nomem)"),
+                 "when the map fails", "reg_mr(b0.a0, fault=map__nomem)"),
         importer("double_unpin_teardown", "R17", "unpin-without-pin",
                  "double unpin: the RDMA umem release unpins twice",
                  "reg_mr(b0.a0)", "dereg_mr(b0.a0)"),
@@ -545,14 +545,14 @@ def _driver_code() -> list[Mutant]:
                  "vaddr(b0.a0)", "release(b0.a0)"),
         importer("fence_after_failed_lock", "R24", "add-fence-without-resv",
                  "a failed dma_resv_lock_interruptible ignored: the fence is added without "
-                 "the lock", "plane_update(b0, fault=lock_interruptible-intr)",
+                 "the lock", "plane_update(b0, fault=lock_interruptible__intr)",
                  resembles="B31"),
         exporter("touch_after_fd", "R5", "use-without-reference",
                  "touching the buffer after dma_buf_fd(): the allocation ioctl vmaps a buffer "
                  "whose reference it gave to the fd table", "alloc(b0)", resembles="B07"),
         exporter("fd_failure_put_and_free", "R6", "double-free",
                  "dma_buf_fd() failure followed by both put and release: the pages are freed "
-                 "again after ops->release freed them", "alloc(b0, fault=fd-emfile)",
+                 "again after ops->release freed them", "alloc(b0, fault=fd__emfile)",
                  resembles="B15"),
     ]
 

@@ -200,8 +200,8 @@ class Frame:
                 "behaviour's profiles (profiles ...) or write the call that kernel has")
         outer = c.fault
         c.fault = "none"
-        if self.fault.startswith(f"{site}-"):
-            c.fault = self.fault[len(site) + 1:]
+        if self.fault.startswith(f"{site}__"):
+            c.fault = self.fault[len(site) + 2:]
         if "fault" in inspect.signature(spec.body).parameters:
             params = {**params, "fault": c.fault}
         stmts, ret = _capture(c, op, lambda: spec.body(c, obj, **params))
@@ -431,11 +431,11 @@ def enabled(c: Ctx, routine: Routine, obj: BufRef | AttRef, at: str) -> Expr:
 
 def faults(routine: Routine, at: str, fault_values: Callable[[str], Sequence[str]]) -> list[str]:
     """The failures an action of segment ``at`` can inject: none, each core call's own
-    (``SITE-FAULT``: ``map-nomem``, ``attach-exporter``) and the driver's points."""
+    (``SITE__FAULT``: ``map__nomem``, ``attach__exporter``) and the driver's points."""
     seg = next(s for s in routine.segments if s.label == at)
     out = ["none"]
     for site, op in seg.sites:
-        out.extend(f"{site}-{f}" for f in fault_values(op) if f != "none")
+        out.extend(f"{site}__{f}" for f in fault_values(op) if f != "none")
     out.extend(seg.points)
     return out
 
