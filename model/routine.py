@@ -440,4 +440,5 @@ def faults(routine: Routine, at: str, fault_values: Callable[[str], Sequence[str
     return out
 
 
-__all__ = ["KINDS", "START", "RoutineError", "Frame", "Routine", "Segment", "build", "enabled", "faults"]
+__all__ = ["KINDS", "START", "Frame", "Routine", "RoutineError", "Segment", "build", "enabled",
+           "faults"]

@@ -123,7 +123,7 @@ def test_another_caller_cannot_put_a_reference_the_driver_s_object_holds() -> No
     assert m.value(s, "b0.kref") == 1  # the GEM object's
     assert not m.is_enabled(s, Action.parse("put(b0)"), "contract")
     out = m.step(s, Action.parse("put(b0)"))
-    assert [(v.tag, v.party) for v in out.violations][0] == (
+    assert next((v.tag, v.party) for v in out.violations) == (
         "put-without-reference", Party.IMPORTER)
 
 
