@@ -351,6 +351,15 @@ def cmd_check(args: argparse.Namespace, o: Out) -> int:
 
 
 def cmd_validate_exporter(args: argparse.Namespace, o: Out) -> int:
+    return _validate("exporter", args, o)
+
+
+def cmd_validate_importer(args: argparse.Namespace, o: Out) -> int:
+    return _validate("importer", args, o)
+
+
+def _validate(kind: str, args: argparse.Namespace, o: Out) -> int:
+    """validate-exporter and validate-importer: one certificate per behaviour named."""
     from checker.certificate import RENDERERS
     from checker.validate import (
         Settings,
@@ -358,14 +367,16 @@ def cmd_validate_exporter(args: argparse.Namespace, o: Out) -> int:
         certificate,
         parse_target,
         plan,
+        shipped_importers,
         verdicts,
     )
     from model.exporters import EXPORTERS
 
-    if args.reference == bool(args.exporter):
-        raise UsageError("name one EXPORTER, or give --reference for every shipped one")
+    word = kind.upper()
+    if args.reference == bool(args.target):
+        raise UsageError(f"name one {word}, or give --reference for every shipped one")
     if args.reference and not args.output_dir:
-        raise UsageError("--reference writes one certificate per exporter: add --output-dir "
+        raise UsageError(f"--reference writes one certificate per {kind}: add --output-dir "
                          "DIR (the shipped ones are in docs/certificates)")
     if args.output and args.output_dir:
         raise UsageError("--output names one file and --output-dir a directory: use one")
@@ -378,14 +389,15 @@ def cmd_validate_exporter(args: argparse.Namespace, o: Out) -> int:
     settings = Settings(scope=args.scope, depth=args.depth, explore_scope=args.explore_scope,
                         explore_depth=args.explore_depth, examples=args.examples,
                         seed=args.seed, budget_s=args.time_budget, engines=engines)
-    names = list(EXPORTERS) if args.reference else [args.exporter]
+    shipped = list(EXPORTERS) if kind == "exporter" else list(shipped_importers())
+    names = shipped if args.reference else [args.target]
     jobs = args.jobs if args.jobs else (os.cpu_count() or 1)
     code = EXIT_HOLDS
     for name in names:
         try:
-            p = plan(parse_target(name), settings, tuple(args.profile or ()))
+            p = plan(parse_target(name, kind), settings, tuple(args.profile or ()))
         except TargetError as e:
-            raise UsageError(f"EXPORTER {e}") from None
+            raise UsageError(f"{word} {e}") from None
         progress = Progress(o.err, len(p.units))
         progress.show(f"0/{len(p.units)} engine runs ({name}, {jobs} jobs)")
         try:
@@ -636,6 +648,40 @@ class _Parser(argparse.ArgumentParser):
     ``main`` (never ``sys.exit`` inside a library call)."""
 
 
+def _validate_options(v: argparse.ArgumentParser, kind: str,
+                      defaults: tuple[str, int, str, int]) -> None:
+    """The options validate-exporter and validate-importer share."""
+    scope, depth, explore_scope, explore_depth = defaults
+    v.add_argument("--profile", action="append", metavar="P",
+                   help="only profile P (repeat for several; default: every declared one)")
+    v.add_argument("--engine", action="append", choices=(*ENGINES, "all"),
+                   help="only this engine (repeat for several; default all)")
+    v.add_argument("--scope", default=scope, metavar="BxA",
+                   help=f"scope of bmc and prove (default {scope})")
+    v.add_argument("--depth", type=_positive(int), default=depth, metavar="N",
+                   help=f"bmc's bound in steps (default {depth})")
+    v.add_argument("--explore-scope", default=explore_scope, metavar="BxA",
+                   help=f"scope of random exploration (default {explore_scope})")
+    v.add_argument("--explore-depth", type=_positive(int), default=explore_depth,
+                   metavar="N", help=f"steps per random run (default {explore_depth})")
+    v.add_argument("--examples", type=_positive(int), default=DEFAULT_EXAMPLES, metavar="N",
+                   help=f"random runs per profile (default {DEFAULT_EXAMPLES})")
+    v.add_argument("--seed", type=int, default=0, metavar="N", help="explorer seed (default 0)")
+    v.add_argument("--time-budget", type=_positive(float), default=300.0, metavar="SECONDS",
+                   help="budget of each engine run (default 300); a run that exhausts it "
+                   "answers unknown")
+    v.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
+                   help="engine runs in parallel processes (default: one per CPU)")
+    v.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    v.add_argument("--output", "-o", metavar="FILE", help="write the certificate to FILE")
+    v.add_argument("--output-dir", metavar="DIR",
+                   help=f"write NAME.md and NAME.json per {kind} into DIR")
+    v.add_argument("--counterexamples", default=DEFAULT_COUNTEREXAMPLES, metavar="DIR",
+                   help=f"where counterexamples are written (default "
+                   f"{DEFAULT_COUNTEREXAMPLES}/)")
+    v.add_argument("--no-write", action="store_true", help="write no counterexample files")
+
+
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="A model checker for the Linux dma-buf buffer-sharing "
                 "lifecycle: check specs, replay counterexamples, explain rules.",
@@ -691,39 +737,31 @@ def parser() -> argparse.ArgumentParser:
                        "EXPORTER is a shipped exporter's name, FILE.dmabuf:NAME, or a Python "
                        "behaviour module:Class. Exit 0 nothing violated or unknown, 1 a "
                        "violation, 2 a usage or spec error, 3 something unknown.")
-    v.add_argument("exporter", nargs="?", metavar="EXPORTER")
+    v.add_argument("target", nargs="?", metavar="EXPORTER")
     v.add_argument("--reference", action="store_true",
                    help="every shipped reference exporter (with --output-dir: how "
                    "docs/certificates is regenerated)")
-    v.add_argument("--profile", action="append", metavar="P",
-                   help="only profile P (repeat for several; default: every declared one)")
-    v.add_argument("--engine", action="append", choices=(*ENGINES, "all"),
-                   help="only this engine (repeat for several; default all)")
-    v.add_argument("--scope", default="1x2", metavar="BxA",
-                   help="scope of bmc and prove (default 1x2)")
-    v.add_argument("--depth", type=_positive(int), default=5, metavar="N",
-                   help="bmc's bound in steps (default 5)")
-    v.add_argument("--explore-scope", default="2x3", metavar="BxA",
-                   help="scope of random exploration (default 2x3)")
-    v.add_argument("--explore-depth", type=_positive(int), default=10, metavar="N",
-                   help="steps per random run (default 10)")
-    v.add_argument("--examples", type=_positive(int), default=DEFAULT_EXAMPLES, metavar="N",
-                   help=f"random runs per profile (default {DEFAULT_EXAMPLES})")
-    v.add_argument("--seed", type=int, default=0, metavar="N", help="explorer seed (default 0)")
-    v.add_argument("--time-budget", type=_positive(float), default=300.0, metavar="SECONDS",
-                   help="budget of each engine run (default 300); a run that exhausts it "
-                   "answers unknown")
-    v.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
-                   help="engine runs in parallel processes (default: one per CPU)")
-    v.add_argument("--format", choices=("text", "markdown", "json"), default="text")
-    v.add_argument("--output", "-o", metavar="FILE", help="write the certificate to FILE")
-    v.add_argument("--output-dir", metavar="DIR",
-                   help="write NAME.md and NAME.json per exporter into DIR")
-    v.add_argument("--counterexamples", default=DEFAULT_COUNTEREXAMPLES, metavar="DIR",
-                   help=f"where counterexamples are written (default "
-                   f"{DEFAULT_COUNTEREXAMPLES}/)")
-    v.add_argument("--no-write", action="store_true", help="write no counterexample files")
+    _validate_options(v, "exporter", ("1x2", 5, "2x3", 10))
     v.set_defaults(run=cmd_validate_exporter, itf_dir=None)
+
+    vi = sub.add_parser("validate-importer", help="certify an importer's driver code against "
+                        "every reference exporter, under each profile it declares",
+                        description="Explore an importer's routines (its driver code: import, "
+                        "ioctls, teardown, with their error paths) in contract mode against "
+                        "every reference exporter (which keep their obligations, so whatever "
+                        "breaks is the importer's doing), under every profile it declares, "
+                        "with every engine, and print its certificate: one verdict per "
+                        "importer obligation of the rulebook and per core property, one "
+                        "section per profile and exporter. IMPORTER is a shipped importer's "
+                        "name, FILE.dmabuf:NAME, or a Python behaviour module:Class. Exit 0 "
+                        "nothing violated or unknown, 1 a violation, 2 a usage or spec error, "
+                        "3 something unknown.")
+    vi.add_argument("target", nargs="?", metavar="IMPORTER")
+    vi.add_argument("--reference", action="store_true",
+                    help="every shipped importer written as driver code (with --output-dir: "
+                    "how docs/certificates is regenerated)")
+    _validate_options(vi, "importer", ("1x1", 5, "1x2", 8))
+    vi.set_defaults(run=cmd_validate_importer, itf_dir=None)
 
     st = sub.add_parser("selftest", help="run the mutant catalogue against every engine",
                         description="The mutation self-test: every seeded bug of the "
