@@ -649,9 +649,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _validate_options(v: argparse.ArgumentParser, kind: str,
-                      defaults: tuple[str, int, str, int]) -> None:
-    """The options validate-exporter and validate-importer share."""
-    scope, depth, explore_scope, explore_depth = defaults
+                      defaults: tuple[str, int, str, int, int]) -> None:
+    """The options validate-exporter and validate-importer share (their defaults differ:
+    an importer's driver code is short, so a smaller scope and fewer runs reach it)."""
+    scope, depth, explore_scope, explore_depth, examples = defaults
     v.add_argument("--profile", action="append", metavar="P",
                    help="only profile P (repeat for several; default: every declared one)")
     v.add_argument("--engine", action="append", choices=(*ENGINES, "all"),
@@ -664,8 +665,8 @@ def _validate_options(v: argparse.ArgumentParser, kind: str,
                    help=f"scope of random exploration (default {explore_scope})")
     v.add_argument("--explore-depth", type=_positive(int), default=explore_depth,
                    metavar="N", help=f"steps per random run (default {explore_depth})")
-    v.add_argument("--examples", type=_positive(int), default=DEFAULT_EXAMPLES, metavar="N",
-                   help=f"random runs per profile (default {DEFAULT_EXAMPLES})")
+    v.add_argument("--examples", type=_positive(int), default=examples, metavar="N",
+                   help=f"random runs per profile (default {examples})")
     v.add_argument("--seed", type=int, default=0, metavar="N", help="explorer seed (default 0)")
     v.add_argument("--time-budget", type=_positive(float), default=300.0, metavar="SECONDS",
                    help="budget of each engine run (default 300); a run that exhausts it "
@@ -741,7 +742,7 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--reference", action="store_true",
                    help="every shipped reference exporter (with --output-dir: how "
                    "docs/certificates is regenerated)")
-    _validate_options(v, "exporter", ("1x2", 5, "2x3", 10))
+    _validate_options(v, "exporter", ("1x2", 5, "2x3", 10, DEFAULT_EXAMPLES))
     v.set_defaults(run=cmd_validate_exporter, itf_dir=None)
 
     vi = sub.add_parser("validate-importer", help="certify an importer's driver code against "
@@ -760,7 +761,7 @@ def parser() -> argparse.ArgumentParser:
     vi.add_argument("--reference", action="store_true",
                     help="every shipped importer written as driver code (with --output-dir: "
                     "how docs/certificates is regenerated)")
-    _validate_options(vi, "importer", ("1x1", 5, "1x2", 8))
+    _validate_options(vi, "importer", ("1x1", 5, "1x2", 8, 100))
     vi.set_defaults(run=cmd_validate_importer, itf_dir=None)
 
     st = sub.add_parser("selftest", help="run the mutant catalogue against every engine",
