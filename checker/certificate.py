@@ -543,6 +543,6 @@ __all__ = [
     "certify",
     "certify_importer",
     "exporter_obligations",
-    "obligations",
     "not_applicable",
+    "obligations",
 ]
