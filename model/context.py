@@ -107,9 +107,11 @@ class Ctx:
         template: str,
         *args: ExprLike,
         tag: str,
+        where: str = "",
     ) -> None:
-        """Report a violation of ``rule``; ``template`` is formatted with ``args``' values."""
-        self.builder.report(Site(rule, severity, party, objects, template, tag), *args)
+        """Report a violation of ``rule``; ``template`` is formatted with ``args``' values;
+        ``where`` locates the driver code that broke it (routines)."""
+        self.builder.report(Site(rule, severity, party, objects, template, tag, where), *args)
 
     # ------------------------------------------------------------ behaviours
     def call(self, op: str, call: Call) -> Expr:

@@ -297,7 +297,7 @@ class Model:
         fired += self._check(s, nxt)
         violations = tuple(
             Violation(site.rule, site.severity, site.party, index, site.objects,
-                      site.message(args), site.tag)
+                      site.message(args), site.tag, site.where)
             for site, args in fired)
         return Outcome(State(nxt), violations, values[self.ground[k].ret])
 

@@ -182,7 +182,8 @@ class Frame:
         """Whether this action makes the driver's own failure point ``point`` fail."""
         return self.fault == point
 
-    def call(self, site: str, op: str, obj: BufRef | AttRef, **params: Any) -> Var:
+    def call(self, site: str, op: str, obj: BufRef | AttRef, where: str = "",
+             **params: Any) -> Var:
         """Call core operation ``op`` on ``obj`` from the routine; returns the local that
         holds its result (0 or a negative errno). Errors the core returns are results
         for the routine to handle, not findings (``errno`` reports are dropped); what the
@@ -206,11 +207,12 @@ class Frame:
             params = {**params, "fault": c.fault}
         stmts, ret = _capture(c, op, lambda: spec.body(c, obj, **params))
         c.fault = outer
-        for st in _blame(stmts, self.party):
+        for st in _blame(stmts, self.party, where or self.routine.where):
             c.builder.emit(st)
         return ret
 
-    def call_on_mapping(self, site: str, op: str, att: AttRef, **params: Any) -> Var:
+    def call_on_mapping(self, site: str, op: str, att: AttRef, where: str = "",
+                        **params: Any) -> Var:
         """A call that names one of ``att``'s sg_tables (unmap, DMA through it, reading its
         pages): the one mapped last that is still live; with none live, the first (the
         core reports the call on a mapping that is not there)."""
@@ -221,10 +223,10 @@ class Frame:
         def chain(rest: list[Any]) -> None:
             s = rest[-1]
             if len(rest) == 1:
-                c.set(ret, self.call(site, op, att, slot=s.index, **params))
+                c.set(ret, self.call(site, op, att, where, slot=s.index, **params))
                 return
             with c.when(s.live):
-                c.set(ret, self.call(site, op, att, slot=s.index, **params))
+                c.set(ret, self.call(site, op, att, where, slot=s.index, **params))
             with c.otherwise():
                 chain(rest[:-1])
 
@@ -239,15 +241,15 @@ class Frame:
             c.report("R18", Severity.SILENT, self.party, (a.name,),
                      f"{self.routine.name} frees the importer object of {a.name} while the "
                      "attachment is still attached: until dma_buf_detach returns, "
-                     "move_notify and the exporter can reach the freed importer_priv"
-                     + where, tag="freed-before-detach")
+                     "move_notify and the exporter can reach the freed importer_priv",
+                     tag="freed-before-detach", where=where or self.routine.where)
         with c.when(o.life.eq(OBJECT_FREED)):
             c.report("R32", Severity.SILENT, self.party, (a.name,),
-                     f"{self.routine.name} frees the importer object of {a.name} twice"
-                     + where, tag="object-double-free")
+                     f"{self.routine.name} frees the importer object of {a.name} twice",
+                     tag="object-double-free", where=where or self.routine.where)
         c.set(o.life, OBJECT_FREED)
 
-    def free_field(self, var: Var, what: str) -> None:
+    def free_field(self, var: Var, what: str, where: str = "") -> None:
         """The driver frees storage it tracks in ``var`` (an exporter's pages, say); freeing
         it when it is already gone is a double free."""
         c = self.c
@@ -255,7 +257,7 @@ class Frame:
             c.report("R6", Severity.SILENT, self.party, (self.buf.name,),
                      f"{self.routine.name} frees {what}, which is already freed (ops->release "
                      "frees it when dma_buf_put drops the last reference): double free",
-                     tag="double-free")
+                     tag="double-free", where=where or self.routine.where)
         c.set(var, 0)
 
 
@@ -270,24 +272,25 @@ def _capture(c: Ctx, name: str, build: Callable[[], None]) -> tuple[list[Stmt], 
     return stmts, ret
 
 
-def _blame(stmts: Sequence[Stmt], party: Party) -> list[Stmt]:
+def _blame(stmts: Sequence[Stmt], party: Party, where: str) -> list[Stmt]:
     """A core call's statements as a routine makes them: errno reports dropped (the routine
-    gets the errno), the caller's obligations put on the routine's owner."""
+    gets the errno), the caller's obligations put on the routine's owner, and every report
+    located at the routine's call (``where``)."""
     out: list[Stmt] = []
     for st in stmts:
         if isinstance(st, Report):
             if st.site.severity is Severity.ERRNO:
                 continue
-            if st.site.party is Party.IMPORTER and party is not Party.IMPORTER:
-                site = st.site
-                st = Report(Site(site.rule, site.severity, party, site.objects,
-                                 site.template, site.tag), st.args)
+            site = st.site
+            blamed = party if site.party is Party.IMPORTER else site.party
+            st = Report(Site(site.rule, site.severity, blamed, site.objects, site.template,
+                             site.tag, site.where or where), st.args)
             out.append(st)
         elif isinstance(st, If):
-            out.append(If(st.cond, tuple(_blame(st.then, party)),
-                          tuple(_blame(st.orelse, party))))
+            out.append(If(st.cond, tuple(_blame(st.then, party, where)),
+                          tuple(_blame(st.orelse, party, where))))
         elif isinstance(st, Block):
-            out.append(Block(st.ret, tuple(_blame(st.body, party))))
+            out.append(Block(st.ret, tuple(_blame(st.body, party, where))))
         else:
             out.append(st)
     return out
@@ -342,7 +345,7 @@ def _finish(c: Ctx, f: Frame, ret: Var) -> None:
     with c.when(b.resv & b.life.ne(RELEASED)):
         c.report("R32", Severity.LOCKDEP, f.party, (b.name,),
                  f"{r.name} ({f.owner}) returns {{0}} holding {b.name}'s reservation lock: "
-                 "every later locker deadlocks", ret, tag="keeps-resv")
+                 "every later locker deadlocks", ret, tag="keeps-resv", where=r.where)
     if r.kind == "teardown":
         assert a is not None and o is not None
         _check_empty(c, f, TRUE, {k: f.held[k] + cell for k, cell in
@@ -380,7 +383,7 @@ def _check_empty(c: Ctx, f: Frame, when: Expr, held: dict[str, Expr], context: s
             c.report(rule, Severity.LEAK, f.party, _objects(f),
                      (f"{f.routine.name} ({f.owner}): {context} "
                       + what.format("{0}", buf=f.buf.name)).replace("{ret}", "{1}"),
-                     amount, ret, tag=tag)
+                     amount, ret, tag=tag, where=f.routine.where)
 
 
 def _check_slot(c: Ctx, f: Frame, when: Expr, context: str, ret: Var) -> None:
@@ -389,16 +392,18 @@ def _check_slot(c: Ctx, f: Frame, when: Expr, context: str, ret: Var) -> None:
     with c.when(when & a.live):
         c.report("R32", Severity.LEAK, f.party, (a.name,),
                  f"{f.routine.name} ({f.owner}): {context} has {a.name} attached (no "
-                 "dma_buf_detach)".replace("{ret}", "{0}"), ret, tag="keeps-attachment")
+                 "dma_buf_detach)".replace("{ret}", "{0}"), ret, tag="keeps-attachment",
+                 where=f.routine.where)
     with c.when(when & a.live & (a.maps - ite(a.cached, 1, 0) > 0)):
         c.report("R32", Severity.LEAK, f.party, (a.name,),
                  f"{f.routine.name} ({f.owner}): {context} has {{1}} mapping(s) of {a.name} "
                  "(no dma_buf_unmap_attachment)".replace("{ret}", "{0}"),
-                 ret, a.maps - ite(a.cached, 1, 0), tag="keeps-mapping")
+                 ret, a.maps - ite(a.cached, 1, 0), tag="keeps-mapping", where=f.routine.where)
     with c.when(when & a.live & (a.pins > 0)):
         c.report("R32", Severity.LEAK, f.party, (a.name,),
                  f"{f.routine.name} ({f.owner}): {context} has {{1}} dma_buf_pin of {a.name} "
-                 "(no dma_buf_unpin)".replace("{ret}", "{0}"), ret, a.pins, tag="keeps-pin")
+                 "(no dma_buf_unpin)".replace("{ret}", "{0}"), ret, a.pins, tag="keeps-pin",
+                 where=f.routine.where)
 
 
 def _objects(f: Frame) -> tuple[str, ...]:

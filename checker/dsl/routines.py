@@ -474,9 +474,9 @@ class _RoutineLower(_Lower):
             ref = args[0]
             assert isinstance(ref, ast.Ref)
             if ref.parts == ("obj",):
-                f.free_object()
+                f.free_object(str(span))
             else:
-                f.free_field(self.var(ref, bound), str(ref))
+                f.free_field(self.var(ref, bound), str(ref), str(span))
             return mx.Const(0)
         if name in self.owner.routines:
             callee = self.owner.routines[name]
@@ -487,9 +487,10 @@ class _RoutineLower(_Lower):
         params: dict[str, Any] = {k: _text(v) for k, v in kwargs}
         for k in OPTIONAL.get(name, ()):
             params.setdefault(k, DEFAULTS[k])
+        where = str(span)
         if name in ATTACHING:
             assert f.att is not None
-            return f.call(site, name, f.att, importer=self.owner.name, **params)
+            return f.call(site, name, f.att, where, importer=self.owner.name, **params)
         obj: BufRef | AttRef = f.buf
         if callable_ops()[name][0] == "att":
             ref = args[0]
@@ -499,8 +500,8 @@ class _RoutineLower(_Lower):
             obj = a
         if name in SLOT_CALLS:
             assert isinstance(obj, AttRef)
-            return f.call_on_mapping(site, name, obj, **params)
-        return f.call(site, _op(name), obj, **params)
+            return f.call_on_mapping(site, name, obj, where, **params)
+        return f.call(site, _op(name), obj, where, **params)
 
 
 def _segments(body: tuple[ast.Stmt, ...]) -> list[tuple[str, tuple[ast.Stmt, ...]]]:
