@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from checker.counterexample.replay import ITF_SUFFIX, parse_finding, replay
 from checker.counterexample.replay import Status as ReplayStatus
@@ -76,6 +76,9 @@ from checker.runs import ENGINES, Unit, UnitResult, library, run_units
 from model.profiles import PROFILES
 from model.rules import RULES as RULEBOOK
 from model.rules import Rule
+
+if TYPE_CHECKING:
+    from checker.validate import Settings as ValidateSettings
 
 PROG = "dmabuf-check"
 DEFAULT_COUNTEREXAMPLES = "counterexamples"
@@ -648,11 +651,13 @@ class _Parser(argparse.ArgumentParser):
     ``main`` (never ``sys.exit`` inside a library call)."""
 
 
-def _validate_options(v: argparse.ArgumentParser, kind: str,
-                      defaults: tuple[str, int, str, int, int]) -> None:
+def _validate_options(v: argparse.ArgumentParser, kind: str, defaults: ValidateSettings
+                      ) -> None:
     """The options validate-exporter and validate-importer share (their defaults differ:
     an importer's driver code is short, so a smaller scope and fewer runs reach it)."""
-    scope, depth, explore_scope, explore_depth, examples = defaults
+    scope, depth = defaults.scope, defaults.depth
+    explore_scope, explore_depth = defaults.explore_scope, defaults.explore_depth
+    examples = defaults.examples
     v.add_argument("--profile", action="append", metavar="P",
                    help="only profile P (repeat for several; default: every declared one)")
     v.add_argument("--engine", action="append", choices=(*ENGINES, "all"),
@@ -684,6 +689,9 @@ def _validate_options(v: argparse.ArgumentParser, kind: str,
 
 
 def parser() -> argparse.ArgumentParser:
+    from checker.validate import IMPORTER_SETTINGS
+    from checker.validate import Settings as ValidateSettings
+
     p = _Parser(prog=PROG, description="A model checker for the Linux dma-buf buffer-sharing "
                 "lifecycle: check specs, replay counterexamples, explain rules.",
                 epilog="exit codes: 0 every property holds, 1 a violation, 2 a spec or usage "
@@ -742,7 +750,7 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--reference", action="store_true",
                    help="every shipped reference exporter (with --output-dir: how "
                    "docs/certificates is regenerated)")
-    _validate_options(v, "exporter", ("1x2", 5, "2x3", 10, DEFAULT_EXAMPLES))
+    _validate_options(v, "exporter", ValidateSettings())
     v.set_defaults(run=cmd_validate_exporter, itf_dir=None)
 
     vi = sub.add_parser("validate-importer", help="certify an importer's driver code against "
@@ -761,7 +769,7 @@ def parser() -> argparse.ArgumentParser:
     vi.add_argument("--reference", action="store_true",
                     help="every shipped importer written as driver code (with --output-dir: "
                     "how docs/certificates is regenerated)")
-    _validate_options(vi, "importer", ("1x1", 5, "1x2", 8, 100))
+    _validate_options(vi, "importer", IMPORTER_SETTINGS)
     vi.set_defaults(run=cmd_validate_importer, itf_dir=None)
 
     st = sub.add_parser("selftest", help="run the mutant catalogue against every engine",

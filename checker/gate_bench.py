@@ -6,8 +6,13 @@
 * **Certificates**: ``validate-exporter`` on every reference exporter, one profile at a
   time with the shipped settings, timing each (exporter, profile) and each engine in it.
 
-``--skip-matrix`` / ``--skip-certificates`` run one half; ``--exporter NAME`` (repeatable)
-and ``--profile P`` narrow the certificates.
+* **Driver code**: for every driver-code mutant (routines), the seconds bounded model
+  checking takes to its shortest counterexample at scope 1x1 and the explorer's median
+  seconds over five seeds; then ``validate-importer`` on every shipped importer with two
+  worker processes (the shipped settings), its wall time and each engine's share.
+
+``--skip-matrix`` / ``--skip-certificates`` / ``--skip-drivers`` leave a part out;
+``--exporter NAME`` (repeatable) and ``--profile P`` narrow the certificates.
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ import statistics
 import time
 from collections.abc import Sequence
 
-from checker.runs import run_unit
+from checker.runs import run_unit, run_units
 from checker.selftest import Kill, selftest
-from checker.validate import Settings, parse_target, plan
+from checker.selftest import Settings as KillSettings
+from checker.validate import IMPORTER_SETTINGS, Settings, parse_target, plan, shipped_importers
 
 
 def _percentile(xs: Sequence[float], q: float) -> float:
@@ -64,11 +70,51 @@ def certificates(exporters: Sequence[str], profile: str | None) -> None:
                   f"{sum(per.values()):>8.1f}", flush=True)
 
 
+def driver_code(seeds: int = 5) -> None:
+    from model.mutants import MUTANTS
+
+    names = [n for n, m in MUTANTS.items() if m.driver_code]
+    bmc = {c.mutant: c for c in selftest(names, ("bmc",)).cells}
+    explored: dict[str, list[float]] = {n: [] for n in names}
+    for seed in range(seeds):
+        mx = selftest(names, ("hypothesis",), KillSettings(seed=seed, seeds=1))
+        for c in mx.cells:
+            explored[c.mutant].append(c.seconds if c.killed else float("inf"))
+    print(f"driver-code mutants ({len(names)}): bmc to the shortest counterexample at 1x1, "
+          f"the explorer's median over {seeds} seeds")
+    print(f"{'mutant':<28} {'bmc s':>6} {'len':>4} {'explorer median s':>18} {'worst s':>8}")
+    for n in names:
+        c = bmc[n]
+        times = explored[n]
+        print(f"{n:<28} {c.seconds:>6.2f} {c.length or 0:>4} "
+              f"{statistics.median(times):>18.2f} {max(times):>8.2f}")
+    print(f"largest: bmc {max(c.seconds for c in bmc.values()):.2f} s, explorer median "
+          f"{max(statistics.median(t) for t in explored.values()):.2f} s")
+    print()
+
+
+def importer_certificates(jobs: int = 2) -> None:
+    print(f"validate-importer with {jobs} worker processes (shipped settings)")
+    print(f"{'importer':<16} {'wall s':>7} {'hypothesis s':>12} {'bmc s':>7} {'prove s':>8}")
+    for name in shipped_importers():
+        pl = plan(parse_target(name, "importer"), IMPORTER_SETTINGS)
+        start = time.monotonic()
+        results = run_units(pl.units, jobs, lambda n, u, r: None)
+        wall = time.monotonic() - start
+        per: dict[str, float] = {}
+        for unit, r in zip(pl.units, results, strict=True):
+            took = max((a.seconds for a in r.answers), default=0.0)
+            per[unit.engine] = per.get(unit.engine, 0.0) + took
+        print(f"{name:<16} {wall:>7.1f} {per.get('hypothesis', 0):>12.1f} "
+              f"{per.get('bmc', 0):>7.1f} {per.get('prove', 0):>8.1f}", flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python3 -m checker.gate_bench", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--skip-matrix", action="store_true")
     ap.add_argument("--skip-certificates", action="store_true")
+    ap.add_argument("--skip-drivers", action="store_true")
     ap.add_argument("--exporter", action="append", default=[])
     ap.add_argument("--profile")
     args = ap.parse_args(argv)
@@ -76,6 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         kill_matrix()
     if not args.skip_certificates:
         certificates(args.exporter, args.profile)
+    if not args.skip_drivers:
+        driver_code()
+        importer_certificates()
     return 0
 
 

@@ -89,6 +89,12 @@ class Settings:
         return out
 
 
+# validate-importer's defaults: an import is short driver code, so one buffer with one
+# attachment slot and fewer random runs reach all of it
+IMPORTER_SETTINGS = Settings(scope="1x1", depth=5, explore_scope="1x2", explore_depth=8,
+                             examples=100)
+
+
 @dataclass(frozen=True)
 class Target:
     """How the behaviour is named in the generated check (``exporter NAME`` or
@@ -276,13 +282,18 @@ def validate(target: Target, settings: Settings, jobs: int = 1,
 
 __all__ = [
     "IMPORTERS",
+    "IMPORTER_PROPERTIES",
+    "IMPORTER_SETTINGS",
     "Plan",
     "Settings",
     "Target",
     "TargetError",
     "certificate",
+    "check_names",
+    "counterparts",
     "parse_target",
     "plan",
+    "shipped_importers",
     "spec_text",
     "validate",
     "verdicts",
