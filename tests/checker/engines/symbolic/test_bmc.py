@@ -58,7 +58,9 @@ def replays(model: Model, actions: tuple[Action, ...], rule: str, tag: str) -> b
 # bmc to the same exact length
 SAMPLE = ("ttm_unpin_twice", "ttm_move_without_notify", "exporter_without_unmap",
           "double_put", "map_without_resv", "access_after_move_notify",
-          "error_path_skips_unpin")
+          "error_path_skips_unpin",
+          # driver code: an unwind, a teardown, an exporter's allocation ioctl
+          "unwind_double_put", "bo_freed_before_detach", "fd_failure_put_and_free")
 
 
 def test_the_sample_is_in_the_catalogue() -> None:
@@ -105,6 +107,24 @@ def test_a_violation_ending_where_nothing_is_enabled_is_found_at_its_bound(name:
     model = problem.model
     last = model.run(actions, mode="contract")[-1].state
     assert model.enabled(last, "contract") == ()  # a dead end: no successor is needed
+
+
+def test_a_race_at_a_routine_s_yield_is_found_and_replays() -> None:
+    """The fd closed by another thread while the allocation ioctl is suspended right after
+    dma_buf_fd(): three steps, resuming the routine at its yield."""
+    lib = load(["specs/scenarios/routines.dmabuf"])
+    heap = lib.exporters["racy_heap"]
+    model = Model(heap, (lib.importers["gem_prime_import"],), "v6.16+", "1x1")
+    v = bmc(Problem("race", model, "contract", depth=4), rules={("R5", "use-after-free")})[0]
+    assert v.status is Status.VIOLATED and v.counterexample is not None
+    assert [str(a) for a in v.counterexample.actions] == [
+        "alloc(b0)", "close(b0)", "alloc(b0, at=installed)"]
+    out = model.run(v.counterexample.actions)
+    assert {x.where for x in out[-1].violations} == {
+        "specs/scenarios/routines.dmabuf:38:5", "specs/scenarios/routines.dmabuf:39:5"}
+    safe = Model(lib.exporters["publishing_heap"], model.importers, "v6.16+", "1x1")
+    held = bmc(Problem("safe", safe, "contract", depth=4), rules={("R5", "use-after-free")})[0]
+    assert held.status is Status.HOLDS and held.depth == 4
 
 
 def test_properties_sometimes_always_and_response() -> None:
