@@ -141,7 +141,8 @@ class Frame:
     att: AttRef | None
     fault: str
     held: dict[str, Var] = field(default_factory=dict)
-    _sites: dict[str, int] = field(default_factory=dict)
+    returned_at: Var | None = None  # which return statement ended the routine (0: its end)
+    returns: list[str] = field(default_factory=list)  # "file:line:col" of each return
 
     @property
     def obj(self) -> ObjRef | None:
@@ -178,6 +179,14 @@ class Frame:
         return cell
 
     # -------------------------------------------------------- statements
+    def returning(self, value: Expr, where: str) -> None:
+        """``return value`` at ``where``: the routine ends here (its leak checks name this
+        line)."""
+        assert self.returned_at is not None
+        self.returns.append(where)
+        self.c.set(self.returned_at, len(self.returns))
+        self.c.exit(value)
+
     def injected(self, point: str) -> bool:
         """Whether this action makes the driver's own failure point ``point`` fail."""
         return self.fault == point
@@ -314,7 +323,8 @@ def build(c: Ctx, routine: Routine, party: Party, owner: str, obj: BufRef | AttR
             held[kind] = frames[f"{routine.name}__{cell}"]
         else:
             held[kind] = c.builder.local(f"{routine.name}.{cell}", 0, 64)
-    frame = Frame(c, routine, party, owner, buf, att, fault, held)
+    frame = Frame(c, routine, party, owner, buf, att, fault, held,
+                  c.builder.local(f"{routine.name}.returned_at", 0, 4096))
     done = c.builder.local(f"{routine.name}.done", 0, 1, "bool")
     c.frame = frame
     try:
@@ -326,7 +336,11 @@ def build(c: Ctx, routine: Routine, party: Party, owner: str, obj: BufRef | AttR
     last = k == len(routine.segments) - 1
     complete: Expr = TRUE if last else ~done
     with c.when(complete):
-        _finish(c, frame, ret)
+        assert frame.returned_at is not None
+        for i, where in enumerate([routine.where, *frame.returns]):
+            with c.when(frame.returned_at.eq(i)):
+                _return_checks(c, frame, ret, where)
+        _hand_over(c, frame, ret)
         if routine.suspends:
             c.set(frames[f"{routine.name}__pc"], 0)
             for v in held.values():
@@ -338,32 +352,44 @@ def build(c: Ctx, routine: Routine, party: Party, owner: str, obj: BufRef | AttR
         c.exit(ret)
 
 
-def _finish(c: Ctx, f: Frame, ret: Var) -> None:
-    """The routine returns ``ret``: its leak checks, then what it hands to its object."""
+def _return_checks(c: Ctx, f: Frame, ret: Var, where: str) -> None:
+    """The routine returns ``ret`` (from the statement at ``where``): what it must not be
+    holding then."""
     r, a, o, b = f.routine, f.att, f.obj, f.buf
     ok = ret.eq(0)
     with c.when(b.resv & b.life.ne(RELEASED)):
         c.report("R32", Severity.LOCKDEP, f.party, (b.name,),
                  f"{r.name} ({f.owner}) returns {{0}} holding {b.name}'s reservation lock: "
-                 "every later locker deadlocks", ret, tag="keeps-resv", where=r.where)
+                 "every later locker deadlocks", ret, tag="keeps-resv", where=where)
     if r.kind == "teardown":
         assert a is not None and o is not None
         _check_empty(c, f, TRUE, {k: f.held[k] + cell for k, cell in
                                   zip(HELD, (o.refs, o.vmaps, o.cpu), strict=True)},
-                     "when it returns, the object it tears down still holds", ret)
-        _check_slot(c, f, TRUE, "when it returns, the object it tears down still", ret)
+                     "when it returns, the object it tears down still holds", ret, where)
+        _check_slot(c, f, TRUE, "when it returns, the object it tears down still", ret, where)
+    elif o is None:
+        _check_empty(c, f, TRUE, dict(f.held), "when it returns, it still holds", ret, where)
+    else:  # setup and ioctl on an object: an error return undoes everything
+        _check_empty(c, f, ~ok, dict(f.held), "on its error path ({ret}), it still holds",
+                     ret, where)
+        if r.kind == "setup":
+            _check_slot(c, f, ~ok, "on its error path ({ret}), it still", ret, where)
+
+
+def _hand_over(c: Ctx, f: Frame, ret: Var) -> None:
+    """What the routine leaves to its object: a setup's success creates it with what the
+    routine took, an ioctl's adds to it, a teardown frees it."""
+    r, o = f.routine, f.obj
+    ok = ret.eq(0)
+    if r.kind == "teardown":
+        assert o is not None
         for cell in (o.refs, o.vmaps, o.cpu):
             c.set(cell, 0)
         c.set(o.life, OBJECT_FREED)
         return
     if o is None:
-        _check_empty(c, f, TRUE, dict(f.held), "when it returns, it still holds", ret)
         return
-    # setup and ioctl on an object: an error return undoes everything
-    assert a is not None
-    _check_empty(c, f, ~ok, dict(f.held), "on its error path ({ret}), it still holds", ret)
     if r.kind == "setup":
-        _check_slot(c, f, ~ok, "on its error path ({ret}), it still", ret)
         with c.when(ok):
             c.set(o.life, OBJECT_LIVE)
             c.set(o.refs, f.held["ref"])
@@ -376,34 +402,34 @@ def _finish(c: Ctx, f: Frame, ret: Var) -> None:
 
 
 def _check_empty(c: Ctx, f: Frame, when: Expr, held: dict[str, Expr], context: str,
-                 ret: Var) -> None:
+                 ret: Var, where: str) -> None:
     for kind, amount in held.items():
         rule, tag, what = _LEAKS[kind]
         with c.when(when & (amount > 0)):
             c.report(rule, Severity.LEAK, f.party, _objects(f),
                      (f"{f.routine.name} ({f.owner}): {context} "
                       + what.format("{0}", buf=f.buf.name)).replace("{ret}", "{1}"),
-                     amount, ret, tag=tag, where=f.routine.where)
+                     amount, ret, tag=tag, where=where)
 
 
-def _check_slot(c: Ctx, f: Frame, when: Expr, context: str, ret: Var) -> None:
+def _check_slot(c: Ctx, f: Frame, when: Expr, context: str, ret: Var, where: str) -> None:
     a = f.att
     assert a is not None
     with c.when(when & a.live):
         c.report("R32", Severity.LEAK, f.party, (a.name,),
                  f"{f.routine.name} ({f.owner}): {context} has {a.name} attached (no "
                  "dma_buf_detach)".replace("{ret}", "{0}"), ret, tag="keeps-attachment",
-                 where=f.routine.where)
+                 where=where)
     with c.when(when & a.live & (a.maps - ite(a.cached, 1, 0) > 0)):
         c.report("R32", Severity.LEAK, f.party, (a.name,),
                  f"{f.routine.name} ({f.owner}): {context} has {{1}} mapping(s) of {a.name} "
                  "(no dma_buf_unmap_attachment)".replace("{ret}", "{0}"),
-                 ret, a.maps - ite(a.cached, 1, 0), tag="keeps-mapping", where=f.routine.where)
+                 ret, a.maps - ite(a.cached, 1, 0), tag="keeps-mapping", where=where)
     with c.when(when & a.live & (a.pins > 0)):
         c.report("R32", Severity.LEAK, f.party, (a.name,),
                  f"{f.routine.name} ({f.owner}): {context} has {{1}} dma_buf_pin of {a.name} "
                  "(no dma_buf_unpin)".replace("{ret}", "{0}"), ret, a.pins, tag="keeps-pin",
-                 where=f.routine.where)
+                 where=where)
 
 
 def _objects(f: Frame) -> tuple[str, ...]:

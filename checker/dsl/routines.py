@@ -412,6 +412,7 @@ class _RoutineLower(_Lower):
         c = frame.c
         super().__init__(c, Call(frame.buf, frame.att), frame.party)
         self.frame, self.owner, self.locals, self.sites = frame, owner, locals_, sites
+        self.inlined = False  # inside another routine's inlined body
 
     def var(self, ref: ast.Ref, bound: dict[str, AttRef]) -> mx.Var:
         if ref.parts[0] == "obj":
@@ -460,7 +461,10 @@ class _RoutineLower(_Lower):
             elif isinstance(st, ast.CoreCall):
                 self.effect(st.name, st.args, st.kwargs, st.span, bound)
             elif isinstance(st, ast.ReturnStmt):
-                c.exit(self.expr(st.value, bound))
+                if self.inlined:
+                    c.exit(self.expr(st.value, bound))  # a called routine's result
+                else:
+                    self.frame.returning(self.expr(st.value, bound), str(st.span))
             elif isinstance(st, ast.YieldStmt):  # pragma: no cover - segments split before
                 raise AssertionError("yield inside a segment")
             else:
@@ -480,8 +484,12 @@ class _RoutineLower(_Lower):
             return mx.Const(0)
         if name in self.owner.routines:
             callee = self.owner.routines[name]
-            with c.function(f"{f.routine.name}.{name}") as ret:
-                self.run(callee.body, bound)
+            outer, self.inlined = self.inlined, True
+            try:
+                with c.function(f"{f.routine.name}.{name}") as ret:
+                    self.run(callee.body, bound)
+            finally:
+                self.inlined = outer
             return ret
         site = self.sites.get(id(span), name)
         params: dict[str, Any] = {k: _text(v) for k, v in kwargs}
