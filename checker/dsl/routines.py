@@ -262,7 +262,11 @@ class _RoutineChecker(_Checker):
             self.attaching(name, args[0], span)
         else:
             kind = self.object_kind(args[0], env)
-            if not isinstance(args[0], ast.Ref) or kind == "?":
+            if isinstance(args[0], ast.Ref) and args[0].parts == ("att",) \
+                    and self.decl.target != ATTACHMENT:
+                self.error("E132", args[0].span, "'att' is not defined in a routine on a "
+                           "buffer", "write routine NAME(att) to run on an attachment slot")
+            elif not isinstance(args[0], ast.Ref) or kind == "?":
                 self.error("E132", getattr(args[0], "span", span),
                            f"{name}() is called on '{_text(args[0])}', which is not an object",
                            f"pass {target}" + (" (or a for-loop variable)"
