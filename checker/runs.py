@@ -4,8 +4,10 @@ A ``Unit`` is one engine on one profile of one ``check`` block. The check comes 
 files on disk (``files``) or from spec text built by a command (``source``, as
 ``validate-exporter`` does); every worker process resolves the same specs itself, so only
 plain data crosses the process boundary: the unit going out, its ``Answer`` values coming
-back. ``parallel`` runs any picklable work items in worker processes and returns the
-results in the items' order, so ``--jobs`` never changes a verdict or the order of a report.
+back. ``parallel`` runs any picklable work items in worker processes, or on a Dask cluster
+(``checker.cluster``), and returns the results in the items' order, so ``--jobs`` and
+``--cluster`` never change a verdict or the order of a report. ``estimate`` is a unit's
+expected engine time, by which ``--shard`` balances the shards (``checker.shards``).
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from functools import cache
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from checker.dsl.resolve import Library, load, load_text
 from checker.problem import Counterexample, Finding, Problem, Status, Verdict, problems
 from model.action import Action
+
+if TYPE_CHECKING:
+    from checker.cluster import Cluster
 
 ENGINES = ("hypothesis", "bmc", "prove")
 
@@ -162,17 +167,38 @@ def cost(unit: Unit) -> tuple[float, int]:
     return (-unit.budget_s, -ENGINES.index(unit.engine))
 
 
+def estimate(unit: Unit) -> float:
+    """The expected seconds of a unit, for balancing shards (a rough model fitted to the
+    benchmarks: the explorer's setup grows with the model's ground actions and its steps
+    with runs x depth; bounded model checking with actions x depth squared; k-induction
+    with the actions), at most its budget."""
+    problem = unit_problem(unit)
+    actions = len(problem.model.ground)
+    if unit.engine == "hypothesis":
+        seconds = 0.012 * actions + unit.examples * problem.depth / 1500
+    elif unit.engine == "bmc":
+        seconds = 0.5 + 0.0004 * actions * problem.depth ** 2
+    else:
+        seconds = 0.5 + 0.02 * actions
+    return min(seconds, unit.budget_s)
+
+
 T = TypeVar("T")
 R = TypeVar("R")
 
 
 def parallel(fn: Callable[[T], R], items: Sequence[T], jobs: int,
              done: Callable[[int, T, R], None],
-             key: Callable[[T], tuple[float, int]] | None = None) -> list[R]:
+             key: Callable[[T], tuple[float, int]] | None = None,
+             cluster: Cluster | None = None) -> list[R]:
     """``fn`` of every item, in the items' order; ``jobs > 1`` runs them in that many
-    processes (``fn`` and the items must pickle), started in ``key`` order. ``done`` is
-    called with the number finished so far as each item finishes."""
+    processes, ``cluster`` on the workers of a Dask cluster (``fn`` and the items must
+    pickle), started in ``key`` order. ``done`` is called with the number finished so far
+    as each item finishes."""
     results: dict[int, R] = {}
+    if cluster is not None:
+        order = sorted(range(len(items)), key=(lambda i: key(items[i])) if key else None)
+        return cluster.map(fn, items, order, done)
     if jobs <= 1 or len(items) <= 1:
         for i, item in enumerate(items):
             results[i] = fn(item)
@@ -192,9 +218,10 @@ def parallel(fn: Callable[[T], R], items: Sequence[T], jobs: int,
 
 
 def run_units(units: Sequence[Unit], jobs: int,
-              done: Callable[[int, Unit, UnitResult], None]) -> list[UnitResult]:
+              done: Callable[[int, Unit, UnitResult], None],
+              cluster: Cluster | None = None) -> list[UnitResult]:
     """Every unit's result, in the units' order (see ``parallel``)."""
-    return parallel(run_unit, units, jobs, done, cost)
+    return parallel(run_unit, units, jobs, done, cost, cluster)
 
 
 __all__ = [
@@ -203,6 +230,8 @@ __all__ = [
     "Found",
     "Unit",
     "UnitResult",
+    "cost",
+    "estimate",
     "library",
     "library_text",
     "parallel",
