@@ -49,7 +49,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO, TypeVar, cast
 
-from checker.cluster import Cluster, ClusterError, RunLost
+from checker.cluster import Cluster, ClusterError
 from checker.counterexample.replay import ITF_SUFFIX, parse_finding, replay
 from checker.counterexample.replay import Status as ReplayStatus
 from checker.counterexample.write import (
@@ -82,6 +82,7 @@ from checker.report.outcome import (
 )
 from checker.runs import (
     ENGINES,
+    RunLost,
     Unit,
     UnitResult,
     library,
@@ -322,7 +323,9 @@ def _execute(args: argparse.Namespace, o: Out, items: Sequence[T], fn: Callable[
             progress.show(f"{n}/{len(mine)} {what} done")
 
     try:
-        results = parallel(fn, mine, jobs, done, key, cluster)
+        # each run in a process of its own, so that its answer does not depend on what ran
+        # before it in the same process (and a shard's equal those of the whole run)
+        results = parallel(fn, mine, jobs, done, key, cluster, isolated=True)
     finally:
         progress.close()
     if shard is None:

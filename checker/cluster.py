@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from checker.runs import RunLost
+
 CONNECT_TIMEOUT_S = 10.0
 WORKER_TIMEOUT_S = 30.0  # for the first worker to join a scheduler that has none
 
@@ -42,10 +44,6 @@ R = TypeVar("R")
 class ClusterError(Exception):
     """The cluster cannot be used (exit 2): unreachable, no workers, workers that run
     other sources or see other spec files. The message says how to fix it."""
-
-
-class RunLost(Exception):
-    """A run died with every worker it was given (exit 3): its answer is unknown."""
 
 
 def _files_digest(paths: Sequence[str]) -> str:
@@ -155,6 +153,8 @@ class Cluster:
         urgent), results in the items' order."""
         import distributed
 
+        from checker.runs import _describe as describe
+
         as_completed: Any = distributed.as_completed  # (untyped)
 
         client = self.client()
@@ -174,7 +174,7 @@ class Cluster:
                     results[i] = f.result()
                 except distributed.KilledWorker as e:
                     raise RunLost(
-                        f"run {i + 1} of {len(items)} ({_describe(items[i])}) ended every "
+                        f"run {i + 1} of {len(items)} ({describe(items[i])}) ended every "
                         f"worker it was given ({e}); nothing is reported for it") from None
                 done(len(results), items[i], results[i])
             return [results[i] for i in range(len(items))]
@@ -184,11 +184,4 @@ class Cluster:
             client.close()
 
 
-def _describe(item: object) -> str:
-    check, engine = getattr(item, "check", None), getattr(item, "engine", None)
-    if check is not None and engine is not None:
-        return f"check {check}, engine {engine}"
-    return repr(item)[:80]
-
-
-__all__ = ["CONNECT_TIMEOUT_S", "Cluster", "ClusterError", "RunLost", "local_modules"]
+__all__ = ["CONNECT_TIMEOUT_S", "Cluster", "ClusterError", "local_modules"]

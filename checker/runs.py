@@ -4,7 +4,10 @@ A ``Unit`` is one engine on one profile of one ``check`` block. The check comes 
 files on disk (``files``) or from spec text built by a command (``source``, as
 ``validate-exporter`` does); every worker process resolves the same specs itself, so only
 plain data crosses the process boundary: the unit going out, its ``Answer`` values coming
-back. ``parallel`` runs any picklable work items in worker processes, or on a Dask cluster
+back. ``parallel`` runs any picklable work items in processes of their own (each forked
+from this one for its item, so that no run sees what an earlier one left in the solver or
+the caches: a solver's answer can depend on the terms a process already holds), or on a
+Dask cluster
 (``checker.cluster``), and returns the results in the items' order, so ``--jobs`` and
 ``--cluster`` never change a verdict or the order of a report. ``estimate`` is a unit's
 expected engine time, by which ``--shard`` balances the shards (``checker.shards``).
@@ -12,11 +15,14 @@ expected engine time, by which ``--shard`` balances the shards (``checker.shards
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from functools import cache
-from typing import TYPE_CHECKING, TypeVar
+from multiprocessing.connection import Connection
+from multiprocessing.connection import wait as wait_any
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from checker.dsl.resolve import Library, load, load_text
 from checker.problem import Counterexample, Finding, Problem, Status, Verdict, problems
@@ -187,34 +193,92 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+class RunLost(Exception):
+    """A run ended without an answer: the process running it died (exit 3, nothing is
+    reported for it, never a pass)."""
+
+
+def _describe(item: object) -> str:
+    check, engine = getattr(item, "check", None), getattr(item, "engine", None)
+    if check is not None and engine is not None:
+        return f"check {check}, engine {engine}"
+    return repr(item)[:100]
+
+
+def _child(conn: Connection, fn: Callable[[T], R], item: T) -> None:
+    try:
+        message: tuple[bool, object] = (True, fn(item))
+    except BaseException as e:  # the parent raises it
+        message = (False, e)
+    try:
+        conn.send(message)
+    except Exception as e:  # an answer or an exception that does not pickle
+        conn.send((False, RuntimeError(f"{_describe(item)}: {type(e).__name__}: {e}")))
+    finally:
+        conn.close()
+        os._exit(0)
+
+
+def forked(fn: Callable[[T], R], items: Sequence[T], order: Sequence[int], jobs: int,
+           done: Callable[[int, T, R], None]) -> list[R]:
+    """``fn`` of every item, each in a process forked for it (at most ``jobs`` at once,
+    started in ``order``); results in the items' order. ``RunLost`` when one dies."""
+    ctx = multiprocessing.get_context("fork")
+    results: dict[int, R] = {}
+    queue = list(order)
+    running: dict[Connection, tuple[int, multiprocessing.process.BaseProcess]] = {}
+    try:
+        while queue or running:
+            while queue and len(running) < max(1, jobs):
+                i = queue.pop(0)
+                here, there = ctx.Pipe(duplex=False)
+                started = ctx.Process(target=_child, args=(there, fn, items[i]), daemon=True)
+                started.start()
+                there.close()
+                running[here] = (i, started)
+            ready = [c for c in wait_any(list(running)) if isinstance(c, Connection)]
+            for conn in sorted(ready, key=lambda c: running[c][0]):
+                i, proc = running.pop(conn)
+                try:
+                    ok, value = conn.recv()
+                except EOFError:
+                    proc.join()
+                    raise RunLost(f"the process running {_describe(items[i])} ended without "
+                                  f"an answer (exit code {proc.exitcode})") from None
+                finally:
+                    conn.close()
+                proc.join()
+                if not ok:
+                    assert isinstance(value, BaseException)
+                    raise value
+                results[i] = cast(R, value)
+                done(len(results), items[i], results[i])
+    finally:
+        for conn, (_, left) in running.items():
+            left.kill()
+            left.join()
+            conn.close()
+    return [results[i] for i in range(len(items))]
+
+
 def parallel(fn: Callable[[T], R], items: Sequence[T], jobs: int,
              done: Callable[[int, T, R], None],
              key: Callable[[T], tuple[float, int]] | None = None,
-             cluster: Cluster | None = None) -> list[R]:
-    """``fn`` of every item, in the items' order; ``jobs > 1`` runs them in that many
-    processes, ``cluster`` on the workers of a Dask cluster (``fn`` and the items must
-    pickle), started in ``key`` order. ``done`` is called with the number finished so far
-    as each item finishes."""
-    results: dict[int, R] = {}
+             cluster: Cluster | None = None, isolated: bool = False) -> list[R]:
+    """``fn`` of every item, in the items' order; ``jobs > 1`` (or ``isolated``) runs each
+    in a process forked for it, ``jobs`` at a time; ``cluster`` on the workers of a Dask
+    cluster (``fn`` and the items must pickle). Items start in ``key`` order. ``done`` is
+    called with the number finished so far as each item finishes."""
+    order = sorted(range(len(items)), key=(lambda i: key(items[i])) if key else None)
     if cluster is not None:
-        order = sorted(range(len(items)), key=(lambda i: key(items[i])) if key else None)
         return cluster.map(fn, items, order, done)
-    if jobs <= 1 or len(items) <= 1:
+    if jobs <= 1 and not isolated:
+        results: dict[int, R] = {}
         for i, item in enumerate(items):
             results[i] = fn(item)
             done(len(results), item, results[i])
         return [results[i] for i in range(len(items))]
-    order = sorted(range(len(items)), key=(lambda i: key(items[i])) if key else None)
-    with ProcessPoolExecutor(max_workers=min(jobs, len(items))) as pool:
-        futures: dict[Future[R], int] = {pool.submit(fn, items[i]): i for i in order}
-        pending = set(futures)
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for f in sorted(finished, key=lambda f: futures[f]):
-                i = futures[f]
-                results[i] = f.result()
-                done(len(results), items[i], results[i])
-    return [results[i] for i in range(len(items))]
+    return forked(fn, items, order, jobs, done)
 
 
 def run_units(units: Sequence[Unit], jobs: int,
@@ -228,10 +292,12 @@ __all__ = [
     "ENGINES",
     "Answer",
     "Found",
+    "RunLost",
     "Unit",
     "UnitResult",
     "cost",
     "estimate",
+    "forked",
     "library",
     "library_text",
     "parallel",
