@@ -287,6 +287,9 @@ def _execute(args: argparse.Namespace, o: Out, items: Sequence[T], fn: Callable[
     (by path), part of the shards' fingerprint."""
     command = args.command
     argv = _recorded_argv(getattr(args, "argv", (command,)))
+    # the spec files as they are on disk now (a process may hold an earlier text loaded)
+    sources = {k: Path(k).read_text(encoding="utf-8") if Path(k).is_file() else v
+               for k, v in sources.items()}
     work = work_fingerprint(command, _recorded_argv([command, *argv], _REPORTS), items,
                             sources)
     merged: Merged | None = getattr(args, "merged", None)

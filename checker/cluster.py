@@ -30,9 +30,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from checker.runs import RunLost
+from checker.runs import RunLost, _describe
 
 CONNECT_TIMEOUT_S = 10.0
 WORKER_TIMEOUT_S = 30.0  # for the first worker to join a scheduler that has none
@@ -85,14 +85,44 @@ def local_modules() -> tuple[str, ...]:
 
 
 def _run_with(fn: Callable[[T], R], item: T, modules: tuple[str, ...]) -> R:
-    """``fn(item)`` after importing ``modules`` (called on a worker)."""
+    """``fn(item)`` in a new Python process (called on a worker): a process forked from
+    the worker would carry the memory state of the worker's own traffic, on which a
+    solver's choice among equally short counterexamples can depend. ``RunLost`` when the
+    process dies."""
+    import pickle
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", "from checker.cluster import _main; _main()"],
+                          input=pickle.dumps((fn, item, modules)), capture_output=True,
+                          check=False)
+    if done.returncode != 0 or not done.stdout:
+        tail = done.stderr.decode(errors="replace").strip().splitlines()[-3:]
+        raise RunLost(f"the process running {_describe(item)} ended without an answer "
+                      f"(exit code {done.returncode}): {' / '.join(tail)}")
+    ok, value = pickle.loads(done.stdout)
+    if not ok:
+        assert isinstance(value, BaseException)
+        raise value
+    return cast(R, value)
+
+
+def _main() -> None:
+    """The process ``_run_with`` starts: the pickled (fn, item, modules) on stdin, the
+    pickled (ok, result or exception) on stdout."""
+    import pickle
+
+    fn, item, modules = pickle.loads(sys.stdin.buffer.read())
     for name in modules:
         if name not in sys.modules:
             try:
                 importlib.import_module(name)
             except Exception:  # a module only the client can import
                 continue
-    return fn(item)
+    try:
+        message: tuple[bool, object] = (True, fn(item))
+    except Exception as e:
+        message = (False, e)
+    sys.stdout.buffer.write(pickle.dumps(message))
 
 
 @dataclass(frozen=True)
@@ -153,8 +183,6 @@ class Cluster:
         urgent), results in the items' order."""
         import distributed
 
-        from checker.runs import _describe as describe
-
         as_completed: Any = distributed.as_completed  # (untyped)
 
         client = self.client()
@@ -168,13 +196,13 @@ class Cluster:
                                   pure=False, priority=len(order) - rank)
                 futures[f] = i
             results: dict[int, R] = {}
-            for f in as_completed(list(futures)):
+            for f in as_completed(list(futures), loop=client.loop):
                 i = futures[f]
                 try:
                     results[i] = f.result()
                 except distributed.KilledWorker as e:
                     raise RunLost(
-                        f"run {i + 1} of {len(items)} ({describe(items[i])}) ended every "
+                        f"run {i + 1} of {len(items)} ({_describe(items[i])}) ended every "
                         f"worker it was given ({e}); nothing is reported for it") from None
                 done(len(results), items[i], results[i])
             return [results[i] for i in range(len(items))]

@@ -15,13 +15,14 @@ expected engine time, by which ``--shard`` balances the shards (``checker.shards
 
 from __future__ import annotations
 
-import multiprocessing
+import contextlib
 import os
+import pickle
+import select
+import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
-from multiprocessing.connection import Connection
-from multiprocessing.connection import wait as wait_any
 from typing import TYPE_CHECKING, TypeVar, cast
 
 from checker.dsl.resolve import Library, load, load_text
@@ -205,60 +206,79 @@ def _describe(item: object) -> str:
     return repr(item)[:100]
 
 
-def _child(conn: Connection, fn: Callable[[T], R], item: T) -> None:
+def _child(write_fd: int, fn: Callable[[T], R], item: T) -> None:
+    """Run ``fn(item)`` in a forked child and send the pickled outcome up ``write_fd``;
+    never returns."""
+    code = 0
     try:
-        message: tuple[bool, object] = (True, fn(item))
-    except BaseException as e:  # the parent raises it
-        message = (False, e)
-    try:
-        conn.send(message)
-    except Exception as e:  # an answer or an exception that does not pickle
-        conn.send((False, RuntimeError(f"{_describe(item)}: {type(e).__name__}: {e}")))
+        try:
+            message: tuple[bool, object] = (True, fn(item))
+        except BaseException as e:  # the parent raises it
+            message = (False, e)
+        try:
+            data = pickle.dumps(message)
+        except Exception as e:  # an answer or an exception that does not pickle
+            data = pickle.dumps((False, RuntimeError(
+                f"{_describe(item)}: {type(e).__name__}: {e}")))
+        with os.fdopen(write_fd, "wb") as out:
+            out.write(data)
+    except BaseException:
+        code = 1
     finally:
-        conn.close()
-        os._exit(0)
+        os._exit(code)
 
 
 def forked(fn: Callable[[T], R], items: Sequence[T], order: Sequence[int], jobs: int,
            done: Callable[[int, T, R], None]) -> list[R]:
-    """``fn`` of every item, each in a process forked for it (at most ``jobs`` at once,
-    started in ``order``); results in the items' order. ``RunLost`` when one dies."""
-    ctx = multiprocessing.get_context("fork")
+    """``fn`` of every item, each in a process forked for it (``os.fork``: a worker of a
+    process pool or a cluster may fork too), at most ``jobs`` at once, started in
+    ``order``; results in the items' order. ``RunLost`` when one dies."""
     results: dict[int, R] = {}
     queue = list(order)
-    running: dict[Connection, tuple[int, multiprocessing.process.BaseProcess]] = {}
+    running: dict[int, tuple[int, int, bytearray]] = {}  # read fd -> item, pid, data
     try:
         while queue or running:
             while queue and len(running) < max(1, jobs):
                 i = queue.pop(0)
-                here, there = ctx.Pipe(duplex=False)
-                started = ctx.Process(target=_child, args=(there, fn, items[i]), daemon=True)
-                started.start()
-                there.close()
-                running[here] = (i, started)
-            ready = [c for c in wait_any(list(running)) if isinstance(c, Connection)]
-            for conn in sorted(ready, key=lambda c: running[c][0]):
-                i, proc = running.pop(conn)
-                try:
-                    ok, value = conn.recv()
-                except EOFError:
-                    proc.join()
+                read_fd, write_fd = os.pipe()
+                pid = os.fork()
+                if pid == 0:  # the child
+                    os.close(read_fd)
+                    _child(write_fd, fn, items[i])
+                os.close(write_fd)
+                running[read_fd] = (i, pid, bytearray())
+            ready, _, _ = select.select(list(running), [], [])
+            for fd in sorted(ready, key=lambda f: running[f][0]):
+                i, pid, data = running[fd]
+                chunk = os.read(fd, 1 << 20)
+                if chunk:
+                    data += chunk
+                    continue
+                del running[fd]
+                os.close(fd)
+                _, status = os.waitpid(pid, 0)
+                if not data:
                     raise RunLost(f"the process running {_describe(items[i])} ended without "
-                                  f"an answer (exit code {proc.exitcode})") from None
-                finally:
-                    conn.close()
-                proc.join()
+                                  f"an answer ({_status(status)})")
+                ok, value = pickle.loads(bytes(data))
                 if not ok:
                     assert isinstance(value, BaseException)
                     raise value
                 results[i] = cast(R, value)
                 done(len(results), items[i], results[i])
     finally:
-        for conn, (_, left) in running.items():
-            left.kill()
-            left.join()
-            conn.close()
+        for fd, (_, pid, _) in running.items():
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            os.close(fd)
     return [results[i] for i in range(len(items))]
+
+
+def _status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"killed by signal {os.WTERMSIG(status)}"
+    return f"exit code {os.waitstatus_to_exitcode(status)}"
 
 
 def parallel(fn: Callable[[T], R], items: Sequence[T], jobs: int,

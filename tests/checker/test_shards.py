@@ -177,7 +177,7 @@ def test_shards_that_do_not_fit_are_refused_and_nothing_is_written(
         ([s1, str(tmp_path / "missing.json")], "no such file"),
     ]
     for paths, message in cases:
-        code, out, err = _run(["merge", *paths], capsys)
+        code, _, err = _run(["merge", *paths], capsys)
         assert code == 2, message
         assert re.search(message, err), (message, err)
         assert "Traceback" not in err
