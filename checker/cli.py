@@ -232,7 +232,7 @@ _WHERE = {"--shard": True, "--shard-output": True, "--cluster": True, "--jobs": 
 # the report options of the sharded commands, which merge passes on (name: takes a value)
 _REPORTS = {"--format": True, "--junit": True, "--sarif": True, "--itf-dir": True,
             "--counterexamples": True, "--no-write": False, "--coverage": False,
-            "--no-color": False, "--output": True, "--output-dir": True}
+            "--no-color": False, "--output": True, "-o": True, "--output-dir": True}
 
 
 def _recorded_argv(argv: Sequence[str], leave_out: dict[str, bool] = _WHERE
