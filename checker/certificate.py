@@ -1,4 +1,10 @@
-"""Exporter certificates: one verdict per exporter obligation, per kernel profile.
+"""Certificates: one verdict per obligation of an exporter (or an importer), per kernel
+profile.
+
+An importer's certificate is the same with the roles swapped: the importer's routines (the
+driver's own code) run against every reference exporter, which keep their obligations, so
+whatever fires is the importer's doing; its rows are the rulebook's importer obligations,
+one section per (profile, exporter).
 
 An exporter author asks: can any legal importer make my exporter break the dma-buf
 contract, on the kernels I support? ``certify`` answers it from the engines' verdicts on
@@ -88,16 +94,26 @@ class ProfileCertificate:
     rules: tuple[Row, ...] = ()
     properties: tuple[Row, ...] = ()
     why: str = ""  # why a profile is not certified
+    exporter: str = ""  # an importer's certificate: the exporter this section ran with
+
+    @property
+    def heading(self) -> str:
+        return f"{self.profile} with {self.exporter}" if self.exporter else self.profile
 
 
 @dataclass(frozen=True)
 class Certificate:
-    exporter: str  # how it was named on the command line
+    exporter: str  # the subject, as it was named on the command line
     summary: str
     modelled_on: str
-    importers: tuple[str, ...]
+    importers: tuple[str, ...]  # the counterparts: importers (or, for an importer, exporters)
     settings: tuple[tuple[str, str], ...]  # engine -> what it ran (scope, depth, budget)
     profiles: tuple[ProfileCertificate, ...]
+    subject: str = "exporter"  # or "importer"
+
+    @property
+    def counterpart(self) -> str:
+        return "importers" if self.subject == "exporter" else "exporters"
 
     @property
     def rows(self) -> list[Row]:
@@ -131,7 +147,12 @@ class Certificate:
 
 def exporter_obligations() -> list[Rule]:
     """The rules the rulebook puts (also) on the exporter."""
-    return [r for r in RULEBOOK.values() if Party.EXPORTER in r.parties]
+    return obligations(Party.EXPORTER)
+
+
+def obligations(party: Party) -> list[Rule]:
+    """The rules the rulebook puts (also) on ``party``."""
+    return [r for r in RULEBOOK.values() if party in r.parties]
 
 
 @dataclass(frozen=True)
@@ -323,16 +344,20 @@ def property_row(name: str, kind: str, summary: str, verdicts: Sequence[Verdict]
     return Row(name, summary, Standing.UNKNOWN, why=_unknown_why(mine), evidence=tuple(lines))
 
 
-def certify_profile(profile: str, exporter: str, verdicts: Sequence[Verdict]) -> ProfileCertificate:
-    """The rows of one profile from its verdicts (all engines, all problems of it)."""
+def certify_profile(profile: str, exporter: str, verdicts: Sequence[Verdict],
+                    party: Party = Party.EXPORTER, counterpart: str = ""
+                    ) -> ProfileCertificate:
+    """The rows of one profile from its verdicts (all engines, all problems of it): one per
+    obligation of ``party`` (the subject ``exporter`` names), and any rule a run broke."""
     if not verdicts:
-        return ProfileCertificate(profile, False, why="no engine ran under this profile")
+        return ProfileCertificate(profile, False, why="no engine ran under this profile",
+                                  exporter=counterpart)
     reach = Reach.of(verdicts[0].problem.model)
     rows: list[Row] = []
     found_rules = {c.finding.rule for v in verdicts if v.prop == RULES for c in _findings(v)}
-    obligations = {r.id for r in exporter_obligations()}
+    owed = {r.id for r in obligations(party)}
     for rule in RULEBOOK.values():
-        if rule.id not in obligations and rule.id not in found_rules:
+        if rule.id not in owed and rule.id not in found_rules:
             continue
         na = not_applicable(rule, profile, reach, exporter)
         trivial = None if na or rule.id in found_rules else trivially_proved(rule, reach)
@@ -342,7 +367,7 @@ def certify_profile(profile: str, exporter: str, verdicts: Sequence[Verdict]) ->
         for p in v.problem.properties:
             props.setdefault(p.name, (p.kind, p.summary))
     prop_rows = tuple(property_row(n, k, s, verdicts) for n, (k, s) in props.items())
-    return ProfileCertificate(profile, True, tuple(rows), prop_rows)
+    return ProfileCertificate(profile, True, tuple(rows), prop_rows, exporter=counterpart)
 
 
 def certify(exporter: str, summary: str, modelled_on: str, importers: Sequence[str],
@@ -366,6 +391,28 @@ def certify(exporter: str, summary: str, modelled_on: str, importers: Sequence[s
         out.append(certify_profile(p, exporter, mine))
     return Certificate(exporter, summary, modelled_on, tuple(importers),
                        tuple(settings.items()), tuple(out))
+
+
+def certify_importer(importer: str, summary: str, modelled_on: str,
+                     exporters: Sequence[str], declared: Sequence[str],
+                     settings: Mapping[str, str], verdicts: Sequence[Verdict],
+                     requested: Sequence[str] | None = None) -> Certificate:
+    """An importer's certificate: for every profile, one section per exporter it ran with
+    (each exporter keeps its obligations; the rows are the importer's)."""
+    out = []
+    for p in PROFILE_NAMES:
+        if p not in declared or (requested is not None and p not in requested):
+            why = (f"{importer} does not declare this profile (it declares "
+                   f"{', '.join(declared)})" if p not in declared else
+                   f"not checked in this run (--profile {' --profile '.join(requested or ())})")
+            out.append(ProfileCertificate(p, False, why=why))
+            continue
+        for x in exporters:
+            mine = [v for v in verdicts if v.problem.model.profile.name == p
+                    and v.problem.model.exporter.name == x]
+            out.append(certify_profile(p, importer, mine, Party.IMPORTER, x))
+    return Certificate(importer, summary, modelled_on, tuple(exporters),
+                       tuple(settings.items()), tuple(out), "importer")
 
 
 # ---------------------------------------------------------------- rendering
@@ -395,14 +442,15 @@ def certificate_json(cert: Certificate, files: Mapping[str, str] | None = None) 
         return d
 
     doc = {
-        "exporter": cert.exporter,
+        cert.subject: cert.exporter,
         "summary": cert.summary,
         "modelled_on": cert.modelled_on,
         "mode": "contract",
-        "importers": list(cert.importers),
+        cert.counterpart: list(cert.importers),
         "engines": dict(cert.settings),
         "profiles": [
-            {"profile": p.profile, "certified": p.supported, **({"why": p.why} if p.why else {}),
+            {"profile": p.profile, **({"exporter": p.exporter} if p.exporter else {}),
+             "certified": p.supported, **({"why": p.why} if p.why else {}),
              "obligations": [row(r) for r in p.rules],
              "properties": [row(r) for r in p.properties]}
             for p in cert.profiles],
@@ -418,22 +466,22 @@ def _cell(text: str) -> str:
 
 def certificate_markdown(cert: Certificate, files: Mapping[str, str] | None = None) -> str:
     files = files or {}
-    out = [f"# Exporter certificate: {cert.exporter}", "",
+    out = [f"# {cert.subject.capitalize()} certificate: {cert.exporter}", "",
            f"{cert.summary}", ""]
     if cert.modelled_on:
         out += [f"Modelled on `{cert.modelled_on}`.", ""]
-    out += [f"Contract mode: the importers ({', '.join(cert.importers)}) keep every "
-            "obligation, so a violation below is the exporter's.", "",
+    out += [f"Contract mode: the {cert.counterpart} ({', '.join(cert.importers)}) keep every "
+            f"obligation, so a violation below is the {cert.subject}'s.", "",
             "| engine | run |", "|---|---|"]
     out += [f"| {e} | {_cell(s)} |" for e, s in cert.settings]
     out += ["", _verdict_line(cert), ""]
     for p in cert.profiles:
-        out += [f"## {p.profile}", ""]
+        out += [f"## {p.heading}", ""]
         if not p.supported:
             out += [f"Not certified: {p.why}.", ""]
             continue
-        for title, rows in (("Exporter obligations", p.rules), ("Core properties",
-                                                                p.properties)):
+        for title, rows in ((f"{cert.subject.capitalize()} obligations", p.rules),
+                            ("Core properties", p.properties)):
             out += [f"### {title}", "", "| rule | verdict | why | evidence |",
                     "|---|---|---|---|"]
             for r in rows:
@@ -457,15 +505,15 @@ def _verdict_line(cert: Certificate) -> str:
 
 def certificate_text(cert: Certificate, files: Mapping[str, str] | None = None) -> str:
     files = files or {}
-    out = [f"certificate for exporter {cert.exporter}: {cert.summary}",
-           f"  contract mode, importers {', '.join(cert.importers)}"]
+    out = [f"certificate for {cert.subject} {cert.exporter}: {cert.summary}",
+           f"  contract mode, {cert.counterpart} {', '.join(cert.importers)}"]
     out += [f"  {e}: {s}" for e, s in cert.settings]
     for p in cert.profiles:
         out.append("")
         if not p.supported:
-            out.append(f"{p.profile}: not certified: {p.why}")
+            out.append(f"{p.heading}: not certified: {p.why}")
             continue
-        out.append(f"{p.profile}:")
+        out.append(f"{p.heading}:")
         width = max((len(r.item) for r in (*p.rules, *p.properties)), default=4)
         for r in (*p.rules, *p.properties):
             line = f"  {r.item:<{width}}  {r.verdict_text:<24}  {r.why}"
@@ -493,6 +541,8 @@ __all__ = [
     "certificate_markdown",
     "certificate_text",
     "certify",
+    "certify_importer",
     "exporter_obligations",
     "not_applicable",
+    "obligations",
 ]

@@ -17,7 +17,8 @@ Subcommands:
 * ``selftest``: the mutant catalogue against every engine, as a kill matrix
   (``checker.selftest``);
 * ``merge SHARD ...``: the reports of a sharded run (``--shard K/N`` on ``check``,
-  ``validate-exporter`` and ``selftest``), exactly as one unsharded run writes them.
+  ``validate-exporter``, ``validate-importer`` and ``selftest``), exactly as one unsharded
+  run writes them.
 
 Exit codes (``check``): 0 every verdict holds, is proved or witnessed; 1 a violation; 2 a
 spec or usage error (nothing was checked); 3 an unknown answer (solver timeout, time
@@ -530,6 +531,15 @@ def cmd_check(args: argparse.Namespace, o: Out) -> int:
 
 
 def cmd_validate_exporter(args: argparse.Namespace, o: Out) -> int:
+    return _validate("exporter", args, o)
+
+
+def cmd_validate_importer(args: argparse.Namespace, o: Out) -> int:
+    return _validate("importer", args, o)
+
+
+def _validate(kind: str, args: argparse.Namespace, o: Out) -> int:
+    """validate-exporter and validate-importer: one certificate per behaviour named."""
     from checker.certificate import RENDERERS
     from checker.validate import (
         SOURCE_PATH,
@@ -538,14 +548,16 @@ def cmd_validate_exporter(args: argparse.Namespace, o: Out) -> int:
         certificate,
         parse_target,
         plan,
+        shipped_importers,
         verdicts,
     )
     from model.exporters import EXPORTERS
 
-    if args.reference == bool(args.exporter):
-        raise UsageError("name one EXPORTER, or give --reference for every shipped one")
+    word = kind.upper()
+    if args.reference == bool(args.target):
+        raise UsageError(f"name one {word}, or give --reference for every shipped one")
     if args.reference and not args.output_dir:
-        raise UsageError("--reference writes one certificate per exporter: add --output-dir "
+        raise UsageError(f"--reference writes one certificate per {kind}: add --output-dir "
                          "DIR (the shipped ones are in docs/certificates)")
     if args.output and args.output_dir:
         raise UsageError("--output names one file and --output-dir a directory: use one")
@@ -558,15 +570,16 @@ def cmd_validate_exporter(args: argparse.Namespace, o: Out) -> int:
     settings = Settings(scope=args.scope, depth=args.depth, explore_scope=args.explore_scope,
                         explore_depth=args.explore_depth, examples=args.examples,
                         seed=args.seed, budget_s=args.time_budget, engines=engines)
-    names = list(EXPORTERS) if args.reference else [args.exporter]
+    shipped = list(EXPORTERS) if kind == "exporter" else list(shipped_importers())
+    names = shipped if args.reference else [args.target]
     plans = []
     for name in names:
         try:
-            plans.append(plan(parse_target(name), settings, tuple(args.profile or ())))
+            plans.append(plan(parse_target(name, kind), settings, tuple(args.profile or ())))
         except TargetError as e:
-            raise UsageError(f"EXPORTER {e}") from None
-    # one list of runs for every exporter, so that processes, a cluster or shards share
-    # them all
+            raise UsageError(f"{word} {e}") from None
+    # one list of runs for every behaviour named, so that processes, a cluster or shards
+    # share them all
     units = [u for p in plans for u in p.units]
     sources = {k: v for p in plans for k, v in p.library.sources.items()}
     sources.update({f"{SOURCE_PATH}:{p.target.text}": p.source for p in plans})
@@ -841,6 +854,40 @@ class _Parser(argparse.ArgumentParser):
     ``main`` (never ``sys.exit`` inside a library call)."""
 
 
+def _validate_options(v: argparse.ArgumentParser, kind: str,
+                      defaults: tuple[str, int, str, int, int]) -> None:
+    """The options validate-exporter and validate-importer share (their defaults differ:
+    an importer's driver code is short, so a smaller scope and fewer runs reach it)."""
+    scope, depth, explore_scope, explore_depth, examples = defaults
+    v.add_argument("--profile", action="append", metavar="P",
+                   help="only profile P (repeat for several; default: every declared one)")
+    v.add_argument("--engine", action="append", choices=(*ENGINES, "all"),
+                   help="only this engine (repeat for several; default all)")
+    v.add_argument("--scope", default=scope, metavar="BxA",
+                   help=f"scope of bmc and prove (default {scope})")
+    v.add_argument("--depth", type=_positive(int), default=depth, metavar="N",
+                   help=f"bmc's bound in steps (default {depth})")
+    v.add_argument("--explore-scope", default=explore_scope, metavar="BxA",
+                   help=f"scope of random exploration (default {explore_scope})")
+    v.add_argument("--explore-depth", type=_positive(int), default=explore_depth,
+                   metavar="N", help=f"steps per random run (default {explore_depth})")
+    v.add_argument("--examples", type=_positive(int), default=examples, metavar="N",
+                   help=f"random runs per profile (default {examples})")
+    v.add_argument("--seed", type=int, default=0, metavar="N", help="explorer seed (default 0)")
+    v.add_argument("--time-budget", type=_positive(float), default=300.0, metavar="SECONDS",
+                   help="budget of each engine run (default 300); a run that exhausts it "
+                   "answers unknown")
+    _add_where_options(v, "engine runs")
+    v.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    v.add_argument("--output", "-o", metavar="FILE", help="write the certificate to FILE")
+    v.add_argument("--output-dir", metavar="DIR",
+                   help=f"write NAME.md and NAME.json per {kind} into DIR")
+    v.add_argument("--counterexamples", default=DEFAULT_COUNTEREXAMPLES, metavar="DIR",
+                   help=f"where counterexamples are written (default "
+                   f"{DEFAULT_COUNTEREXAMPLES}/)")
+    v.add_argument("--no-write", action="store_true", help="write no counterexample files")
+
+
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="A model checker for the Linux dma-buf buffer-sharing "
                 "lifecycle: check specs, replay counterexamples, explain rules.",
@@ -895,38 +942,31 @@ def parser() -> argparse.ArgumentParser:
                        "EXPORTER is a shipped exporter's name, FILE.dmabuf:NAME, or a Python "
                        "behaviour module:Class. Exit 0 nothing violated or unknown, 1 a "
                        "violation, 2 a usage or spec error, 3 something unknown.")
-    v.add_argument("exporter", nargs="?", metavar="EXPORTER")
+    v.add_argument("target", nargs="?", metavar="EXPORTER")
     v.add_argument("--reference", action="store_true",
                    help="every shipped reference exporter (with --output-dir: how "
                    "docs/certificates is regenerated)")
-    v.add_argument("--profile", action="append", metavar="P",
-                   help="only profile P (repeat for several; default: every declared one)")
-    v.add_argument("--engine", action="append", choices=(*ENGINES, "all"),
-                   help="only this engine (repeat for several; default all)")
-    v.add_argument("--scope", default="1x2", metavar="BxA",
-                   help="scope of bmc and prove (default 1x2)")
-    v.add_argument("--depth", type=_positive(int), default=5, metavar="N",
-                   help="bmc's bound in steps (default 5)")
-    v.add_argument("--explore-scope", default="2x3", metavar="BxA",
-                   help="scope of random exploration (default 2x3)")
-    v.add_argument("--explore-depth", type=_positive(int), default=10, metavar="N",
-                   help="steps per random run (default 10)")
-    v.add_argument("--examples", type=_positive(int), default=DEFAULT_EXAMPLES, metavar="N",
-                   help=f"random runs per profile (default {DEFAULT_EXAMPLES})")
-    v.add_argument("--seed", type=int, default=0, metavar="N", help="explorer seed (default 0)")
-    v.add_argument("--time-budget", type=_positive(float), default=300.0, metavar="SECONDS",
-                   help="budget of each engine run (default 300); a run that exhausts it "
-                   "answers unknown")
-    _add_where_options(v, "engine runs")
-    v.add_argument("--format", choices=("text", "markdown", "json"), default="text")
-    v.add_argument("--output", "-o", metavar="FILE", help="write the certificate to FILE")
-    v.add_argument("--output-dir", metavar="DIR",
-                   help="write NAME.md and NAME.json per exporter into DIR")
-    v.add_argument("--counterexamples", default=DEFAULT_COUNTEREXAMPLES, metavar="DIR",
-                   help=f"where counterexamples are written (default "
-                   f"{DEFAULT_COUNTEREXAMPLES}/)")
-    v.add_argument("--no-write", action="store_true", help="write no counterexample files")
+    _validate_options(v, "exporter", ("1x2", 5, "2x3", 10, DEFAULT_EXAMPLES))
     v.set_defaults(run=cmd_validate_exporter, itf_dir=None)
+
+    vi = sub.add_parser("validate-importer", help="certify an importer's driver code against "
+                        "every reference exporter, under each profile it declares",
+                        description="Explore an importer's routines (its driver code: import, "
+                        "ioctls, teardown, with their error paths) in contract mode against "
+                        "every reference exporter (which keep their obligations, so whatever "
+                        "breaks is the importer's doing), under every profile it declares, "
+                        "with every engine, and print its certificate: one verdict per "
+                        "importer obligation of the rulebook and per core property, one "
+                        "section per profile and exporter. IMPORTER is a shipped importer's "
+                        "name, FILE.dmabuf:NAME, or a Python behaviour module:Class. Exit 0 "
+                        "nothing violated or unknown, 1 a violation, 2 a usage or spec error, "
+                        "3 something unknown.")
+    vi.add_argument("target", nargs="?", metavar="IMPORTER")
+    vi.add_argument("--reference", action="store_true",
+                    help="every shipped importer written as driver code (with --output-dir: "
+                    "how docs/certificates is regenerated)")
+    _validate_options(vi, "importer", ("1x1", 5, "1x2", 8, 100))
+    vi.set_defaults(run=cmd_validate_importer, itf_dir=None)
 
     st = sub.add_parser("selftest", help="run the mutant catalogue against every engine",
                         description="The mutation self-test: every seeded bug of the "
@@ -947,13 +987,14 @@ def parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("merge", help="merge the results of a sharded run into its reports",
                        description="Merge the results that the shards of one run wrote "
-                       "(--shard K/N --shard-output FILE, on check, validate-exporter or "
-                       "selftest) into the output, reports, counterexamples and exit code of "
-                       "the same command run unsharded. The shards must come from the same "
-                       "version of dmabuf-check, the same command line and the same spec "
-                       "files (which must be here, as they were), and together cover every "
-                       "run once; otherwise nothing is written and the exit code is 2. Report "
-                       "options given here are added to the shards' command line.")
+                       "(--shard K/N --shard-output FILE, on check, validate-exporter, "
+                       "validate-importer or selftest) into the output, reports, "
+                       "counterexamples and exit code of the same command run unsharded. "
+                       "The shards must come from the same version of dmabuf-check, the "
+                       "same command line and the same spec files (which must be here, as "
+                       "they were), and together cover every run once; otherwise nothing is "
+                       "written and the exit code is 2. Report options given here are added "
+                       "to the shards' command line.")
     m.add_argument("shards", nargs="+", metavar="SHARD",
                    help="shard result files, or directories of them (*.json)")
     m.add_argument("--format", help="the command's output format (check: text, json; "

@@ -75,6 +75,8 @@ class ScenarioResult:
             for v in s.violations:
                 lines.append(f"             {v.rule} [{v.severity}, {v.party}] {v.tag}: "
                              f"{v.message}")
+                if v.where:
+                    lines.append(f"               at {v.where}")
             lines.extend(f"             property {p} fails" for p in s.failing)
             for p in s.problems:
                 lines.append(f"         {s.span}: {p}")

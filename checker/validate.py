@@ -1,5 +1,10 @@
-"""``validate-exporter``: explore one exporter in contract mode with every engine that can
-run it, and turn the verdicts into a certificate (``checker.certificate``).
+"""``validate-exporter`` and ``validate-importer``: explore one behaviour in contract mode
+with every engine that can run it, and turn the verdicts into a certificate
+(``checker.certificate``).
+
+An importer is validated the other way round: its routines (the driver's own code) run
+against every reference exporter, which keep their obligations, under every profile the
+importer declares, so whatever breaks is the importer's doing.
 
 The exporter is named as:
 
@@ -24,11 +29,12 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
-from checker.certificate import Certificate, certify
+from checker.certificate import Certificate, certify, certify_importer
 from checker.dsl.diagnostics import SpecError
-from checker.dsl.resolve import Library
+from checker.dsl.resolve import Library, ResolvedCheck
 from checker.problem import Problem, Verdict, problems
 from checker.runs import ENGINES, Unit, UnitResult, library_text, run_units
+from model.behaviour import Exporter, Importer
 from model.exporters import EXPORTERS
 
 IMPORTERS = ("static", "dynamic", "pinned")
@@ -36,6 +42,17 @@ SOURCE_PATH = "<validate-exporter>"
 # the generated checks' names (an imported spec file may declare checks of its own: those
 # are not run)
 SOLVER_CHECK, EXPLORE_CHECK = "validate_exporter_solvers", "validate_exporter_explore"
+# an importer's properties: the rules, the safety properties and two witnesses that its
+# routines really import and release (a driver need not share, vmap or move anything)
+IMPORTER_PROPERTIES = ("released_exactly_at_zero", "clean_at_release", "one_cached_vmap",
+                       "remap_after_move", "can_release", "can_map")
+
+
+def shipped_importers() -> dict[str, str]:
+    """The shipped importers validate-importer knows by name, with their summaries."""
+    from checker.dsl.library import shipped_importers as load
+
+    return {i.name: i.summary for i in load("drivers")}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PYTHON = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
@@ -74,22 +91,26 @@ class Settings:
 
 @dataclass(frozen=True)
 class Target:
-    """How the exporter is named in the generated check (``exporter NAME`` or
-    ``exporter "module:attr"``) and which spec file declares it."""
+    """How the behaviour is named in the generated check (``exporter NAME`` or
+    ``exporter "module:attr"``; ``importers ...`` for an importer) and which spec file
+    declares it."""
 
     text: str  # as given on the command line
-    clause: str  # the check's exporter clause
-    spec_file: str = ""  # a DSL file to import ("" for shipped and Python exporters)
+    clause: str  # the check's exporter (importers) clause
+    spec_file: str = ""  # a DSL file to import ("" for shipped and Python behaviours)
+    kind: str = "exporter"  # or "importer"
 
 
 def shipped_file(name: str) -> str:
     return str(resources.files("specs") / "rules" / name)
 
 
-def parse_target(text: str) -> Target:
-    """Read an EXPORTER argument; ``TargetError`` says what is wrong with it."""
-    if text in EXPORTERS:
-        return Target(text, f"exporter {text}")
+def parse_target(text: str, kind: str = "exporter") -> Target:
+    """Read an EXPORTER (or IMPORTER) argument; ``TargetError`` says what is wrong."""
+    shipped = dict(EXPORTERS) if kind == "exporter" else shipped_importers()
+    word = "exporter" if kind == "exporter" else "importers"
+    if text in shipped:
+        return Target(text, f"{word} {text}", kind=kind)
     path_part, _, name = text.rpartition(":") if ":" in text else (text, "", "")
     if path_part.endswith(".dmabuf") or text.endswith(".dmabuf"):
         file = Path(path_part if path_part.endswith(".dmabuf") else text)
@@ -99,43 +120,64 @@ def parse_target(text: str) -> Target:
             from checker.dsl import ast
             from checker.dsl.parser import parse
 
+            decl = ast.ExporterDecl if kind == "exporter" else ast.ImporterDecl
             found = [i.name for i in parse(file.read_text(encoding="utf-8"), str(file)).items
-                     if isinstance(i, ast.ExporterDecl)]
+                     if isinstance(i, decl)]
             if len(found) != 1:
                 raise TargetError(
-                    f"{file} declares {len(found)} exporters"
+                    f"{file} declares {len(found)} {kind}s"
                     + (f" ({', '.join(found)})" if found else "")
                     + f"; name one as {file}:NAME")
             name = found[0]
         if not _NAME.fullmatch(name):
-            raise TargetError(f"'{name}' is not an exporter name")
+            raise TargetError(f"'{name}' is not an {kind} name")
         spec = str(file.resolve())
-        if name in EXPORTERS:
-            spec = ""  # a shipped exporter's own file: already in every library
-        return Target(text, f"exporter {name}", spec)
+        if name in shipped:
+            spec = ""  # a shipped behaviour's own file: already in every library
+        return Target(text, f"{word} {name}", spec, kind)
     if _PYTHON.fullmatch(text):
-        return Target(text, f'exporter "{text}"')
+        return Target(text, f'{word} "{text}"', kind=kind)
+    folder = "exporters" if kind == "exporter" else "drivers"
     raise TargetError(
-        f"'{text}' names no exporter: give a shipped exporter ({', '.join(EXPORTERS)}), a "
-        "spec file and name (specs/exporters/FILE.dmabuf:NAME), or a Python behaviour "
+        f"'{text}' names no {kind}: give a shipped {kind} ({', '.join(shipped)}), a "
+        f"spec file and name (specs/{folder}/FILE.dmabuf:NAME), or a Python behaviour "
         "(module:Class)")
 
 
+def counterparts(target: Target) -> tuple[str, ...]:
+    """What the behaviour runs with: the importer styles, or every reference exporter."""
+    return IMPORTERS if target.kind == "exporter" else tuple(EXPORTERS)
+
+
+def check_names(target: Target) -> list[tuple[str, str]]:
+    """The generated checks, as (solver check, explore check) per counterpart."""
+    if target.kind == "exporter":
+        return [(SOLVER_CHECK, EXPLORE_CHECK)]
+    return [(f"validate_importer_solvers_{x}", f"validate_importer_explore_{x}")
+            for x in counterparts(target)]
+
+
 def spec_text(target: Target, profiles: tuple[str, ...], s: Settings) -> str:
-    """The two checks that validate the exporter, as spec text."""
+    """The checks that validate the behaviour, as spec text."""
     imports = [shipped_file("core.dmabuf")] + ([target.spec_file] if target.spec_file else [])
-    head = "".join(f'import "{p}"\n' for p in imports)
-    common = (f"  {target.clause}\n  importers {', '.join(IMPORTERS)}\n  mode contract\n"
-              f"  profiles {', '.join(profiles)}\n  properties all\n"
-              f"  budget {s.budget_s:g}s\n")
-    solver = [e for e in ("bmc", "prove") if e in s.engines]
-    out = [head]
-    if solver:
-        out.append(f"check {SOLVER_CHECK} {{\n{common}  scope {s.scope}\n  depth {s.depth}\n"
-                   f"  engines {', '.join(solver)}\n}}\n")
-    if "hypothesis" in s.engines:
-        out.append(f"check {EXPLORE_CHECK} {{\n{common}  scope {s.explore_scope}\n"
-                   f"  depth {s.explore_depth}\n  engines hypothesis\n  seeds {s.seed}\n}}\n")
+    out = ["".join(f'import "{p}"\n' for p in imports)]
+    if target.kind == "exporter":
+        pairs = [(f"  {target.clause}\n  importers {', '.join(IMPORTERS)}\n", "all")]
+    else:
+        pairs = [(f"  exporter {x}\n  {target.clause}\n", ", ".join(IMPORTER_PROPERTIES))
+                 for x in counterparts(target)]
+    for (solver_name, explore_name), (parties, props) in zip(check_names(target), pairs,
+                                                              strict=True):
+        common = (f"{parties}  mode contract\n  profiles {', '.join(profiles)}\n"
+                  f"  properties {props}\n  budget {s.budget_s:g}s\n")
+        solver = [e for e in ("bmc", "prove") if e in s.engines]
+        if solver:
+            out.append(f"check {solver_name} {{\n{common}  scope {s.scope}\n"
+                       f"  depth {s.depth}\n  engines {', '.join(solver)}\n}}\n")
+        if "hypothesis" in s.engines:
+            out.append(f"check {explore_name} {{\n{common}  scope {s.explore_scope}\n"
+                       f"  depth {s.explore_depth}\n  engines hypothesis\n"
+                       f"  seeds {s.seed}\n}}\n")
     return "\n".join(out)
 
 
@@ -156,19 +198,19 @@ class Plan:
 def plan(target: Target, settings: Settings, only: tuple[str, ...] = ()) -> Plan:
     """Resolve the exporter and lay out the engine runs (every declared profile, or those
     of ``only`` among them). Raises ``TargetError`` or ``SpecError``."""
-    probe = spec_text(target, ("v6.16+",), Settings(engines=("bmc",)))
-    lib = _load(probe, target)
-    exporter = lib.checks[SOLVER_CHECK].exporter
-    declared = tuple(exporter.profiles)
+    first = check_names(target)[0][0]
+    # a probe at one profile reads the behaviour's declared profiles
+    lib = _load(spec_text(target, ("v6.16+",), Settings(engines=("bmc",))), target)
+    declared = _subject(lib.checks[first], target).profiles
     profiles = tuple(p for p in declared if not only or p in only)
     if not profiles:
-        raise TargetError(f"{exporter.name} declares the profiles {', '.join(declared)}; "
+        raise TargetError(f"{target.text} declares the profiles {', '.join(declared)}; "
                           f"none of {', '.join(only)} is among them")
     source = spec_text(target, profiles, settings)
     lib = _load(source, target)
     units: list[Unit] = []
     shown: dict[tuple[str, int], Problem] = {}
-    for name in (SOLVER_CHECK, EXPLORE_CHECK):
+    for name in (n for pair in check_names(target) for n in pair):
         check = lib.checks.get(name)
         if check is None:
             continue
@@ -181,6 +223,11 @@ def plan(target: Target, settings: Settings, only: tuple[str, ...] = ()) -> Plan
                 units.append(Unit((), name, k, engine, seed, None, settings.budget_s,
                                   settings.examples, source, SOURCE_PATH))
     return Plan(target, settings, source, lib, profiles, declared, tuple(units), shown)
+
+
+def _subject(check: ResolvedCheck, target: Target) -> Exporter | Importer:
+    """The behaviour a generated check validates."""
+    return check.exporter if target.kind == "exporter" else check.importers[0]
 
 
 def _load(source: str, target: Target) -> Library:
@@ -204,9 +251,15 @@ def verdicts(p: Plan, results: list[UnitResult]) -> list[Verdict]:
 
 
 def certificate(p: Plan, found: list[Verdict]) -> Certificate:
-    exporter = next(p.library.checks[n] for n in (SOLVER_CHECK, EXPLORE_CHECK)
-                    if n in p.library.checks).exporter
+    check = next(p.library.checks[n] for pair in check_names(p.target) for n in pair
+                 if n in p.library.checks)
     requested = None if p.profiles == p.declared else p.profiles
+    if p.target.kind == "importer":
+        importer = check.importers[0]
+        return certify_importer(p.target.text, importer.summary, importer.modelled_on,
+                                counterparts(p.target), p.declared, p.settings.describe(),
+                                found, requested)
+    exporter = check.exporter
     return certify(p.target.text, exporter.summary, exporter.modelled_on, IMPORTERS,
                    p.declared, p.settings.describe(), found, requested)
 

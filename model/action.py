@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 ParamValue = int | str
-DEFAULTS: dict[str, ParamValue] = {"fault": "none", "map": "cached"}
+DEFAULTS: dict[str, ParamValue] = {"fault": "none", "map": "cached", "at": "start"}
 
 _ACTION = re.compile(r"\s*([a-z_][a-z0-9_]*)\s*\(\s*(b\d+(?:\.a\d+)?)\s*((?:,[^)]*)?)\)\s*")
 _PARAM = re.compile(r"\s*([a-z_][a-z0-9_]*)\s*=\s*([A-Za-z0-9_+-]+)\s*")

@@ -22,6 +22,7 @@ from model.profiles import PROFILES
 if TYPE_CHECKING:
     from model.context import Ctx
     from model.invariants import Invariant
+    from model.routine import Routine
 
 # the members of struct dma_buf_ops the model knows
 OPS = (
@@ -72,6 +73,7 @@ class Exporter:
     profiles: tuple[str, ...] = tuple(PROFILES)
     modelled_on: str = ""
     encodable: bool = True  # False for Python classes (model.plugin)
+    routines: tuple[Routine, ...] = ()  # the driver's own code that calls the core
 
     def __post_init__(self) -> None:
         unknown = set(self.ops) - set(OPS)
@@ -133,6 +135,14 @@ class Importer:
     ignores: frozenset[str] = frozenset()
     modelled_on: str = ""
     encodable: bool = True  # False for Python classes (model.plugin)
+    routines: tuple[Routine, ...] = ()  # the driver's own code that calls the core
+    profiles: tuple[str, ...] = tuple(PROFILES)
+
+    @property
+    def driven(self) -> bool:
+        """Its attachments are made by its own routines (importer objects), not by the
+        model's free API calls."""
+        return any(r.target == "attachment" for r in self.routines)
 
     def derive(self, name: str, summary: str, **changes: object) -> Importer:
         from dataclasses import replace

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING
 
 from model.behaviour import Call, Callback, Exporter, Importer
 from model.expr import Const, Expr, ExprLike, Var, lift
 from model.invariants import Invariant
-from model.layout import AttRef, BufRef, Layout
+from model.layout import AttRef, BufRef, Layout, held_by_drivers
 from model.profiles import Profile
 from model.program import Builder, Site
 from model.scope import Scope
 from model.violation import Party, Severity
+
+if TYPE_CHECKING:
+    from model.routine import Frame
 
 LOCKED_CALLBACKS = frozenset({"pin", "unpin", "map_dma_buf", "unmap_dma_buf", "vmap", "vunmap"})
 
@@ -37,6 +41,23 @@ class Ctx:
         self.builder = Builder(layout.size)
         self._returns: list[Var] = []
         self._callbacks: list[str] = []
+        self.frame: Frame | None = None  # the driver routine whose core calls are built
+
+    # ------------------------------------------------------------ who holds what
+    def own_refs(self, b: BufRef) -> Expr:
+        """The references to ``b`` the caller holds of its own (R5): inside a driver
+        routine, the routine's and its object's; elsewhere, ``kref`` less what driver code
+        holds (the model's other callers share the rest)."""
+        if self.frame is not None and self.frame.buf is b:
+            return self.frame.refs_held()
+        held = held_by_drivers(b)
+        return b.kref if held is None else b.kref - held
+
+    def holds(self, b: BufRef, kind: str, delta: int) -> None:
+        """The caller took (``delta`` 1) or gave up (-1) a ``ref``, ``vmap`` or ``cpu``
+        bracket on ``b``: a driver routine's frame counts it (its leak checks need it)."""
+        if self.frame is not None and self.frame.buf is b:
+            self.frame.hold(kind, delta)
 
     @property
     def scope(self) -> Scope:
@@ -86,9 +107,11 @@ class Ctx:
         template: str,
         *args: ExprLike,
         tag: str,
+        where: str = "",
     ) -> None:
-        """Report a violation of ``rule``; ``template`` is formatted with ``args``' values."""
-        self.builder.report(Site(rule, severity, party, objects, template, tag), *args)
+        """Report a violation of ``rule``; ``template`` is formatted with ``args``' values;
+        ``where`` locates the driver code that broke it (routines)."""
+        self.builder.report(Site(rule, severity, party, objects, template, tag, where), *args)
 
     # ------------------------------------------------------------ behaviours
     def call(self, op: str, call: Call) -> Expr:

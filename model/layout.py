@@ -8,7 +8,7 @@ A state is a flat tuple of integers. The layout names every position
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from model.expr import BOOL, INT, Expr, Var, ite, total
@@ -65,6 +65,32 @@ class SlotRef:
         return self.dir.ne(0)
 
 
+# an importer object's life (the GEM object, BO or umem standing for one import)
+NO_OBJECT, OBJECT_LIVE, OBJECT_FREED = 0, 1, 2
+OBJECT_NAMES = {NO_OBJECT: "none", OBJECT_LIVE: "live", OBJECT_FREED: "freed"}
+
+
+@dataclass(frozen=True, slots=True)
+class ObjRef:
+    """The importer object that owns an attachment slot (``model.routine``): whether it
+    exists, and what it holds of the buffer: references, vmaps and CPU-access brackets
+    (its attachment, mappings and pins are the slot's own)."""
+
+    name: str
+    life: Var
+    refs: Var
+    vmaps: Var
+    cpu: Var
+
+    @property
+    def live(self) -> Expr:
+        return self.life.eq(OBJECT_LIVE)
+
+
+def _no_vars() -> Mapping[str, Var]:
+    return MappingProxyType({})
+
+
 @dataclass(frozen=True, slots=True)
 class AttRef:
     name: str
@@ -80,6 +106,8 @@ class AttRef:
     slots: tuple[SlotRef, ...]
     x: Mapping[str, Var]
     i: Mapping[str, Var]
+    o: ObjRef | None = None  # the importer object on this slot, in models with routines
+    r: Mapping[str, Var] = field(default_factory=_no_vars)  # suspended routines' frames
 
     @property
     def live(self) -> Expr:
@@ -110,6 +138,7 @@ class BufRef:
     cpu_dir: Var
     atts: tuple[AttRef, ...]
     x: Mapping[str, Var]
+    r: Mapping[str, Var] = field(default_factory=_no_vars)  # suspended routines' frames
 
     @property
     def live(self) -> Expr:
@@ -135,7 +164,13 @@ class Layout:
         exporter_buffer: tuple[Field, ...] = (),
         exporter_attachment: tuple[Field, ...] = (),
         importer_attachment: tuple[Field, ...] = (),
+        objects: bool = False,
+        buffer_frames: tuple[Field, ...] = (),
+        attachment_frames: tuple[Field, ...] = (),
     ) -> None:
+        """``objects`` gives every attachment slot an importer object (models whose
+        importers have routines); ``buffer_frames`` and ``attachment_frames`` are the
+        variables of routines suspended at a ``yield``, per buffer and per slot."""
         self.scope = scope
         self.vars: list[Var] = []
         bufs = []
@@ -166,6 +201,14 @@ class Layout:
                     slots=slots,
                     x=self._fields(f"{q}.x", exporter_attachment),
                     i=self._fields(f"{q}.i", importer_attachment),
+                    o=ObjRef(
+                        f"{q}.obj",
+                        self._var(f"{q}.obj.life", 0, 2),
+                        self._var(f"{q}.obj.refs", 0, scope.refs),
+                        self._var(f"{q}.obj.vmaps", 0, scope.vmaps),
+                        self._var(f"{q}.obj.cpu", 0, scope.cpu),
+                    ) if objects else None,
+                    r=self._fields(f"{q}.r", attachment_frames),
                 ))
             bufs.append(BufRef(
                 p, b,
@@ -186,6 +229,7 @@ class Layout:
                 cpu_dir=self._var(f"{p}.cpu_dir", 0, 3),
                 atts=tuple(atts),
                 x=self._fields(f"{p}.x", exporter_buffer),
+                r=self._fields(f"{p}.r", buffer_frames),
             ))
         self.buffers: tuple[BufRef, ...] = tuple(bufs)
         self.by_name: dict[str, Var] = {v.name: v for v in self.vars}
@@ -211,6 +255,16 @@ class Layout:
 
     def initial(self) -> tuple[int, ...]:
         return tuple(max(v.lo, 0) if v.lo <= 0 <= v.hi else v.lo for v in self.vars)
+
+
+def held_by_drivers(b: BufRef) -> Expr | None:
+    """References to ``b`` that driver code holds: its importer objects' and those of
+    routines suspended at a ``yield`` (``None`` in a model without routines). The rest of
+    ``kref`` belongs to the other callers of the API."""
+    parts: list[Expr] = [ite(a.o.live, a.o.refs, 0) for a in b.atts if a.o is not None]
+    for frames in (b.r, *(a.r for a in b.atts)):
+        parts.extend(v for k, v in frames.items() if k.endswith("__refs"))
+    return total(parts) if parts else None
 
 
 def pinned_total(b: BufRef) -> Expr:

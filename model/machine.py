@@ -49,12 +49,13 @@ from model.compile import (
 from model.context import Ctx
 from model.expr import Const, Expr, and_, not_, or_
 from model.invariants import core_invariants
-from model.layout import AttRef, BufRef, Field, Layout
+from model.layout import NO_OBJECT, AttRef, BufRef, Field, Layout
 from model.ops import REGISTRY, OpSpec
-from model.ops.registry import Env
+from model.ops.registry import DRIVER, Env, routine_specs
 from model.profiles import Profile
 from model.profiles import profile as lookup_profile
 from model.program import Effect, Program, symbolic
+from model.routine import Routine
 from model.scope import Scope
 from model.violation import Party, Severity, Violation
 
@@ -115,9 +116,16 @@ class Model:
             raise ModelError(f"importer names must be distinct, got {names}")
         self.profile = lookup_profile(profile) if isinstance(profile, str) else profile
         self.scope = Scope.parse(scope) if isinstance(scope, str) else scope
+        self.routines = _routines(exporter, self.importers)
+        frames: dict[str, list[Field]] = {"buffer": [], "attachment": []}
+        sc = self.scope
+        for _, _, r in self.routines:
+            frames[r.target].extend(r.frame_fields(sc.refs, sc.vmaps, sc.cpu))
         self.layout = Layout(
             self.scope, len(self.importers), exporter.buffer_fields,
-            exporter.attachment_fields, _merge_fields(self.importers))
+            exporter.attachment_fields, _merge_fields(self.importers),
+            objects=any(i.driven for i in self.importers),
+            buffer_frames=tuple(frames["buffer"]), attachment_frames=tuple(frames["attachment"]))
         env = Env(self.profile, self.scope, exporter, self.importers)
         self.ground: tuple[GroundAction, ...] = tuple(self._instantiate(env))
         self.actions: tuple[Action, ...] = tuple(g.action for g in self.ground)
@@ -142,8 +150,14 @@ class Model:
 
     # ------------------------------------------------------------ building
     def _instantiate(self, env: Env) -> Iterable[GroundAction]:
-        for spec in REGISTRY:
+        # when every importer is driver code, the kernel's importer-side calls are its
+        # routines: no other kernel code calls the API on the buffers (the exporter's fd
+        # install stays: that is how userspace gets the fd an import starts from)
+        only_drivers = all(i.driven for i in self.importers)
+        for spec in (*REGISTRY, *routine_specs(env, self.routines)):
             if not spec.available(env):
+                continue
+            if only_drivers and spec.actor == "importer" and spec.name != "fd":
                 continue
             objects: Sequence[BufRef | AttRef] = (
                 self.layout.buffers if spec.target == "buffer"
@@ -155,6 +169,8 @@ class Model:
                     with c.function(spec.name) as ret:
                         spec.body(c, obj, **params)
                     pre = spec.enabled(c, obj, **params)
+                    if isinstance(obj, AttRef) and obj.o is not None and spec.actor != DRIVER:
+                        pre = and_(pre, obj.o.life.eq(NO_OBJECT))  # driver code's own slot
                     yield GroundAction(
                         Action.make(spec.name, obj.name, **params), spec,
                         c.builder.program(), len(c.builder.locals), ret.index, pre)
@@ -197,7 +213,7 @@ class Model:
             for k, g in enumerate(self.ground):
                 effect = self.effect(k)
                 bad = [f.cond for f in effect.fired if f.site.severity is Severity.SCOPE]
-                if mode == "contract":
+                if mode == "contract" and g.spec.actor != DRIVER:
                     bad += [f.cond for f in effect.fired
                             if f.site.party is Party.IMPORTER and f.site.tag not in ignored]
                 out.append(and_(g.pre, not_(or_(*bad))))
@@ -240,7 +256,7 @@ class Model:
         out = self.step(state, self.actions[k])
         if any(v.severity is Severity.SCOPE for v in out.violations):
             return False
-        if mode == "misuse":
+        if mode == "misuse" or self.ground[k].spec.actor == DRIVER:
             return True
         return not any(v.party is Party.IMPORTER and v.tag not in self._ignored
                        for v in out.violations)
@@ -281,7 +297,7 @@ class Model:
         fired += self._check(s, nxt)
         violations = tuple(
             Violation(site.rule, site.severity, site.party, index, site.objects,
-                      site.message(args), site.tag)
+                      site.message(args), site.tag, site.where)
             for site, args in fired)
         return Outcome(State(nxt), violations, values[self.ground[k].ret])
 
@@ -324,6 +340,22 @@ class Model:
         importers = ", ".join(i.name for i in self.importers)
         return (f"Model({self.exporter.name}, importers=[{importers}], "
                 f"profile={self.profile}, scope={self.scope}, {len(self.actions)} actions)")
+
+
+def _routines(exporter: Exporter, importers: Sequence[Importer]
+              ) -> tuple[tuple[Exporter | Importer, Party, Routine], ...]:
+    out: list[tuple[Exporter | Importer, Party, Routine]] = [
+        (exporter, Party.EXPORTER, r) for r in exporter.routines]
+    out += [(i, Party.IMPORTER, r) for i in importers for r in i.routines]
+    names = [r.name for _, _, r in out]
+    taken = {spec.name for spec in REGISTRY}
+    for n in names:
+        if names.count(n) > 1:
+            raise ModelError(f"two routines are named {n!r}: routine names must be distinct "
+                             "across a model's exporter and importers")
+        if n in taken:
+            raise ModelError(f"routine {n!r} has the name of a core operation: rename it")
+    return tuple(out)
 
 
 def _merge_fields(importers: Sequence[Importer]) -> tuple[Field, ...]:

@@ -42,6 +42,14 @@ class Mutant:
     profile: str
     witness: tuple[str, ...]
     resembles: str = ""
+    # driver-code bugs: the shipped driver the mutant is a variant of (its witness runs
+    # there without the violation), or None where the catalogue ships no such driver
+    fixed: Exporter | Importer | None = None
+
+    @property
+    def driver_code(self) -> bool:
+        """The bug is in a behaviour's routines (the driver's own code)."""
+        return bool(self.exporter.routines) or any(i.routines for i in self.importers)
 
     def model(self, scope: str = "2x3") -> Model:
         return Model(self.exporter, self.importers, self.profile, scope)
@@ -456,4 +464,98 @@ def _catalogue() -> list[Mutant]:
     ]
 
 
-MUTANTS: Mapping[str, Mutant] = MappingProxyType({m.name: m for m in _catalogue()})
+def _driver_code() -> list[Mutant]:
+    """Bugs in drivers' own code (specs/mutants/drivers.dmabuf): routines of importers run
+    on the system heap, and allocation ioctls of exporters imported by drm_prime."""
+    from checker.dsl.library import shipped_exporters, shipped_importers
+
+    imp = {i.name: i for i in shipped_importers("mutants")}
+    exp = {e.name: e for e in shipped_exporters("mutants")}
+    drivers = {i.name: i for i in shipped_importers("drivers")}
+    heap = next(e for e in shipped_exporters("drivers") if e.name == "dma_heap")
+    gem = drivers["gem_prime_import"]
+    start = ("export(b0)", "fd(b0)")
+    # the shipped driver each importer mutant is a variant of
+    fixed = {"unwind_double_put": "gem_prime_import", "init_fail_keeps_attachment":
+             "gem_prime_import", "unwind_skips_put": "gem_prime_import",
+             "resv_after_last_put": "gem_prime_import", "teardown_keeps_mapping":
+             "gem_prime_import", "teardown_leaks_reference": "gem_prime_import",
+             "unwind_skips_unpin": "rdma_umem", "double_unpin_teardown": "rdma_umem",
+             "import_drops_reference": "amdgpu_import", "unlocked_map_under_resv":
+             "amdgpu_import", "locked_map_without_resv": "amdgpu_import",
+             "bo_freed_before_detach": "amdgpu_import", "teardown_keeps_vmap":
+             "vb2_dma_contig"}
+
+    def importer(name: str, rule: str, tag: str, summary: str, *steps: str,
+                 resembles: str = "") -> Mutant:
+        ref = drivers[fixed[name]] if name in fixed else None
+        return Mutant(name, rule, tag, summary, SYSTEM_HEAP, (imp[name],), "v6.16+",
+                      (*start, *steps), resembles, ref)
+
+    def exporter(name: str, rule: str, tag: str, summary: str, *steps: str,
+                 resembles: str = "") -> Mutant:
+        return Mutant(name, rule, tag, summary, exp[name], (gem,), "v6.16+", steps, resembles,
+                      heap)
+
+    return [
+        importer("unwind_double_put", "R5", "put-without-reference",
+                 "error-path double put: the GEM import's map-failure unwind puts once more "
+                 "than it took", "import(b0.a0, fault=map_unlocked__nomem)", resembles="B21"),
+        importer("init_fail_keeps_attachment", "R32", "keeps-attachment",
+                 "missing detach when init fails: the import's late failure returns without "
+                 "dma_buf_detach", "import(b0.a0, fault=import_sg_table)"),
+        importer("unwind_skips_put", "R32", "leaks-reference",
+                 "missing put on an error path: the import keeps dma_buf_get's reference "
+                 "when the attach fails", "import(b0.a0, fault=attach__nomem)"),
+        importer("unwind_skips_unpin", "R17", "detach-while-pinned",
+                 "missing unpin on an error path: the RDMA umem detaches a pinned attachment "
+                 "when the map fails", "reg_mr(b0.a0, fault=map__nomem)"),
+        importer("double_unpin_teardown", "R17", "unpin-without-pin",
+                 "double unpin: the RDMA umem release unpins twice",
+                 "reg_mr(b0.a0)", "dereg_mr(b0.a0)"),
+        importer("resv_after_last_put", "R5", "use-after-free",
+                 "using the exporter's resv after the last put: the GEM destroy locks the "
+                 "buffer after its put released it", "import(b0.a0)", "close(b0)",
+                 "destroy(b0.a0)", resembles="B06"),
+        importer("import_drops_reference", "R8", "attached-without-reference",
+                 "a holder's reference dropped while another path still uses it: the import "
+                 "puts the BO's only reference and stays attached", "import(b0.a0)"),
+        importer("lookup_leaks_reference", "R32", "leaks-reference",
+                 "a lookup that leaks a reference: the ioctl takes dma_buf_get's reference and "
+                 "returns without dma_buf_put", "lookup(b0)", resembles="B41"),
+        importer("unlocked_map_under_resv", "R16", "unlocked-under-resv",
+                 "the _unlocked API under resv: the submission maps with "
+                 "dma_buf_map_attachment_unlocked while it holds the lock", "import(b0.a0)",
+                 "submit(b0.a0)"),
+        importer("locked_map_without_resv", "R12", "map-without-resv",
+                 "the locked API without resv on 6.2+: the submission maps with "
+                 "dma_buf_map_attachment and no lock", "import(b0.a0)", "submit(b0.a0)"),
+        importer("bo_freed_before_detach", "R18", "freed-before-detach",
+                 "importer state freed before detach: the release frees the BO while "
+                 "move_notify can still reach it", "import(b0.a0)", "release(b0.a0)",
+                 resembles="B25"),
+        importer("teardown_keeps_mapping", "R11", "detach-while-mapped",
+                 "the GEM destroy detaches without unmapping its sg_table", "import(b0.a0)",
+                 "destroy(b0.a0)"),
+        importer("teardown_leaks_reference", "R32", "leaks-reference",
+                 "the GEM destroy never puts the object's reference", "import(b0.a0)",
+                 "destroy(b0.a0)"),
+        importer("teardown_keeps_vmap", "R32", "keeps-vmap",
+                 "the vb2 plane release forgets the kernel mapping it made", "qbuf(b0.a0)",
+                 "vaddr(b0.a0)", "release(b0.a0)"),
+        importer("fence_after_failed_lock", "R24", "add-fence-without-resv",
+                 "a failed dma_resv_lock_interruptible ignored: the fence is added without "
+                 "the lock", "plane_update(b0, fault=lock_interruptible__intr)",
+                 resembles="B31"),
+        exporter("touch_after_fd", "R5", "use-without-reference",
+                 "touching the buffer after dma_buf_fd(): the allocation ioctl vmaps a buffer "
+                 "whose reference it gave to the fd table", "alloc(b0)", resembles="B07"),
+        exporter("fd_failure_put_and_free", "R6", "double-free",
+                 "dma_buf_fd() failure followed by both put and release: the pages are freed "
+                 "again after ops->release freed them", "alloc(b0, fault=fd__emfile)",
+                 resembles="B15"),
+    ]
+
+
+MUTANTS: Mapping[str, Mutant] = MappingProxyType(
+    {m.name: m for m in (*_catalogue(), *_driver_code())})

@@ -46,6 +46,7 @@ class Site:
     template: str
     tag: str = ""  # a short name of the obligation, e.g. "double-put"; importer mutants
     # name the tags they ignore
+    where: str = ""  # "file:line:col" of the driver code that made the call (routines)
 
     def message(self, args: tuple[int, ...]) -> str:
         return self.template.format(*args)

@@ -50,6 +50,7 @@ class Violation:
     objects: tuple[str, ...]
     message: str
     tag: str = ""  # the obligation's short name, e.g. "double-unmap"
+    where: str = ""  # "file:line:col" of the routine's call that broke the rule, if any
 
     @property
     def reference(self) -> str:

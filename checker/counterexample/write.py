@@ -375,6 +375,8 @@ def render(cex: Counterexample) -> str:
         lines.append(f"  step {s.index:>2}  {s.action} -> {outcome_text(s)}{mark}")
         for v in s.violations:
             lines.append(f"           {v.rule} [{v.severity}, {v.party}] {v.tag}: {v.message}")
+            if v.where:
+                lines.append(f"             at {v.where}")
         lines.extend(f"           {name}: {old} -> {new}"
                      for name, old, new in m.diff(s.before, s.after))
     last = steps[-1]

@@ -82,9 +82,12 @@ class BinOp:
 
 @dataclass(frozen=True, slots=True)
 class FuncCall:
+    """``name(args, key=value...)``: keyword arguments are for core calls in routines."""
+
     name: str
     args: tuple[Expr, ...]
     span: Span = _span()
+    kwargs: tuple[tuple[str, Expr], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,13 +150,34 @@ class ReportStmt:
 @dataclass(frozen=True, slots=True)
 class CoreCall:
     """A call into the core from a behaviour: move_notify(), moved(), lock(), unlock(),
-    unmap_all()."""
+    unmap_all(); in a routine, any core operation with its object and parameters
+    (``map(att, dir=BIDIRECTIONAL)``)."""
 
     name: str
     span: Span = _span()
+    args: tuple[Expr, ...] = ()
+    kwargs: tuple[tuple[str, Expr], ...] = ()
 
 
-Stmt = IfStmt | AssignStmt | ReturnStmt | ReportStmt | CoreCall
+@dataclass(frozen=True, slots=True)
+class YieldStmt:
+    """``yield LABEL``: other steps may run here; ``NAME(obj, at=LABEL)`` resumes."""
+
+    label: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class ForStmt:
+    """``for a in buf.attachments { ... }``: the body once per live attachment."""
+
+    var: str
+    collection: tuple[str, ...]
+    body: tuple[Stmt, ...]
+    span: Span = _span()
+
+
+Stmt = IfStmt | AssignStmt | ReturnStmt | ReportStmt | CoreCall | YieldStmt | ForStmt
 
 
 # ---------------------------------------------------------------- behaviours
@@ -201,6 +225,28 @@ class InvariantDecl:
 
 
 @dataclass(frozen=True, slots=True)
+class RoutineDecl:
+    """``KIND routine NAME(TARGET) ["summary"] { ... }``: driver code that calls the core."""
+
+    kind: str  # setup | ioctl | teardown
+    name: str
+    target: str  # buf | att
+    body: tuple[Stmt, ...]
+    summary: str = ""
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectDecl:
+    """``object NAME ["summary"] { field: type ... }``: the importer's object per import."""
+
+    name: str
+    fields: tuple[FieldDecl, ...] = ()
+    summary: str = ""
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
 class ExporterDecl:
     name: str
     summary: str = ""
@@ -214,6 +260,7 @@ class ExporterDecl:
     handlers: tuple[Handler, ...] = ()
     invariants: tuple[InvariantDecl, ...] = ()
     span: Span = _span()
+    routines: tuple[RoutineDecl, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +275,9 @@ class ImporterDecl:
     handlers: tuple[Handler, ...] = ()
     has_move_notify: bool = True  # "no_move_notify": importer_ops without the callback (R7)
     span: Span = _span()
+    routines: tuple[RoutineDecl, ...] = ()
+    object: ObjectDecl | None = None
+    profiles: tuple[ProfileRef, ...] = ()
 
 
 # ---------------------------------------------------------------- scenarios

@@ -34,8 +34,12 @@ def format_node(node: Node) -> str:
               | ast.FuncCall() | ast.Quantified()):
             return format_expr(node)
         case (ast.IfStmt() | ast.AssignStmt() | ast.ReturnStmt() | ast.ReportStmt()
-              | ast.CoreCall()):
+              | ast.CoreCall() | ast.YieldStmt() | ast.ForStmt()):
             return "\n".join(_stmt(node))
+        case ast.RoutineDecl():
+            return "\n".join(_routine(node))
+        case ast.ObjectDecl():
+            return "\n".join(_object(node))
         case ast.ImportDecl(path=path):
             return f"import {_quote(path)}"
         case ast.ProfileDecl(profile=ref):
@@ -124,8 +128,8 @@ def format_expr(e: ast.Expr) -> str:
         case ast.BinOp(op=op, left=left, right=right):
             lo, ro = _OPERANDS[_LEVEL[op]]
             return f"{_operand(left, lo)} {op} {_operand(right, ro)}"
-        case ast.FuncCall(name=name, args=args):
-            return f"{name}({_list(format_expr(a) for a in args)})"
+        case ast.FuncCall(name=name, args=args, kwargs=kwargs):
+            return f"{name}({_args(args, kwargs)})"
         case ast.Quantified(kind=kind, var=var, collection=coll, where=where, body=body):
             return f"{kind} {var} in {'.'.join(coll)}{_where(where)}: ({format_expr(body)})"
     raise TypeError(f"not an expression: {e!r}")
@@ -153,9 +157,33 @@ def _stmt(s: ast.Stmt) -> list[str]:
         case ast.ReportStmt():
             words = _words("report", s.rule, s.tag, s.severity, s.party, _quote(s.message))
             return [words + _values(s.values)]
-        case ast.CoreCall(name=name):
-            return [f"{name}()"]
+        case ast.CoreCall(name=name, args=args, kwargs=kwargs):
+            return [f"{name}({_args(args, kwargs)})"]
+        case ast.YieldStmt(label=label):
+            return [f"yield {label}"]
+        case ast.ForStmt(var=var, collection=coll, body=body):
+            return _braced(f"for {var} in {'.'.join(coll)}", _body(body))
     raise TypeError(f"not a statement: {s!r}")
+
+
+def _args(args: tuple[ast.Expr, ...], kwargs: tuple[tuple[str, ast.Expr], ...]) -> str:
+    return _list([*(format_expr(a) for a in args),
+                  *(f"{k}={format_expr(v)}" for k, v in kwargs)])
+
+
+def _routine(r: ast.RoutineDecl) -> list[str]:
+    head = _words(r.kind, "routine", f"{r.name}({r.target})", _quote(r.summary) if r.summary
+                  else "")
+    return _braced(head, _body(r.body))
+
+
+def _object(o: ast.ObjectDecl) -> list[str]:
+    head = _words("object", o.name, _quote(o.summary) if o.summary else "")
+    if not o.fields:
+        return [head]
+    fields = [f"{f.name}: {'bool' if f.is_bool else f'{f.lo}..{f.hi}'}"
+              + (f" {_quote(f.doc)}" if f.doc else "") for f in o.fields]
+    return _braced(head, fields)
 
 
 def _if(s: ast.IfStmt) -> list[str]:
@@ -203,7 +231,8 @@ def _exporter(x: ast.ExporterDecl) -> list[str]:
     ]
     handlers = [line for h in x.handlers for line in _handler(h)]
     invariants = [_invariant(i) for i in x.invariants]
-    return _decl("exporter", x.name, x.summary, settings, handlers, invariants)
+    routines = [line for r in x.routines for line in _routine(r)]
+    return _decl("exporter", x.name, x.summary, settings, handlers, invariants, routines)
 
 
 def _importer(m: ast.ImporterDecl) -> list[str]:
@@ -214,9 +243,12 @@ def _importer(m: ast.ImporterDecl) -> list[str]:
         *_setting("revocable", "" if m.revocable else "false"),
         *_setting("ignores", _list(m.ignores)),
         *_setting("modelled_on", _quote(m.modelled_on) if m.modelled_on else ""),
+        *_setting("profiles", _list(_profile(p) for p in m.profiles)),
+        *(_object(m.object) if m.object else []),
         *(line for h in m.handlers for line in _handler(h)),
     ]
-    return _decl("importer", m.name, m.summary, settings)
+    routines = [line for r in m.routines for line in _routine(r)]
+    return _decl("importer", m.name, m.summary, settings, routines)
 
 
 # ---------------------------------------------------------------- scenarios

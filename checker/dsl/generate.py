@@ -113,7 +113,10 @@ class TreeGen:
             case 2:
                 return ast.BoolLit(self.flag())
             case 3:
-                return ast.FuncCall(self.name(), self.some(lambda: self.expr(sub)) if depth else ())
+                if not depth:
+                    return ast.FuncCall(self.name(), ())
+                return ast.FuncCall(self.name(), self.some(lambda: self.expr(sub)),
+                                    kwargs=self.kwargs(sub))
             case 4 | 5:
                 return ast.BinOp(self.choice(BINARY), self.expr(sub), self.expr(sub))
             case 6:
@@ -124,6 +127,9 @@ class TreeGen:
         return ast.Quantified(self.choice(("forall", "exists")), self.name(), self.names(),
                               where, self.expr(sub))
 
+    def kwargs(self, depth: int) -> tuple[tuple[str, ast.Expr], ...]:
+        return self.some(lambda: (self.name(), self.expr(depth)), 2)
+
     def values(self) -> tuple[ast.Expr, ...]:
         return self.some(lambda: self.expr(1), 2)
 
@@ -131,9 +137,16 @@ class TreeGen:
 
     def stmt(self, depth: int | None = None) -> ast.Stmt:
         depth = self.depth if depth is None else depth
-        match self.pick(0, 3 if depth <= 0 else 4):
+        match self.pick(0, 3 if depth <= 0 else 6):
             case 0:
-                return ast.CoreCall(self.name())
+                if self.flag():
+                    return ast.CoreCall(self.name())
+                return ast.CoreCall(self.name(), args=self.some(lambda: self.expr(1), 2),
+                                    kwargs=self.kwargs(1))
+            case 5:
+                return ast.YieldStmt(self.name())
+            case 6:
+                return ast.ForStmt(self.name(), self.names(), self.block(depth - 1))
             case 1:
                 return ast.AssignStmt(self.ref(), self.choice(("=", "+=", "-=")), self.expr(1))
             case 2:
@@ -168,6 +181,17 @@ class TreeGen:
         return ast.FieldDecl(owner, self.name(), self.natural(), self.natural(), False,
                              self.maybe(self.text))
 
+    def routine(self) -> ast.RoutineDecl:
+        return ast.RoutineDecl(self.choice(("setup", "ioctl", "teardown")), self.name(),
+                               self.name(), self.block(self.depth - 1), self.maybe(self.text))
+
+    def object(self) -> ast.ObjectDecl | None:
+        if not self.flag():
+            return None
+        fields = tuple(ast.FieldDecl("object", f.name, f.lo, f.hi, f.is_bool, f.doc)
+                       for f in self.some(self.field, 2))
+        return ast.ObjectDecl(self.name(), fields, self.maybe(self.text))
+
     def invariant(self) -> ast.InvariantDecl:
         return ast.InvariantDecl(self.name(), self.tag(), self.text(), self.expr(),
                                  self.values(), self.maybe(self.name))
@@ -176,13 +200,15 @@ class TreeGen:
         return ast.ExporterDecl(
             self.name(), self.maybe(self.text), self.some(self.name, 4), self.some(self.field),
             self.some(self.name, 2), self.flag(), self.flag(), self.maybe(self.text),
-            self.some(self.profile, 2), self.some(self.handler), self.some(self.invariant, 2))
+            self.some(self.profile, 2), self.some(self.handler), self.some(self.invariant, 2),
+            routines=self.some(self.routine, 2))
 
     def importer(self) -> ast.ImporterDecl:
         return ast.ImporterDecl(
             self.name(), self.maybe(self.text), self.flag(), self.flag(), self.flag(),
             self.some(self.tag, 2), self.maybe(self.text), self.some(self.handler, 2),
-            has_move_notify=self.flag())
+            has_move_notify=self.flag(), routines=self.some(self.routine, 2),
+            object=self.object(), profiles=self.some(self.profile, 2))
 
     # ---------------------------------------------------------------- scenarios
 

@@ -22,9 +22,11 @@ def _files(folder: str) -> list[tuple[str, str]]:
 
 
 @cache
-def shipped_exporters() -> tuple[Exporter, ...]:
+def shipped_exporters(folder: str = "exporters") -> tuple[Exporter, ...]:
+    """The reference exporters (``exporters``), the exporters written with their driver's
+    code (``drivers``), or the seeded driver-code bugs (``mutants``)."""
     out = []
-    for path, text in _files("exporters"):
+    for path, text in _files(folder):
         for item in parse(text, path).items:
             if isinstance(item, ast.ExporterDecl):
                 out.append(lower_exporter(item, {path: text}))
@@ -32,9 +34,11 @@ def shipped_exporters() -> tuple[Exporter, ...]:
 
 
 @cache
-def shipped_importers() -> tuple[Importer, ...]:
+def shipped_importers(folder: str = "importers") -> tuple[Importer, ...]:
+    """The importer styles (``importers``), or the importers written as drivers' code
+    (``drivers``: routines with their error paths, ``validate-importer``'s references)."""
     out = []
-    for path, text in _files("importers"):
+    for path, text in _files(folder):
         for item in parse(text, path).items:
             if isinstance(item, ast.ImporterDecl):
                 out.append(lower_importer(item, {path: text}))

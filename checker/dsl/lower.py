@@ -287,7 +287,9 @@ def check_exporter(d: ast.ExporterDecl) -> list[Diagnostic]:
         ch.want(inv.holds, env, BOOL)
         for v in inv.values:
             ch.expr(v, env)
-    return ch.errors
+    from checker.dsl.routines import check_routines, owner_of
+
+    return ch.errors + check_routines(owner_of(d), d.routines)
 
 
 def check_importer(d: ast.ImporterDecl) -> list[Diagnostic]:
@@ -302,7 +304,13 @@ def check_importer(d: ast.ImporterDecl) -> list[Diagnostic]:
             ch.error("E112", h.span, f"importer {d.name} declares no move_notify",
                      "a static importer (or one with no_move_notify) has no callback")
         ch.stmts(h.body, Scope_("importer", h.name, True, False, {}, {}))
-    return ch.errors
+    for p in d.profiles:
+        if p.name not in PROFILES:
+            ch.error("E106", p.span, f"unknown kernel profile '{p.name}'"
+                     + did_you_mean(p.name, PROFILES))
+    from checker.dsl.routines import check_routines, owner_of
+
+    return ch.errors + check_routines(owner_of(d), d.routines)
 
 
 # ---------------------------------------------------------------- lowering
@@ -471,6 +479,8 @@ def _field(f: ast.FieldDecl) -> Field:
 
 def lower_exporter(d: ast.ExporterDecl, source: dict[str, str] | None = None) -> Exporter:
     """Check and lower an exporter; raises ``SpecError`` with every mistake found."""
+    from checker.dsl.routines import lower_routines, owner_of
+
     errors = check_exporter(d)
     if errors:
         raise SpecError(errors, source)
@@ -484,10 +494,12 @@ def lower_exporter(d: ast.ExporterDecl, source: dict[str, str] | None = None) ->
         move=_handler(move, Party.EXPORTER) if move is not None else None,
         fallible=frozenset(d.fallible), invariants=tuple(_invariant(i) for i in d.invariants),
         profiles=tuple(p.name for p in d.profiles) or tuple(PROFILES),
-        modelled_on=d.modelled_on)
+        modelled_on=d.modelled_on, routines=lower_routines(owner_of(d)))
 
 
 def lower_importer(d: ast.ImporterDecl, source: dict[str, str] | None = None) -> Importer:
+    from checker.dsl.routines import lower_routines, owner_of
+
     errors = check_importer(d)
     if errors:
         raise SpecError(errors, source)
@@ -496,7 +508,10 @@ def lower_importer(d: ast.ImporterDecl, source: dict[str, str] | None = None) ->
         d.name, d.summary, dynamic=d.dynamic,
         move_notify=_handler(notify, Party.IMPORTER) if notify is not None else None,
         has_move_notify=d.has_move_notify, allow_peer2peer=d.allow_peer2peer,
-        revocable=d.revocable, ignores=frozenset(d.ignores), modelled_on=d.modelled_on)
+        revocable=d.revocable, ignores=frozenset(d.ignores), modelled_on=d.modelled_on,
+        routines=lower_routines(owner_of(d)),
+        fields=tuple(_field(f) for f in (d.object.fields if d.object else ())),
+        profiles=tuple(p.name for p in d.profiles) or tuple(PROFILES))
 
 
 __all__ = ["ATTACHED", "check_exporter", "check_importer", "lower_exporter", "lower_importer"]

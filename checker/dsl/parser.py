@@ -49,6 +49,16 @@ def _too_deep(path: str) -> Diagnostic:
 PARTIES = ("importer", "exporter", "core")
 
 
+Args = tuple[tuple[ast.Expr, ...], tuple[tuple[str, ast.Expr], ...]]
+
+
+def _split_args(children: list[Any]) -> Args:
+    """Positional and keyword arguments of a call (kwarg nodes are (name, value) pairs)."""
+    args = tuple(c for c in children if not isinstance(c, tuple))
+    kwargs = tuple(c for c in children if isinstance(c, tuple))
+    return args, kwargs
+
+
 def _named(children: list[Any]) -> tuple[str, str, list[Any]]:
     """A declaration's name, its optional summary string, and the rest of its children."""
     name, rest = str(children[0]), children[1:]
@@ -138,9 +148,9 @@ class _Build(Transformer[Token, Any]):
     def exporter(self, meta: Meta, children: list[Any]) -> ast.ExporterDecl:
         name, summary, rest = _named(children)
         values: dict[str, Any] = {"ops": (), "fields": [], "fallible": (), "handlers": [],
-                                  "invariants": [], "profiles": ()}
+                                  "invariants": [], "profiles": (), "routines": []}
         for kind, value in rest:
-            if kind in ("fields", "handlers", "invariants"):
+            if kind in ("fields", "handlers", "invariants", "routines"):
                 values[kind].append(value)
             else:
                 values[kind] = value
@@ -148,7 +158,36 @@ class _Build(Transformer[Token, Any]):
             name, summary, values["ops"], tuple(values["fields"]), values["fallible"],
             values.get("cache_sgt_mapping", False), values.get("priv", True),
             values.get("modelled_on", ""), values["profiles"], tuple(values["handlers"]),
-            tuple(values["invariants"]), self._span(meta))
+            tuple(values["invariants"]), self._span(meta), tuple(values["routines"]))
+
+    @v_args(meta=True, inline=False)
+    def routine_decl(self, meta: Meta, children: list[Any]) -> tuple[str, Any]:
+        kind, name, target, rest = children[0], str(children[1]), str(children[2]), children[3:]
+        summary = ""
+        if isinstance(rest[0], Token):
+            summary, rest = _unquote(rest[0]), rest[1:]
+        return ("routines", ast.RoutineDecl(kind, name, target, rest[0], summary,
+                                            self._span(meta)))
+
+    def setup_routine(self, meta: Meta) -> str:
+        return "setup"
+
+    def ioctl_routine(self, meta: Meta) -> str:
+        return "ioctl"
+
+    def teardown_routine(self, meta: Meta) -> str:
+        return "teardown"
+
+    @v_args(meta=True, inline=False)
+    def object_decl(self, meta: Meta, children: list[Any]) -> tuple[str, Any]:
+        name, summary, fields = _named(children)
+        return ("object", ast.ObjectDecl(name, tuple(fields), summary, self._span(meta)))
+
+    def object_field(self, meta: Meta, name: Token, ty: tuple[int, int, bool],
+                     *doc: Token) -> ast.FieldDecl:
+        lo, hi, is_bool = ty
+        text = _unquote(doc[0]) if doc else ""
+        return ast.FieldDecl("object", str(name), lo, hi, is_bool, text, self._span(meta))
 
     def ops_decl(self, meta: Meta, names: tuple[str, ...]) -> tuple[str, Any]:
         return ("ops", names)
@@ -209,17 +248,18 @@ class _Build(Transformer[Token, Any]):
     @v_args(meta=True, inline=False)
     def importer(self, meta: Meta, children: list[Any]) -> ast.ImporterDecl:
         name, summary, rest = _named(children)
-        values: dict[str, Any] = {"handlers": []}
+        values: dict[str, Any] = {"handlers": [], "routines": []}
         for kind, value in rest:
-            if kind == "handlers":
-                values["handlers"].append(value)
+            if kind in ("handlers", "routines"):
+                values[kind].append(value)
             else:
                 values[kind] = value
         return ast.ImporterDecl(
             name, summary, values.get("dynamic", False), values.get("allow_peer2peer", False),
             values.get("revocable", True), values.get("ignores", ()),
             values.get("modelled_on", ""), tuple(values["handlers"]),
-            values.get("has_move_notify", True), self._span(meta))
+            values.get("has_move_notify", True), self._span(meta), tuple(values["routines"]),
+            values.get("object"), values.get("profiles", ()))
 
     def static_kind(self, meta: Meta) -> tuple[str, Any]:
         return ("dynamic", False)
@@ -277,8 +317,20 @@ class _Build(Transformer[Token, Any]):
         return ast.ReportStmt(rule, tag, _unquote(rest[0]), values, severity, party,
                               self._span(meta))
 
-    def core_call(self, meta: Meta, name: Token) -> ast.CoreCall:
-        return ast.CoreCall(str(name), self._span(meta))
+    @v_args(meta=True, inline=False)
+    def core_call(self, meta: Meta, children: list[Any]) -> ast.CoreCall:
+        args, kwargs = _split_args(children[1:])
+        return ast.CoreCall(str(children[0]), self._span(meta), args, kwargs)
+
+    def kwarg(self, meta: Meta, name: Token, value: ast.Expr) -> tuple[str, ast.Expr]:
+        return (str(name), value)
+
+    def yield_stmt(self, meta: Meta, label: Token) -> ast.YieldStmt:
+        return ast.YieldStmt(str(label), self._span(meta))
+
+    def for_stmt(self, meta: Meta, var: Token, coll: tuple[str, ...],
+                 body: tuple[ast.Stmt, ...]) -> ast.ForStmt:
+        return ast.ForStmt(str(var), coll, body, self._span(meta))
 
     # scenarios
     @v_args(meta=True, inline=False)
@@ -454,7 +506,8 @@ class _Build(Transformer[Token, Any]):
 
     @v_args(meta=True, inline=False)
     def func_call(self, meta: Meta, children: list[Any]) -> ast.FuncCall:
-        return ast.FuncCall(str(children[0]), tuple(children[1:]), self._span(meta))
+        args, kwargs = _split_args(children[1:])
+        return ast.FuncCall(str(children[0]), args, self._span(meta), kwargs)
 
     @v_args(meta=True, inline=False)
     def quantified(self, meta: Meta, children: list[Any]) -> ast.Quantified:

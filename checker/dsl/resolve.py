@@ -51,6 +51,20 @@ _DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 PYTHON_REF = re.compile(rf"({_DOTTED}):({_DOTTED})")
 
 
+def _shipped_exporters() -> dict[str, Exporter]:
+    """The reference exporters and those written with their driver's code, by name."""
+    from checker.dsl.library import shipped_exporters
+
+    return {**EXPORTERS, **{x.name: x for x in shipped_exporters("drivers")}}
+
+
+def _shipped_importers() -> dict[str, Importer]:
+    """The importer styles and the driver-code importers, by name."""
+    from checker.dsl.library import shipped_importers
+
+    return {**IMPORTERS, **{i.name: i for i in shipped_importers("drivers")}}
+
+
 # ---------------------------------------------------------------- resolved declarations
 
 
@@ -127,8 +141,8 @@ class ResolvedCheck:
 class Library:
     """Everything the loaded files declare, checked."""
 
-    exporters: dict[str, Exporter] = field(default_factory=lambda: dict(EXPORTERS))
-    importers: dict[str, Importer] = field(default_factory=lambda: dict(IMPORTERS))
+    exporters: dict[str, Exporter] = field(default_factory=lambda: dict(_shipped_exporters()))
+    importers: dict[str, Importer] = field(default_factory=lambda: dict(_shipped_importers()))
     scenarios: dict[str, ResolvedScenario] = field(default_factory=dict)
     properties: dict[str, ResolvedProperty] = field(default_factory=dict)
     checks: dict[str, ResolvedCheck] = field(default_factory=dict)
@@ -427,7 +441,8 @@ class Resolver:
             self.error("E111", span, f"{kind} '{name}' is already declared at "
                        f"{self._declared[key]}", "rename one of them")
             return False
-        if (kind == "exporter" and name in EXPORTERS) or (kind == "importer" and name in IMPORTERS):
+        if (kind == "exporter" and name in _shipped_exporters()) or (
+                kind == "importer" and name in _shipped_importers()):
             if _is_shipped(span.path):
                 return False  # the shipped definition itself, already in the library
             self.error("E111", span, f"{kind} '{name}' is a shipped {kind}'s name",
@@ -851,13 +866,14 @@ def _kind(obj: object) -> str:
 
 
 def _is_shipped(path: str) -> bool:
-    """Whether ``path`` is a shipped behaviour file (specs/exporters, specs/importers)."""
+    """Whether ``path`` is a shipped behaviour file (specs/exporters, specs/importers,
+    specs/drivers)."""
     root = Path(str(resources.files("specs"))).resolve()
     try:
         rel = Path(path).resolve().relative_to(root)
     except ValueError:
         return False
-    return rel.parts[0] in ("exporters", "importers")
+    return rel.parts[0] in ("exporters", "importers", "drivers")
 
 
 def _param_names(action: Action) -> list[str]:

@@ -249,6 +249,17 @@ def _line_place(where: str) -> _Place | None:
     return _Place(path, max(line, 1), col, max(line, 1), end)
 
 
+def _finding_where(v: Verdict) -> str:
+    """Where in a routine the finding's violation was made ("" if not in a routine)."""
+    cex = v.counterexample if v.status is Status.VIOLATED else None
+    if cex is None or v.prop != RULES:
+        return ""
+    last = record(cex)[-1]
+    hit = [x.where for x in last.violations if x.rule == cex.finding.rule
+           and cex.finding.tag in ("", x.tag) and x.where]
+    return hit[0] if hit else ""
+
+
 def _declared(v: Verdict) -> str:
     if v.prop != RULES:
         try:
@@ -425,7 +436,8 @@ def sarif_log(verdicts: Sequence[Verdict], files: Mapping[str, WrittenFiles] | N
             body, fallback = _violated_result(v, cex, files, base)
         else:
             body, fallback = _open_result(v), None
-        place = _line_place(_declared(v)) or fallback
+        # a driver routine's finding is reported on the DSL line of the call that made it
+        place = _line_place(_finding_where(v)) or _line_place(_declared(v)) or fallback
         msg = body["message"]
         assert isinstance(msg, dict)
         if place is None:

@@ -30,7 +30,8 @@ def _free_slot(c: Ctx, a: AttRef, **_: object) -> Expr:
 
 def _importer_choices(dynamic: bool) -> Callable[[Env], list[Params]]:
     def choose(env: Env) -> list[Params]:
-        return [{"importer": i.name, **f} for i in env.importers if i.dynamic == dynamic
+        return [{"importer": i.name, **f} for i in env.importers
+                if i.dynamic == dynamic and not i.driven
                 for f in faults(env, "attach", "nomem")]
     return choose
 
@@ -46,7 +47,7 @@ def _attach(c: Ctx, a: AttRef, imp: int) -> None:
     kernel = "dma_buf_dynamic_attach" if importer.dynamic else "dma_buf_attach"
     buffer_alive(c, b, kernel, own_reference=False)
     must_not_hold(c, b, "R8", kernel, tag="attach-under-resv")
-    with c.when(b.kref.eq(0)):
+    with c.when(c.own_refs(b).eq(0)):
         c.report("R8", SILENT, IMPORTER, (a.name,),
                  f"{kernel} on {b.name} by a caller holding no reference of its own: attach "
                  "takes none, so the buffer may be released under the attachment",

@@ -28,7 +28,7 @@ def buffer_alive(c: Ctx, b: BufRef, what: str, own_reference: bool = True) -> No
                  "released: use after free", tag="use-after-free")
         c.exit(-EFAULT)
     if own_reference:
-        with c.when(b.kref.eq(0)):
+        with c.when(c.own_refs(b).eq(0)):
             c.report("R5", SILENT, IMPORTER, (b.name,),
                      f"{what} on {b.name} by a caller holding no reference of its own: the "
                      "holders of the other {0} may drop them at any time", b.refcount,

@@ -68,6 +68,7 @@ def begin_cpu_access(c: Ctx, b: BufRef, d: int, kernel_caller: bool) -> None:
             c.exit(-ERESTARTSYS)  # the exporter's begin already ran; the caller restarts
         fences_signalled(c, b, waited)
     c.inc(b.cpu)
+    c.holds(b, "cpu", 1)
     c.set(b.cpu_dir, d)
 
 
@@ -91,6 +92,7 @@ def end_cpu_access(c: Ctx, b: BufRef, d: int, kernel_caller: bool) -> None:
                      f"end_cpu_access on {b.name} with {DIRECTION_NAMES[d]}, begun with "
                      "direction code {0}", b.cpu_dir, tag="cpu-access-direction")
         c.dec(b.cpu)
+        c.holds(b, "cpu", -1)
     # dma_buf_end_cpu_access returns what ops->end_cpu_access returns (R20: the exporter's
     # errors reach userspace)
     ret = c.call("end_cpu_access", Call(b, dir=d))

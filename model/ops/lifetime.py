@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from model.behaviour import MANDATORY_OPS, Call
 from model.context import Ctx
-from model.expr import Expr, Var
+from model.expr import Expr, Var, ite, total
 from model.kernel import EBADF, EINVAL, EMFILE, ENOENT, ENOMEM
 from model.layout import LIVE, RELEASED, UNEXPORTED, BufRef
 from model.ops.common import (
@@ -56,8 +56,14 @@ def release(c: Ctx, b: BufRef) -> None:
 def caller_keeps_reference(c: Ctx, b: BufRef) -> None:
     """Called before the caller gives up one of its own references: attachments do not
     hold the buffer, so an importer still attached must keep one (R8)."""
+    own = c.own_refs(b)
+    mine = c.frame.att if c.frame is not None else None
     for a in b.atts:
-        with c.when(a.live & b.kref.eq(1)):
+        if c.frame is not None and a is not mine:
+            continue  # a routine answers for its own attachment
+        if c.frame is None and a.o is not None:
+            continue  # an attachment of driver code: its object holds the reference
+        with c.when(a.live & own.eq(1)):
             c.report("R8", SILENT, IMPORTER, (b.name, a.name),
                      f"the caller gives up its last reference to {b.name} while {a.name} is "
                      "still attached: the attachment no longer keeps the buffer alive",
@@ -106,13 +112,14 @@ def export(c: Ctx, b: BufRef, fault: str) -> None:
         return
     c.set(b.life, LIVE)
     c.set(b.kref, 1)
+    c.holds(b, "ref", 1)
 
 
 @op("fd", actor="importer", target="buffer", enabled=exported, kernel="dma_buf_fd",
     rules=("R5",), params=lambda env: product(fault=("none", "emfile")))
 def fd(c: Ctx, b: BufRef, fault: str) -> None:
     buffer_alive(c, b, "dma_buf_fd", own_reference=False)
-    with c.when(b.kref.eq(0)):
+    with c.when(c.own_refs(b).eq(0)):
         c.report("R5", SILENT, IMPORTER, (b.name,),
                  f"dma_buf_fd on {b.name} installs a reference the caller does not hold "
                  "(its own was already given away): refcount is {0}", b.refcount,
@@ -123,6 +130,7 @@ def fd(c: Ctx, b: BufRef, fault: str) -> None:
         return
     caller_keeps_reference(c, b)
     c.dec(b.kref)  # fd_install hands the caller's reference to the fd table
+    c.holds(b, "ref", -1)
     c.inc(b.fds)
 
 
@@ -131,25 +139,27 @@ def fd(c: Ctx, b: BufRef, fault: str) -> None:
 def get(c: Ctx, b: BufRef) -> None:
     has_fd(c, b, "dma_buf_get")
     c.inc(b.kref)
+    c.holds(b, "ref", 1)
 
 
 @op("get_dma_buf", actor="importer", target="buffer", enabled=exported,
     kernel="get_dma_buf", rules=("R5",))
 def get_dma_buf(c: Ctx, b: BufRef) -> None:
     buffer_alive(c, b, "get_dma_buf", own_reference=False)
-    with c.when(b.kref.eq(0)):
+    with c.when(c.own_refs(b).eq(0)):
         c.report("R5", SILENT, IMPORTER, (b.name,),
                  f"get_dma_buf on {b.name} by a caller holding no reference of its own: the "
                  "holders of the other {0} may drop them first", b.refcount,
                  tag="get-without-reference")
     c.inc(b.kref)
+    c.holds(b, "ref", 1)
 
 
 @op("put", actor="importer", target="buffer", enabled=exported, kernel="dma_buf_put",
     rules=("R5", "R6"))
 def put(c: Ctx, b: BufRef) -> None:
     buffer_alive(c, b, "dma_buf_put", own_reference=False)
-    with c.when(b.kref.eq(0)):
+    with c.when(c.own_refs(b).eq(0)):
         c.report("R5", SILENT, IMPORTER, (b.name,),
                  f"dma_buf_put on {b.name} without a reference of the caller's own: it would "
                  "drop one held by an fd, a vma or a poll callback (refcount {0}, fds {1}); the "
@@ -157,6 +167,7 @@ def put(c: Ctx, b: BufRef) -> None:
                  b.refcount, b.fds, tag="put-without-reference")
         c.exit(0)
     caller_keeps_reference(c, b)
+    c.holds(b, "ref", -1)
     drop(c, b, b.kref)
 
 
@@ -165,4 +176,14 @@ def put(c: Ctx, b: BufRef) -> None:
 def close(c: Ctx, b: BufRef) -> None:
     errno_check(c, b.fds.eq(0), "R5", IMPORTER, (b.name,),
                 f"close() of an fd of {b.name} that is not open", EBADF, tag="bad-fd")
+    objects = [a.o for a in b.atts if a.o is not None]
+    if objects:
+        # with driver code holding the buffer, the release may come later, in the driver:
+        # the process's own CPU-access brackets must be ended before its last fd goes
+        theirs = b.cpu - total([ite(o.live, o.cpu, 0) for o in objects])
+        with c.when(b.fds.eq(1) & (theirs > 0)):
+            c.report("R21", SILENT, IMPORTER, (b.name,),
+                     f"the last fd of {b.name} is closed with {{0}} DMA_BUF_IOCTL_SYNC "
+                     "START bracket(s) of the process never ended", theirs,
+                     tag="cpu-access-unbalanced")
     drop(c, b, b.fds)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from model.behaviour import Call
 from model.context import Ctx
 from model.expr import Expr
-from model.layout import LIVE, AttRef, BufRef, pinned_total
+from model.layout import LIVE, OBJECT_FREED, AttRef, BufRef, pinned_total
 from model.ops.common import (
+    BUG,
     EXPORTER,
     IMPORTER,
     SILENT,
@@ -70,6 +71,12 @@ def move_notify(c: Ctx, b: BufRef) -> None:
     if not c.in_locked_callback:
         must_hold(c, b, "R18", EXPORTER, f"{what} on {b.name}", tag="move-notify-without-resv")
     for a in b.atts:
+        if a.o is not None:
+            with c.when(a.live & a.dyn & a.o.life.eq(OBJECT_FREED)):
+                c.report("R18", BUG, IMPORTER, (a.name,),
+                         f"{what} reaches {a.name}, whose importer object was freed before "
+                         "dma_buf_detach: the callback runs on freed importer_priv",
+                         tag="notify-freed-importer")
         with c.when(a.live & a.dyn):
             for s in a.slots:
                 with c.when(s.live):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from model.behaviour import Exporter, Importer
@@ -47,6 +47,7 @@ class OpSpec:
 
 
 REGISTRY: list[OpSpec] = []
+DRIVER = "driver"  # the actor of a routine: driver code under test, never restricted
 
 
 def no_params(env: Env) -> Sequence[Params]:
@@ -95,3 +96,44 @@ def faults(env: Env, callback: str, *core: str) -> list[Params]:
     if callback in env.exporter.fallible:
         names.append("exporter")
     return [{"fault": n} for n in names]
+
+
+def routine_specs(env: Env, routines: Sequence[tuple[Any, Any, Any]]) -> list[OpSpec]:
+    """One operation per driver routine of a model (``model.routine``): its actions are
+    each segment (``at``) with each failure it can inject."""
+    from model.routine import build, enabled
+    from model.routine import faults as routine_faults
+
+    # a routine's own attach can fail as any attach can (the model's free API calls are
+    # not made for importers with routines, so their parameters leave them out)
+    free = replace(env, importers=tuple(replace(i, routines=()) for i in env.importers))
+
+    def fault_values(name: str) -> list[str]:
+        spec = next(s for s in REGISTRY if s.name == name)
+        seen: list[str] = []
+        for p in spec.params(free) if spec.available(free) else ():
+            f = str(p.get("fault", "none"))
+            if f not in seen:
+                seen.append(f)
+        return seen
+
+    out = []
+    for owner, party, r in routines:
+        called = {op for seg in r.segments for _, op in seg.sites}
+        rules = sorted({rule for s in REGISTRY if s.name in called for rule in s.rules}
+                       | {"R32"}, key=lambda x: int(x[1:]))
+
+        def body(c: Any, obj: Any, at: str, fault: str, _r: Any = r, _o: Any = owner,
+                 _p: Any = party) -> None:
+            build(c, _r, _p, _o.name, obj, at, fault)
+
+        def pre(c: Any, obj: Any, at: str, fault: str, _r: Any = r) -> Any:
+            return enabled(c, _r, obj, at)
+
+        def params(e: Env, _r: Any = r) -> list[Params]:
+            return [{"at": seg.label, "fault": f} for seg in _r.segments
+                    for f in routine_faults(_r, seg.label, fault_values)]
+
+        out.append(OpSpec(r.name, DRIVER, r.target, body, pre, params, always,
+                          f"{owner.name}: {r.summary or r.name}", tuple(rules)))
+    return out

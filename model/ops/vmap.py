@@ -42,6 +42,7 @@ def vmap_buffer(c: Ctx, b: BufRef) -> None:
                      b.vmap_cnt, tag="vmap-cache")
             c.exit(0)
         c.inc(b.vmap_cnt)
+        c.holds(b, "vmap", 1)
         c.exit(0)
     with c.when(b.vmap_ptr):
         c.report("R25", BUG, CORE, (b.name,),
@@ -56,6 +57,7 @@ def vmap_buffer(c: Ctx, b: BufRef) -> None:
         c.exit(ret)
     c.set(b.vmap_cnt, 1)
     c.set(b.vmap_ptr, 1)
+    c.holds(b, "vmap", 1)
 
 
 def vunmap_buffer(c: Ctx, b: BufRef, map: str) -> None:
@@ -76,6 +78,7 @@ def vunmap_buffer(c: Ctx, b: BufRef, map: str) -> None:
         c.exit(0)
         return
     c.dec(b.vmap_cnt)
+    c.holds(b, "vmap", -1)
     with c.when(b.vmap_cnt.eq(0)):
         c.call("vunmap", Call(b))
         c.set(b.vmap_ptr, 0)

@@ -276,8 +276,8 @@ def test_profile_and_engine_restrict_the_runs(work: Path,
 def test_the_shipped_checks_cover_every_exporter_and_profile() -> None:
     files = shipped_check_files()
     assert [Path(f).relative_to(ROOT / "specs").as_posix() for f in files] == [
-        "checks/reference.dmabuf"]
-    lib = load(files)
+        "checks/drivers.dmabuf", "checks/reference.dmabuf"]
+    lib = load([f for f in files if f.endswith("reference.dmabuf")])
     core = set(load([CORE]).properties)
     covered: dict[str, set[tuple[str, str]]] = {}
     for check in lib.checks.values():
@@ -291,6 +291,22 @@ def test_the_shipped_checks_cover_every_exporter_and_profile() -> None:
     for engine, pairs in covered.items():
         assert {e for e, _ in pairs} == set(EXPORTERS), engine
         assert {p for _, p in pairs} == set(PROFILES), engine
+
+
+def test_the_shipped_checks_cover_every_driver_with_every_engine() -> None:
+    from checker.validate import shipped_importers
+
+    lib = load([f for f in shipped_check_files() if f.endswith("drivers.dmabuf")])
+    covered: dict[str, set[str]] = {}
+    for check in lib.checks.values():
+        assert check.mode == "contract"
+        drivers = [b.name for b in (check.exporter, *check.importers) if b.routines]
+        assert drivers, check.decl.name
+        for engine in check.engines:
+            covered.setdefault(engine, set()).update(drivers)
+    assert set(covered) == {"hypothesis", "bmc", "prove"}
+    for engine, names in covered.items():
+        assert names >= set(shipped_importers()) | {"dma_heap"}, engine
 
 
 def test_specs_without_checks_load_and_pass(work: Path,
