@@ -827,6 +827,8 @@ def cmd_merge(args: argparse.Namespace, o: Out) -> int:
     merged = merge_shards(shard_files(args.shards))
     extra: list[str] = []
     for name, takes_value in _REPORTS.items():
+        if not name.startswith("--"):  # a short alias of another
+            continue
         value = getattr(args, name[2:].replace("-", "_"))
         if takes_value and value is not None:
             extra += [name, value]

@@ -247,3 +247,18 @@ def test_a_merged_kill_matrix_equals_one_unsharded_run(
 
     assert blank(merged) == blank(one)
     assert code_fingerprint() in (tmp_path / "1.j").read_text()
+
+
+def test_a_merged_importer_certificate_equals_one_unsharded_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["validate-importer", "gem_prime_import", "--profile", "v6.16+", "--engine", "bmc",
+            "--scope", "1x1", "--depth", "2", "-j", "2", "--no-write", "--format", "json",
+            "-o", str(tmp_path / "one.json")]
+    code = _run(argv, capsys)[0]
+    for k in (1, 2):
+        assert _run([*argv, "--shard", f"{k}/2", "--shard-output", str(tmp_path / f"{k}.j")],
+                    capsys)[0] == 0
+    # -o given to merge replaces the shards' own
+    assert _run(["merge", str(tmp_path / "1.j"), str(tmp_path / "2.j"), "-o",
+                 str(tmp_path / "merged.json")], capsys)[0] == code
+    assert (tmp_path / "merged.json").read_bytes() == (tmp_path / "one.json").read_bytes()
