@@ -24,7 +24,7 @@ enums of a fixed list of types, tuples kept apart from lists. Decoding never imp
 constructs anything else, so a shard file from a CI artifact cannot run code.
 
 >>> assign([5.0, 1.0, 4.0, 2.0, 3.0], 2)
-(0, 1, 1, 0, 1)
+(0, 0, 1, 0, 1)
 >>> parse_shard("2/3")
 Shard(index=2, count=3)
 """
