@@ -29,7 +29,7 @@ from model.action import Action
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = (ROOT / "tests" / "checker" / "specs" / "small.dmabuf").as_posix()
-CHECK = ["check", SMALL, "-j", "1", "--examples", "30", "--counterexamples", "cx",
+CHECK = ["check", SMALL, "-j", "2", "--examples", "30", "--counterexamples", "cx",
          "--junit", "out/gate.xml", "--sarif", "out/gate.sarif"]
 
 
@@ -141,34 +141,36 @@ def test_a_merged_check_equals_one_unsharded_run(
     assert code == 1 and json.loads(out)["verdicts"]
 
 
-def _shard_doc(check_runs: dict[str, Path], k: int) -> dict[str, object]:
-    doc = json.loads((check_runs["shards"] / f"s{k}.json").read_text())
-    assert isinstance(doc, dict)
-    return doc
-
-
 def _write(path: Path, doc: object) -> str:
     path.write_text(json.dumps(doc))
     return str(path)
 
 
 def test_shards_that_do_not_fit_are_refused_and_nothing_is_written(
-        check_runs: dict[str, Path], capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    if not (check_runs["shards"] / "s3.json").exists():
-        pytest.skip("needs the shards of test_a_merged_check_equals_one_unsharded_run")
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
-    s1, s2, s3 = (str(check_runs["shards"] / f"s{k}.json") for k in (1, 2, 3))
-    other = _shard_doc(check_runs, 2) | {"code": "0" * 64, "tool": "0.0.9"}
-    v2 = _shard_doc(check_runs, 2) | {"version": 2}
-    work = _shard_doc(check_runs, 2) | {"work": "1" * 64}
-    evil = _shard_doc(check_runs, 2) | {"results": [[1, {"#type": "Popen", "fields": {}}]]}
+    spec = tmp_path / "small.dmabuf"
+    core = (ROOT / "specs" / "rules" / "core.dmabuf").as_posix()
+    text = Path(SMALL).read_text().replace("../../../specs/rules/core.dmabuf", core)
+    text = text[:text.index("check heap")]  # the mutant only
+    spec.write_text(text)
+    argv = [*CHECK, "--no-write", "--engine", "bmc"]
+    argv[1] = str(spec)
+    for k in (1, 2, 3):  # one run: two of the shards are empty
+        assert _run([*argv, "--shard", f"{k}/3", "--shard-output", f"s{k}.json"],
+                    capsys)[0] in (0, 1)
+    s1, s2, s3 = (str(tmp_path / f"s{k}.json") for k in (1, 2, 3))
+    doc = json.loads(Path(s2).read_text())
+    other = doc | {"code": "0" * 64, "tool": "0.0.9"}
+    v2 = doc | {"version": 2}
+    work = doc | {"work": "1" * 64}
+    evil = doc | {"results": [[0, {"#type": "Popen", "fields": {}}]]}
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     cases = [
         ([s1, s2], "shard 3 of 3 missing"),
-        ([s1, s2, s3, _write(tmp_path / "c.json", _shard_doc(check_runs, 2))],
-         "shard 2/3 is given twice"),
+        ([s1, s2, s3, _write(tmp_path / "c.json", doc)], "shard 2/3 is given twice"),
         ([s1, _write(tmp_path / "o.json", other), s3], "another version of dmabuf-check"),
         ([s1, _write(tmp_path / "v.json", v2), s3], "a shard result of format 2"),
         ([s1, _write(tmp_path / "w.json", work), s3], "come from different runs"),
@@ -181,23 +183,13 @@ def test_shards_that_do_not_fit_are_refused_and_nothing_is_written(
         assert code == 2, message
         assert re.search(message, err), (message, err)
         assert "Traceback" not in err
-    # shards of another spec set: the spec here now has changed since they ran
-    spec = tmp_path / "small.dmabuf"
-    core = (ROOT / "specs" / "rules" / "core.dmabuf").as_posix()
-    text = Path(SMALL).read_text().replace("../../../specs/rules/core.dmabuf", core)
-    text = text[:text.index("check heap")]  # the mutant only
-    spec.write_text(text)
-    argv = [*CHECK, "--no-write", "--engine", "bmc"]
-    argv[1] = str(spec)
-    for k in (1, 2):
-        assert _run([*argv, "--shard", f"{k}/2", "--shard-output", f"t{k}.json"],
-                    capsys)[0] in (0, 1)  # one shard has the only run, the other none
+    # the shards fit together, but the spec here has changed since they ran
     spec.write_text(text.replace("depth 4", "depth 3"))
-    code, _, err = _run(["merge", "t1.json", "t2.json"], capsys)
+    code, _, err = _run(["merge", s1, s2, s3], capsys)
     assert code == 2 and "other specs than those here now" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["bad.json", "c.json", "e.json", "o.json", "small.dmabuf", "t1.json", "t2.json", "v.json",
-         "w.json"])  # no report, no counterexample
+        ["bad.json", "c.json", "e.json", "o.json", "s1.json", "s2.json", "s3.json",
+         "small.dmabuf", "v.json", "w.json"])  # no report, no counterexample
 
 
 def test_shard_options_without_a_shard_and_merge_options_the_command_lacks(
@@ -216,9 +208,10 @@ def test_shard_options_without_a_shard_and_merge_options_the_command_lacks(
 
 def test_a_merged_certificate_equals_one_unsharded_run(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["validate-exporter", "system_heap", "--profile", "v6.16+", "--scope", "1x1",
-            "--depth", "3", "--examples", "30", "--explore-scope", "1x1", "--explore-depth",
-            "4", "-j", "1", "--no-write", "--output-dir", str(tmp_path / "one")]
+    argv = ["validate-exporter", "system_heap", "--profile", "v6.16+", "--engine", "bmc",
+            "--engine", "hypothesis", "--scope", "1x1", "--depth", "3", "--examples", "30",
+            "--explore-scope", "1x1", "--explore-depth", "4", "-j", "2", "--no-write",
+            "--output-dir", str(tmp_path / "one")]
     code = _run(argv, capsys)[0]
     for k in (1, 2):
         assert _run([*argv, "--shard", f"{k}/2", "--shard-output", str(tmp_path / f"{k}.j")],
@@ -232,8 +225,8 @@ def test_a_merged_certificate_equals_one_unsharded_run(
 
 def test_a_merged_kill_matrix_equals_one_unsharded_run(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["selftest", "--mutant", "double_unmap", "--mutant", "double_put", "--engine",
-            "bmc", "--engine", "hypothesis", "-j", "1", "--format", "json"]
+    argv = ["selftest", "--mutant", "double_put", "--engine", "bmc", "--engine",
+            "hypothesis", "-j", "2", "--format", "json"]
     code, one, _ = _run(argv, capsys)
     for k in (1, 2):
         assert _run([*argv, "--shard", f"{k}/2", "--shard-output", str(tmp_path / f"{k}.j")],
