@@ -15,7 +15,10 @@ Subcommands:
   profile (``checker.validate``, ``checker.certificate``); ``--reference --output-dir
   docs/certificates`` regenerates the shipped ones;
 * ``selftest``: the mutant catalogue against every engine, as a kill matrix
-  (``checker.selftest``).
+  (``checker.selftest``);
+* ``merge SHARD ...``: the reports of a sharded run (``--shard K/N`` on ``check``,
+  ``validate-exporter``, ``validate-importer`` and ``selftest``), exactly as one unsharded
+  run writes them.
 
 Exit codes (``check``): 0 every verdict holds, is proved or witnessed; 1 a violation; 2 a
 spec or usage error (nothing was checked); 3 an unknown answer (solver timeout, time
@@ -28,6 +31,10 @@ Engine runs are independent units (one engine on one profile of one check, one s
 the explorer); ``--jobs N`` runs them in ``N`` worker processes, each of which loads the
 spec files itself. The units' answers come back as plain data and are put back together in
 a fixed order, so ``--jobs`` never changes a verdict or the order of the report.
+``--cluster ADDRESS`` runs them on the workers of a Dask cluster instead
+(``checker.cluster``), and ``--shard K/N`` runs one shard of them and writes its results
+for ``merge`` (``checker.shards``); every command whose work is a list of runs goes
+through ``_execute``, which does all three.
 """
 
 from __future__ import annotations
@@ -41,8 +48,9 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, TextIO, TypeVar, cast
 
+from checker.cluster import Cluster, ClusterError
 from checker.counterexample.replay import ITF_SUFFIX, parse_finding, replay
 from checker.counterexample.replay import Status as ReplayStatus
 from checker.counterexample.write import (
@@ -66,19 +74,45 @@ from checker.problem import (
 from checker.report.outcome import (
     EXIT_ERROR,
     EXIT_HOLDS,
+    EXIT_UNKNOWN,
     EXIT_VIOLATED,
     Summary,
     atomic_write,
     display_path,
     written,
 )
-from checker.runs import ENGINES, Unit, UnitResult, library, run_units
+from checker.runs import (
+    ENGINES,
+    RunLost,
+    Unit,
+    UnitResult,
+    library,
+    parallel,
+    run_unit,
+)
+from checker.runs import cost as unit_cost
+from checker.runs import estimate as unit_estimate
+from checker.shards import (
+    Merged,
+    Shard,
+    ShardError,
+    ShardResult,
+    code_fingerprint,
+    parse_shard,
+    select,
+    shard_files,
+    work_fingerprint,
+)
+from checker.shards import merge as merge_shards
 from model.profiles import PROFILES
 from model.rules import RULES as RULEBOOK
 from model.rules import Rule
 
 if TYPE_CHECKING:
     from checker.validate import Settings as ValidateSettings
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 PROG = "dmabuf-check"
 DEFAULT_COUNTEREXAMPLES = "counterexamples"
@@ -180,6 +214,157 @@ def _worst(statuses: Iterable[Status]) -> str:
 
     present = list(statuses)
     return worst(present).value if present else "no verdict"
+
+
+# ---------------------------------------------------------------- where runs run
+
+
+class ShardWritten(Exception):
+    """A ``--shard`` run wrote its results (not an error: ``main`` returns ``code``)."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+# options that say where and how the runs run, not what they compute (left out of the
+# command line a shard records), with whether each takes a value
+_WHERE = {"--shard": True, "--shard-output": True, "--cluster": True, "--jobs": True,
+          "-j": True}
+
+
+# the report options of the sharded commands, which merge passes on (name: takes a value)
+_REPORTS = {"--format": True, "--junit": True, "--sarif": True, "--itf-dir": True,
+            "--counterexamples": True, "--no-write": False, "--coverage": False,
+            "--no-color": False, "--output": True, "-o": True, "--output-dir": True}
+
+
+def _recorded_argv(argv: Sequence[str], leave_out: dict[str, bool] = _WHERE
+                   ) -> tuple[str, ...]:
+    """``argv`` after the command name, without the options of ``leave_out``."""
+    out: list[str] = []
+    rest = iter(argv[1:])
+    for a in rest:
+        name = a.split("=", 1)[0]
+        if name in leave_out:
+            if leave_out[name] and "=" not in a:
+                next(rest, None)
+            continue
+        if a.startswith("-j") and not a.startswith("--") and a[2:].isdigit():
+            continue
+        out.append(a)
+    return tuple(out)
+
+
+def _add_where_options(p: argparse.ArgumentParser, what: str) -> None:
+    """``--jobs``, ``--cluster``, ``--shard`` and ``--shard-output`` (every command whose
+    work is a list of runs has them; ``_execute`` reads them)."""
+    p.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
+                   help=f"{what} in parallel processes (default: one per CPU)")
+    p.add_argument("--cluster", metavar="ADDRESS",
+                   help=f"{what} on the workers of a Dask cluster: the scheduler's address "
+                   "(tcp://HOST:8786) or its scheduler file; the results and their order are "
+                   "those of a local run")
+    p.add_argument("--shard", type=_shard, metavar="K/N",
+                   help=f"only shard K of N of the {what} (split by their expected time), "
+                   f"writing their results to --shard-output for '{PROG} merge', which "
+                   "writes the reports")
+    p.add_argument("--shard-output", metavar="PATH",
+                   help="where --shard writes its results (default shard-K-of-N.json)")
+
+
+def _shard(text: str) -> Shard:
+    try:
+        return parse_shard(text)
+    except ShardError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix(f"--shard {text}: ")) from None
+
+
+def _execute(args: argparse.Namespace, o: Out, items: Sequence[T], fn: Callable[[T], R], *,
+             key: Callable[[T], tuple[float, int]], estimate: Callable[[T], float],
+             sources: dict[str, str], shard_code: Callable[[Sequence[R]], int],
+             what: str = "engine runs") -> list[R]:
+    """Every item's result, in the items' order: run here (``--jobs``), on a Dask cluster
+    (``--cluster``), or taken from merged shards (``merge``). With ``--shard K/N`` only
+    that shard's items run; their results are written and ``ShardWritten`` ends the
+    command with ``shard_code`` of them. ``sources`` are the spec texts the items load
+    (by path), part of the shards' fingerprint."""
+    command = args.command
+    argv = _recorded_argv(getattr(args, "argv", (command,)))
+    # the spec files as they are on disk now (a process may hold an earlier text loaded)
+    sources = {k: Path(k).read_text(encoding="utf-8") if Path(k).is_file() else v
+               for k, v in sources.items()}
+    work = work_fingerprint(command, _recorded_argv([command, *argv], _REPORTS), items,
+                            sources)
+    merged: Merged | None = getattr(args, "merged", None)
+    if merged is not None:
+        if merged.work != work or len(merged.results) != len(items):
+            raise ShardError("the shards were made from other specs than those here now (a "
+                             "spec file changed since they ran, or the merge runs in another "
+                             "directory): merge in the checkout the shards ran in, or run "
+                             "the shards again")
+        return [cast(R, r) for r in merged.results]
+    shard: Shard | None = args.shard
+    if args.shard_output and shard is None:
+        raise UsageError("--shard-output says where --shard K/N writes its results: add "
+                         "--shard")
+    positions = list(range(len(items)))
+    costs: list[float] = []
+    if shard is not None:
+        costs = [estimate(i) for i in items]
+        positions = select(costs, shard)
+    mine = [items[i] for i in positions]
+    cluster = None
+    if args.cluster:
+        cluster = Cluster(args.cluster, tuple(k for k in sources if Path(k).is_file()))
+    jobs = args.jobs if args.jobs else (os.cpu_count() or 1)
+    progress = Progress(o.err, len(mine))
+    where = f"cluster {args.cluster}" if cluster else f"{jobs} jobs"
+    progress.show(f"0/{len(mine)} {what} ({where})"
+                  + (f", shard {shard} of {len(items)}" if shard else ""))
+
+    def done(n: int, item: T, result: R) -> None:
+        if isinstance(item, Unit) and isinstance(result, UnitResult):
+            progress.finished(n, item, result)
+        else:
+            progress.show(f"{n}/{len(mine)} {what} done")
+
+    try:
+        # each run in a process of its own, so that its answer does not depend on what ran
+        # before it in the same process (and a shard's equal those of the whole run)
+        results = parallel(fn, mine, jobs, done, key, cluster, isolated=True)
+    finally:
+        progress.close()
+    if shard is None:
+        return results
+    path = Path(args.shard_output or f"shard-{shard.index}-of-{shard.count}.json")
+    estimate_s = sum(costs[i] for i in positions)
+    atomic_write(path, ShardResult(command, argv, shard, len(items), tuple(positions),
+                                   tuple(results), code_fingerprint(), work,
+                                   estimate_s).to_json().encode("utf-8"))
+    code = shard_code(results)
+    o.print(f"shard {shard}: {len(mine)} of {len(items)} {what} (about {estimate_s:.0f} s "
+            f"of the {sum(costs):.0f} s expected in all), results written to "
+            f"{display_path(path)}; '{PROG} merge' of the {shard.count} shards writes the "
+            f"reports{'' if code == EXIT_HOLDS else f' (exit {code}: see the shard)'}")
+    raise ShardWritten(code)
+
+
+def _answers_code(results: Sequence[UnitResult]) -> int:
+    """A shard of ``check``: the gate's code of its own answers."""
+    statuses = {a.status for r in results for a in r.answers}
+    if Status.VIOLATED in statuses:
+        return EXIT_VIOLATED
+    if statuses - {Status.HOLDS, Status.PROVED, Status.WITNESSED}:
+        return EXIT_UNKNOWN
+    return EXIT_HOLDS
+
+
+def _violated_code(results: Sequence[UnitResult]) -> int:
+    """A shard of ``validate-exporter``: 1 when a run found a violation (whether the
+    certificate is unknown is the merge's to say: another engine may decide a row)."""
+    found = any(a.status is Status.VIOLATED for r in results for a in r.answers)
+    return EXIT_VIOLATED if found else EXIT_HOLDS
 
 
 # ---------------------------------------------------------------- check
@@ -297,13 +482,8 @@ def cmd_check(args: argparse.Namespace, o: Out) -> int:
                          "checks name: " + ", ".join(sorted({
                              str(p.model.profile) for c in lib.checks.values()
                              for p in problems(c)})) + ")")
-    jobs = args.jobs if args.jobs else (os.cpu_count() or 1)
-    progress = Progress(o.err, len(units))
-    progress.show(f"0/{len(units)} engine runs ({len(lib.checks)} checks, {jobs} jobs)")
-    try:
-        results = run_units(units, jobs, progress.finished)
-    finally:
-        progress.close()
+    results = _execute(args, o, units, run_unit, key=unit_cost, estimate=unit_estimate,
+                       sources=lib.sources, shard_code=_answers_code)
     verdicts: list[Verdict] = []
     for u, r in zip(units, results, strict=True):
         problem = shown[u.check, u.profile]
@@ -365,6 +545,7 @@ def _validate(kind: str, args: argparse.Namespace, o: Out) -> int:
     """validate-exporter and validate-importer: one certificate per behaviour named."""
     from checker.certificate import RENDERERS
     from checker.validate import (
+        SOURCE_PATH,
         Settings,
         TargetError,
         certificate,
@@ -394,19 +575,24 @@ def _validate(kind: str, args: argparse.Namespace, o: Out) -> int:
                         seed=args.seed, budget_s=args.time_budget, engines=engines)
     shipped = list(EXPORTERS) if kind == "exporter" else list(shipped_importers())
     names = shipped if args.reference else [args.target]
-    jobs = args.jobs if args.jobs else (os.cpu_count() or 1)
-    code = EXIT_HOLDS
+    plans = []
     for name in names:
         try:
-            p = plan(parse_target(name, kind), settings, tuple(args.profile or ()))
+            plans.append(plan(parse_target(name, kind), settings, tuple(args.profile or ())))
         except TargetError as e:
             raise UsageError(f"{word} {e}") from None
-        progress = Progress(o.err, len(p.units))
-        progress.show(f"0/{len(p.units)} engine runs ({name}, {jobs} jobs)")
-        try:
-            results = run_units(p.units, jobs, progress.finished)
-        finally:
-            progress.close()
+    # one list of runs for every behaviour named, so that processes, a cluster or shards
+    # share them all
+    units = [u for p in plans for u in p.units]
+    sources = {k: v for p in plans for k, v in p.library.sources.items()}
+    sources.update({f"{SOURCE_PATH}:{p.target.text}": p.source for p in plans})
+    all_results = _execute(args, o, units, run_unit, key=unit_cost, estimate=unit_estimate,
+                           sources=sources, shard_code=_violated_code)
+    code = EXIT_HOLDS
+    start = 0
+    for name, p in zip(names, plans, strict=True):
+        results = all_results[start:start + len(p.units)]
+        start += len(p.units)
         found = verdicts(p, results)
         by_name, _ = _write_counterexamples(found, args, o)
         files = {n: display_path(w.scenario) for n, w in by_name.items()}
@@ -431,7 +617,7 @@ def _validate(kind: str, args: argparse.Namespace, o: Out) -> int:
 
 
 def cmd_selftest(args: argparse.Namespace, o: Out) -> int:
-    from checker.selftest import Settings, matrix_json, matrix_text, selftest
+    from checker import selftest
     from model.mutants import MUTANTS
 
     unknown = [n for n in args.mutant or () if n not in MUTANTS]
@@ -440,19 +626,14 @@ def cmd_selftest(args: argparse.Namespace, o: Out) -> int:
                          + ", ".join(MUTANTS))
     engines = ENGINES if not args.engine or "all" in args.engine else tuple(
         e for e in ENGINES if e in args.engine)
-    settings = Settings(seed=args.seed, budget_s=args.time_budget)
-    jobs = args.jobs if args.jobs else (os.cpu_count() or 1)
-    total = len(args.mutant or MUTANTS) * len(engines)
-    progress = Progress(o.err, total)
-
-    def done(n: int, item: object, kill: object) -> None:
-        progress.show(f"{n}/{total} (mutant, engine) runs done")
-
-    try:
-        mx = selftest(args.mutant or (), engines, settings, jobs, done)
-    finally:
-        progress.close()
-    o.out.write(matrix_json(mx) if args.format == "json" else matrix_text(mx))
+    settings = selftest.Settings(seed=args.seed, budget_s=args.time_budget)
+    items = selftest.cells(args.mutant or (), engines, settings)
+    kills = _execute(args, o, items, selftest.run_cell, key=selftest.cost,
+                     estimate=selftest.estimate, sources={},
+                     shard_code=lambda ks: EXIT_VIOLATED if any(not k.ok for k in ks)
+                     else EXIT_HOLDS, what="(mutant, engine) runs")
+    mx = selftest.matrix(items, kills)
+    o.out.write(selftest.matrix_json(mx) if args.format == "json" else selftest.matrix_text(mx))
     return mx.exit_code
 
 
@@ -643,6 +824,33 @@ def cmd_rules(args: argparse.Namespace, o: Out) -> int:
     return EXIT_HOLDS
 
 
+# ---------------------------------------------------------------- merge
+
+def cmd_merge(args: argparse.Namespace, o: Out) -> int:
+    merged = merge_shards(shard_files(args.shards))
+    extra: list[str] = []
+    for name, takes_value in _REPORTS.items():
+        if not name.startswith("--"):  # a short alias of another
+            continue
+        value = getattr(args, name[2:].replace("-", "_"))
+        if takes_value and value is not None:
+            extra += [name, value]
+        elif not takes_value and value:
+            extra.append(name)
+    command = [merged.command, *merged.argv, *extra]
+    sub = parser()
+    try:
+        again = sub.parse_args(command)
+    except SystemExit:
+        raise UsageError(f"the shards ran '{PROG} {' '.join(command[:-len(extra) or None])}'"
+                         + (f", which takes no {' '.join(extra)}" if extra else "")) from None
+    again.argv = command
+    again.seed_given = _seed_given(command)
+    again.merged = merged
+    code: int = again.run(again, o)
+    return code
+
+
 # ---------------------------------------------------------------- the parser
 
 
@@ -676,8 +884,7 @@ def _validate_options(v: argparse.ArgumentParser, kind: str, defaults: ValidateS
     v.add_argument("--time-budget", type=_positive(float), default=300.0, metavar="SECONDS",
                    help="budget of each engine run (default 300); a run that exhausts it "
                    "answers unknown")
-    v.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
-                   help="engine runs in parallel processes (default: one per CPU)")
+    _add_where_options(v, "engine runs")
     v.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     v.add_argument("--output", "-o", metavar="FILE", help="write the certificate to FILE")
     v.add_argument("--output-dir", metavar="DIR",
@@ -719,8 +926,7 @@ def parser() -> argparse.ArgumentParser:
                    help="time budget of each engine run (one engine on one profile of a "
                    "check) instead of each check's budget; a run that exhausts it answers "
                    "unknown")
-    c.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
-                   help="engine runs in parallel processes (default: one per CPU)")
+    _add_where_options(c, "engine runs")
     c.add_argument("--format", choices=("text", "json"), default="text",
                    help="text: traces and a summary table; json: one JSON document")
     c.add_argument("--junit", metavar="PATH", help="write a JUnit XML report")
@@ -785,10 +991,39 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("--seed", type=int, default=0, metavar="N", help="explorer seed")
     st.add_argument("--time-budget", type=_positive(float), default=120.0, metavar="SECONDS",
                     help="budget per (mutant, engine) run (default 120)")
-    st.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
-                    help="runs in parallel processes (default: one per CPU)")
+    _add_where_options(st, "(mutant, engine) runs")
     st.add_argument("--format", choices=("text", "json"), default="text")
     st.set_defaults(run=cmd_selftest)
+
+    m = sub.add_parser("merge", help="merge the results of a sharded run into its reports",
+                       description="Merge the results that the shards of one run wrote "
+                       "(--shard K/N --shard-output FILE, on check, validate-exporter, "
+                       "validate-importer or selftest) into the output, reports, "
+                       "counterexamples and exit code of the same command run unsharded. "
+                       "The shards must come from the same version of dmabuf-check, the "
+                       "same command line and the same spec files (which must be here, as "
+                       "they were), and together cover every run once; otherwise nothing is "
+                       "written and the exit code is 2. Report options given here are added "
+                       "to the shards' command line.")
+    m.add_argument("shards", nargs="+", metavar="SHARD",
+                   help="shard result files, or directories of them (*.json)")
+    m.add_argument("--format", help="the command's output format (check: text, json; "
+                   "validate-exporter: text, markdown, json; selftest: text, json)")
+    m.add_argument("--junit", metavar="PATH", help="check: write a JUnit XML report")
+    m.add_argument("--sarif", metavar="PATH", help="check: write a SARIF 2.1.0 log")
+    m.add_argument("--itf-dir", metavar="DIR", help="check: copy each counterexample's ITF "
+                   "trace into DIR")
+    m.add_argument("--counterexamples", metavar="DIR",
+                   help="where new counterexamples are written")
+    m.add_argument("--no-write", action="store_true", help="write no counterexample files")
+    m.add_argument("--coverage", action="store_true", help="check: print the explorer's "
+                   "coverage")
+    m.add_argument("--no-color", action="store_true", help="check: no ANSI colours")
+    m.add_argument("--output", "-o", metavar="FILE",
+                   help="validate-exporter: write the certificate to FILE")
+    m.add_argument("--output-dir", metavar="DIR",
+                   help="validate-exporter: write NAME.md and NAME.json per exporter into DIR")
+    m.set_defaults(run=cmd_merge)
 
     r = sub.add_parser("replay", help="replay kept counterexamples",
                        description="Replay counterexample files. Exit 0 when every one "
@@ -817,6 +1052,10 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _seed_given(argv: Sequence[str]) -> bool:
+    return "--seed" in argv or any(a.startswith("--seed=") for a in argv)
+
+
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
          stderr: TextIO | None = None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
@@ -827,12 +1066,18 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
         args = parser().parse_args(argv)
     except SystemExit as e:  # --help (0) or a usage error, already printed (2)
         return int(e.code) if isinstance(e.code, int) else EXIT_ERROR
-    args.seed_given = "--seed" in argv or any(a.startswith("--seed=") for a in argv)
+    args.seed_given = _seed_given(argv)
+    args.argv = argv
     try:
         code: int = args.run(args, o)
-    except UsageError as e:
+    except ShardWritten as e:
+        return e.code
+    except (UsageError, ShardError, ClusterError) as e:
         o.error(f"{PROG}: error: {e}")
         return EXIT_ERROR
+    except RunLost as e:
+        o.error(f"{PROG}: error: {e}; no report was written")
+        return EXIT_UNKNOWN
     except SpecError as e:
         o.error(e.render())
         o.error(f"{len(e.diagnostics)} error(s) in the spec; nothing was checked")

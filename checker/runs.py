@@ -4,21 +4,33 @@ A ``Unit`` is one engine on one profile of one ``check`` block. The check comes 
 files on disk (``files``) or from spec text built by a command (``source``, as
 ``validate-exporter`` does); every worker process resolves the same specs itself, so only
 plain data crosses the process boundary: the unit going out, its ``Answer`` values coming
-back. ``parallel`` runs any picklable work items in worker processes and returns the
-results in the items' order, so ``--jobs`` never changes a verdict or the order of a report.
+back. ``parallel`` runs any picklable work items in processes of their own (each forked
+from this one for its item, so that no run sees what an earlier one left in the solver or
+the caches: a solver's answer can depend on the terms a process already holds), or on a
+Dask cluster
+(``checker.cluster``), and returns the results in the items' order, so ``--jobs`` and
+``--cluster`` never change a verdict or the order of a report. ``estimate`` is a unit's
+expected engine time, by which ``--shard`` balances the shards (``checker.shards``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import pickle
+import select
+import signal
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from functools import cache
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from checker.dsl.resolve import Library, load, load_text
 from checker.problem import Counterexample, Finding, Problem, Status, Verdict, problems
 from model.action import Action
+
+if TYPE_CHECKING:
+    from checker.cluster import Cluster
 
 ENGINES = ("hypothesis", "bmc", "prove")
 
@@ -162,47 +174,150 @@ def cost(unit: Unit) -> tuple[float, int]:
     return (-unit.budget_s, -ENGINES.index(unit.engine))
 
 
+def estimate(unit: Unit) -> float:
+    """The expected seconds of a unit, for balancing shards (a rough model fitted to the
+    benchmarks: the explorer's setup grows with the model's ground actions and its steps
+    with runs x depth; bounded model checking with actions x depth squared; k-induction
+    with the actions), at most its budget."""
+    problem = unit_problem(unit)
+    actions = len(problem.model.ground)
+    if unit.engine == "hypothesis":
+        seconds = 0.012 * actions + unit.examples * problem.depth / 1500
+    elif unit.engine == "bmc":
+        seconds = 0.5 + 0.0004 * actions * problem.depth ** 2
+    else:
+        seconds = 0.5 + 0.02 * actions
+    return min(seconds, unit.budget_s)
+
+
 T = TypeVar("T")
 R = TypeVar("R")
 
 
+class RunLost(Exception):
+    """A run ended without an answer: the process running it died (exit 3, nothing is
+    reported for it, never a pass)."""
+
+
+def _describe(item: object) -> str:
+    check, engine = getattr(item, "check", None), getattr(item, "engine", None)
+    if check is not None and engine is not None:
+        return f"check {check}, engine {engine}"
+    return repr(item)[:100]
+
+
+def _child(write_fd: int, fn: Callable[[T], R], item: T) -> None:
+    """Run ``fn(item)`` in a forked child and send the pickled outcome up ``write_fd``;
+    never returns."""
+    code = 0
+    try:
+        try:
+            message: tuple[bool, object] = (True, fn(item))
+        except BaseException as e:  # the parent raises it
+            message = (False, e)
+        try:
+            data = pickle.dumps(message)
+        except Exception as e:  # an answer or an exception that does not pickle
+            data = pickle.dumps((False, RuntimeError(
+                f"{_describe(item)}: {type(e).__name__}: {e}")))
+        with os.fdopen(write_fd, "wb") as out:
+            out.write(data)
+    except BaseException:
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def forked(fn: Callable[[T], R], items: Sequence[T], order: Sequence[int], jobs: int,
+           done: Callable[[int, T, R], None]) -> list[R]:
+    """``fn`` of every item, each in a process forked for it (``os.fork``: a worker of a
+    process pool or a cluster may fork too), at most ``jobs`` at once, started in
+    ``order``; results in the items' order. ``RunLost`` when one dies."""
+    results: dict[int, R] = {}
+    queue = list(order)
+    running: dict[int, tuple[int, int, bytearray]] = {}  # read fd -> item, pid, data
+    try:
+        while queue or running:
+            while queue and len(running) < max(1, jobs):
+                i = queue.pop(0)
+                read_fd, write_fd = os.pipe()
+                pid = os.fork()
+                if pid == 0:  # the child
+                    os.close(read_fd)
+                    _child(write_fd, fn, items[i])
+                os.close(write_fd)
+                running[read_fd] = (i, pid, bytearray())
+            ready, _, _ = select.select(list(running), [], [])
+            for fd in sorted(ready, key=lambda f: running[f][0]):
+                i, pid, data = running[fd]
+                chunk = os.read(fd, 1 << 20)
+                if chunk:
+                    data += chunk
+                    continue
+                del running[fd]
+                os.close(fd)
+                _, status = os.waitpid(pid, 0)
+                if not data:
+                    raise RunLost(f"the process running {_describe(items[i])} ended without "
+                                  f"an answer ({_status(status)})")
+                ok, value = pickle.loads(bytes(data))
+                if not ok:
+                    assert isinstance(value, BaseException)
+                    raise value
+                results[i] = cast(R, value)
+                done(len(results), items[i], results[i])
+    finally:
+        for fd, (_, pid, _) in running.items():
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            os.close(fd)
+    return [results[i] for i in range(len(items))]
+
+
+def _status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"killed by signal {os.WTERMSIG(status)}"
+    return f"exit code {os.waitstatus_to_exitcode(status)}"
+
+
 def parallel(fn: Callable[[T], R], items: Sequence[T], jobs: int,
              done: Callable[[int, T, R], None],
-             key: Callable[[T], tuple[float, int]] | None = None) -> list[R]:
-    """``fn`` of every item, in the items' order; ``jobs > 1`` runs them in that many
-    processes (``fn`` and the items must pickle), started in ``key`` order. ``done`` is
+             key: Callable[[T], tuple[float, int]] | None = None,
+             cluster: Cluster | None = None, isolated: bool = False) -> list[R]:
+    """``fn`` of every item, in the items' order; ``jobs > 1`` (or ``isolated``) runs each
+    in a process forked for it, ``jobs`` at a time; ``cluster`` on the workers of a Dask
+    cluster (``fn`` and the items must pickle). Items start in ``key`` order. ``done`` is
     called with the number finished so far as each item finishes."""
-    results: dict[int, R] = {}
-    if jobs <= 1 or len(items) <= 1:
+    order = sorted(range(len(items)), key=(lambda i: key(items[i])) if key else None)
+    if cluster is not None:
+        return cluster.map(fn, items, order, done)
+    if jobs <= 1 and not isolated:
+        results: dict[int, R] = {}
         for i, item in enumerate(items):
             results[i] = fn(item)
             done(len(results), item, results[i])
         return [results[i] for i in range(len(items))]
-    order = sorted(range(len(items)), key=(lambda i: key(items[i])) if key else None)
-    with ProcessPoolExecutor(max_workers=min(jobs, len(items))) as pool:
-        futures: dict[Future[R], int] = {pool.submit(fn, items[i]): i for i in order}
-        pending = set(futures)
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for f in sorted(finished, key=lambda f: futures[f]):
-                i = futures[f]
-                results[i] = f.result()
-                done(len(results), items[i], results[i])
-    return [results[i] for i in range(len(items))]
+    return forked(fn, items, order, jobs, done)
 
 
 def run_units(units: Sequence[Unit], jobs: int,
-              done: Callable[[int, Unit, UnitResult], None]) -> list[UnitResult]:
+              done: Callable[[int, Unit, UnitResult], None],
+              cluster: Cluster | None = None) -> list[UnitResult]:
     """Every unit's result, in the units' order (see ``parallel``)."""
-    return parallel(run_unit, units, jobs, done, cost)
+    return parallel(run_unit, units, jobs, done, cost, cluster)
 
 
 __all__ = [
     "ENGINES",
     "Answer",
     "Found",
+    "RunLost",
     "Unit",
     "UnitResult",
+    "cost",
+    "estimate",
+    "forked",
     "library",
     "library_text",
     "parallel",

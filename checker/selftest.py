@@ -152,26 +152,50 @@ class Matrix:
         return 1 if self.failures else 0
 
 
-def selftest(names: Sequence[str] = (), engines: Sequence[str] = ENGINES,
-             settings: Settings | None = None, jobs: int = 1,
-             done: Callable[[int, tuple[str, str, Settings], Kill], None] | None = None
-             ) -> Matrix:
-    """The kill matrix of ``names`` (default: the whole catalogue) x ``engines``."""
+Cell = tuple[str, str, Settings]  # (mutant, engine, settings): one run of the matrix
+
+
+def cells(names: Sequence[str] = (), engines: Sequence[str] = ENGINES,
+          settings: Settings | None = None) -> list[Cell]:
+    """The runs of the kill matrix of ``names`` (default: the whole catalogue) x
+    ``engines``, mutant by mutant."""
     s = settings or Settings()
     mutants = tuple(names) or tuple(MUTANTS)
     unknown = [n for n in mutants if n not in MUTANTS]
     if unknown:
         raise KeyError(f"unknown mutant(s) {', '.join(unknown)}; the catalogue has "
                        f"{', '.join(MUTANTS)}")
-    items = [(n, e, s) for n in mutants for e in engines]
+    return [(n, e, s) for n in mutants for e in engines]
 
-    def cost(item: tuple[str, str, Settings]) -> tuple[float, int]:
-        # the deepest witnesses first, the explorer before the solvers (it is the slowest)
-        return (-len(MUTANTS[item[0]].witness), -("bmc", "k-induction", "hypothesis").index(
-            item[1] if item[1] != "prove" else "k-induction"))
 
-    cells = parallel(run_cell, items, jobs, done or (lambda n, i, k: None), cost)
-    return Matrix(mutants, tuple(engines), tuple(cells))
+def cost(item: Cell) -> tuple[float, int]:
+    """Start order: the deepest witnesses first, the explorer before the solvers (it is
+    the slowest)."""
+    return (-len(MUTANTS[item[0]].witness), -("bmc", "k-induction", "hypothesis").index(
+        item[1] if item[1] != "prove" else "k-induction"))
+
+
+def estimate(item: Cell) -> float:
+    """A cell's expected seconds, for balancing shards (the kill matrix's medians: about
+    0.6 s for the explorer and bmc, 1.6 s for k-induction, more for deeper witnesses)."""
+    depth = len(MUTANTS[item[0]].witness)
+    return {"hypothesis": 0.3, "bmc": 0.4, "prove": 1.2}.get(item[1], 1.0) + 0.1 * depth
+
+
+def matrix(items: Sequence[Cell], kills: Sequence[Kill]) -> Matrix:
+    """The matrix of ``cells`` and their kills."""
+    mutants = tuple(dict.fromkeys(n for n, _, _ in items))
+    engines = tuple(dict.fromkeys(e for _, e, _ in items))
+    return Matrix(mutants, engines, tuple(kills))
+
+
+def selftest(names: Sequence[str] = (), engines: Sequence[str] = ENGINES,
+             settings: Settings | None = None, jobs: int = 1,
+             done: Callable[[int, Cell, Kill], None] | None = None) -> Matrix:
+    """The kill matrix of ``names`` (default: the whole catalogue) x ``engines``."""
+    items = cells(names, engines, settings)
+    kills = parallel(run_cell, items, jobs, done or (lambda n, i, k: None), cost)
+    return matrix(items, kills)
 
 
 def matrix_text(mx: Matrix) -> str:
@@ -211,4 +235,5 @@ def matrix_json(mx: Matrix) -> str:
     return json.dumps(doc, indent=2) + "\n"
 
 
-__all__ = ["Kill", "Matrix", "Settings", "matrix_json", "matrix_text", "run_cell", "selftest"]
+__all__ = ["Cell", "Kill", "Matrix", "Settings", "cells", "cost", "estimate", "matrix",
+           "matrix_json", "matrix_text", "run_cell", "selftest"]

@@ -24,8 +24,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 GITHUB = REPO / "examples" / "ci" / "github-workflow.yml"
 GITLAB = REPO / "examples" / "ci" / "gitlab-ci.yml"
+SHARDED = REPO / "examples" / "ci" / "github-sharded-workflow.yml"
 HOOKS = REPO / ".pre-commit-hooks.yaml"
-FILES = (GITHUB, GITLAB, HOOKS)
+FILES = (GITHUB, GITLAB, SHARDED, HOOKS)
 COMMAND = re.compile(r"\bdmabuf-check\s+(?=[a-z-]+\b)")
 
 
@@ -77,7 +78,7 @@ def test_every_file_runs_dmabuf_check() -> None:
     for path in FILES:
         found = commands(path)
         assert found, f"{path.name} runs no dmabuf-check command"
-        assert all(words[1] == "check" for words in found), found
+        assert all(words[1] in ("check", "merge") for words in found), found
 
 
 def test_github_workflow() -> None:
@@ -107,6 +108,39 @@ def test_github_workflow() -> None:
         "actions/upload-artifact@"))
     assert "cancelled()" in artifact["if"] or "always()" in artifact["if"]
     assert junit.split("/")[0] + "/" in artifact["with"]["path"]
+
+
+def test_sharded_github_workflow() -> None:
+    data = load_yaml(SHARDED)
+    if data is None:
+        pytest.skip("PyYAML is not installed")
+    shard, merge = data["jobs"]["shard"], data["jobs"]["merge"]
+    n = len(shard["strategy"]["matrix"]["shard"])
+    assert shard["strategy"]["matrix"]["shard"] == list(range(1, n + 1))
+    assert shard["strategy"]["fail-fast"] is False
+    runs = [s["run"] for s in shard["steps"] if COMMAND.search(s.get("run", ""))]
+    (check,) = [shlex.split(r) for r in runs]
+    assert check[1] == "check"
+    assert f"--shard ${{{{ matrix.shard }}}}/{n} " in runs[0]
+    output = check[check.index("--shard-output") + 1]
+    upload = next(s for s in shard["steps"] if s.get("uses", "").startswith(
+        "actions/upload-artifact@"))
+    assert output.startswith(upload["with"]["path"]) and "cancelled()" in upload["if"]
+    # the merge runs after every shard, whatever their outcome, on every shard's results
+    assert merge["needs"] == "shard" and "cancelled()" in merge["if"]
+    download = next(s for s in merge["steps"] if s.get("uses", "").startswith(
+        "actions/download-artifact@"))
+    assert download["with"]["merge-multiple"] is True
+    assert download["with"]["pattern"].rstrip("*") in upload["with"]["name"]
+    runs = [s["run"] for s in merge["steps"] if COMMAND.search(s.get("run", ""))]
+    (merged,) = [shlex.split(r) for r in runs]
+    assert merged[1:3] == ["merge", download["with"]["path"]]
+    sarif = merged[merged.index("--sarif") + 1]
+    uploads = [s for s in merge["steps"] if s.get("uses", "").startswith(
+        "github/codeql-action/upload-sarif@")]
+    assert [s["with"]["sarif_file"] for s in uploads] == [sarif]  # uploaded once
+    assert merge["permissions"]["security-events"] == "write"
+    assert "security-events" not in shard.get("permissions", {})
 
 
 def test_gitlab_ci() -> None:
