@@ -89,7 +89,7 @@ def llseek(c: Ctx, b: BufRef, whence: str, offset: int) -> None:
 
 @op("set_name", actor="user", target="buffer", enabled=exported,
     kernel="dma_buf_set_name", rules=("R23",),
-    params=lambda env: product(length=(1, DMA_BUF_NAME_LEN)))
+    params=lambda env: product(length=(0, 1, DMA_BUF_NAME_LEN - 1, DMA_BUF_NAME_LEN)))
 def set_name(c: Ctx, b: BufRef, length: int) -> None:
     has_fd(c, b, "DMA_BUF_SET_NAME")
     if length >= DMA_BUF_NAME_LEN:
