@@ -628,6 +628,12 @@ def cmd_rules(args: argparse.Namespace, o: Out) -> int:
     return EXIT_HOLDS
 
 
+def cmd_conformance(args: argparse.Namespace, o: Out) -> int:
+    from checker.conformance.run import run
+
+    return run(args.cases, args.kernel, args.list, o.print, o.error)
+
+
 # ---------------------------------------------------------------- the parser
 
 
@@ -767,6 +773,11 @@ def parser() -> argparse.ArgumentParser:
     ru = sub.add_parser("rules", help="list the rule catalogue",
                         description="The rule catalogue R1..R32 as a table.")
     ru.set_defaults(run=cmd_rules)
+
+    from checker.conformance.run import add_parser as add_conformance
+
+    add_conformance(sub)
+    sub.choices["conformance"].set_defaults(run=cmd_conformance)
     return p
 
 
