@@ -24,7 +24,8 @@
  *   close    close() of an open fd (close(-1) when none is open)
  *   mmap     mmap(pages * 4096, PROT_READ|PROT_WRITE, MAP_SHARED, pgoff * 4096)
  *   munmap   munmap of the newest mapping
- *   sync, set_name, export_sync_file, import_sync_file  the dma-buf ioctls
+ *   sync, set_name, export_sync_file, import_sync_file  the dma-buf ioctls (set_name
+ *            with pointer=bad passes an address that is never mapped)
  *   llseek   lseek(fd, offset, whence);  poll  poll(fd, POLLIN or POLLOUT, timeout 0)
  * A call through an fd when none is open uses fd -1 (poll: the fd closed last).
  *   signal   DRM_IOCTL_VGEM_FENCE_SIGNAL of the pending fences imported with that usage
@@ -281,7 +282,10 @@ static long step(const char *op, struct buf *b, int argc, char **argv, int *err)
 		long n = num(argc, argv, "length", 1);
 		memset(name, 'a', (size_t)n);
 		name[n] = 0;
-		r = ret_of(ioctl(open_fd(b), DMA_BUF_SET_NAME_B, (uint64_t)(uintptr_t)name));
+		const char *ptr = arg(argc, argv, "pointer");
+		/* pointer=bad: an address below mmap_min_addr, never mapped */
+		uint64_t at = ptr && !strcmp(ptr, "bad") ? 16 : (uint64_t)(uintptr_t)name;
+		r = ret_of(ioctl(open_fd(b), DMA_BUF_SET_NAME_B, at));
 	} else if (!strcmp(op, "llseek")) {
 		const char *w = arg(argc, argv, "whence");
 		int whence = !w ? SEEK_SET : !strcmp(w, "SEEK_END") ? SEEK_END

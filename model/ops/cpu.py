@@ -120,8 +120,8 @@ def end_cpu_access_op(c: Ctx, b: BufRef, dir: str) -> None:
 
 
 def _sync_params(env: Env) -> list[Params]:
-    # every flag combination of the valid mask, and one with a bit outside it
-    return [{"flags": f, **x} for f in (*range(8), 8) for x in faults(env, "begin_cpu_access")]
+    # every flag combination of the valid mask, a bit outside it alone and with READ
+    return [{"flags": f, **x} for f in (*range(8), 8, 9) for x in faults(env, "begin_cpu_access")]
 
 
 @op("sync", actor="user", target="buffer", enabled=_user_can_enter,

@@ -98,7 +98,7 @@ def test_waiting_for_a_fence_fires_its_poll_callback(run: RunFn) -> None:
 
 
 @pytest.mark.parametrize("profile", PROFILES)
-@pytest.mark.parametrize("flags", range(9))
+@pytest.mark.parametrize("flags", range(10))
 def test_sync_flag_validation(run: RunFn, profile: str, flags: int) -> None:
     r = run("system_heap", profile, [*OPEN, f"sync(b0, flags={flags})"])
     if flags in (1, 2, 3, 5, 6, 7):
