@@ -30,7 +30,9 @@ USERSPACE_OPS = frozenset({
     "export_sync_file", "import_sync_file", "poll", "signal"})
 NOT_MODELLED = re.compile(r"#\s*not modelled:\s*(.+?)\s*$")
 
-AGREE, DISAGREE, NOT_MODELLED_VERDICT = "agree", "disagree", "not modelled"
+AGREE, DISAGREE, NOT_MODELLED_VERDICT, NOT_RUN = "agree", "disagree", "not modelled", "not run"
+# the model exporter -> how the guest exports such a buffer (guest.c, export)
+EXPORT_VIA = {"gem_prime": "vgem", "udmabuf": "udmabuf"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,10 @@ class Case:
     @property
     def name(self) -> str:
         return self.scenario.name
+
+    @property
+    def exporter(self) -> str:
+        return self.scenario.model.exporter.name
 
     @property
     def steps(self) -> tuple[ResolvedStep, ...]:
@@ -73,14 +79,17 @@ def _error(code: str, span_path: str, line: int, col: int, message: str, hint: s
                                  hint)], {span_path: source})
 
 
-def load_cases(path: str) -> list[Case]:
-    """The cases of a spec file; a step the guest cannot perform is a spec error."""
-    lib = load([path])
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
+def load_cases(paths: list[str]) -> list[Case]:
+    """The cases of spec files, in file order; a step the guest cannot perform is a spec
+    error."""
+    lib = load(paths)
+    lines = {str(Path(p).resolve()): Path(p).read_text(encoding="utf-8").splitlines()
+             for p in paths}
     cases = []
     for sc in lib.scenarios.values():
         span = sc.decl.span
-        if Path(span.path).resolve() != Path(path).resolve():
+        source = lines.get(str(Path(span.path).resolve()))
+        if source is None:  # a scenario of an imported file
             continue
         for item in sc.body:
             if not isinstance(item, ResolvedStep):
@@ -95,7 +104,12 @@ def load_cases(path: str) -> list[Case]:
                 raise _error("E150", item.span.path, item.span.line, item.span.col,
                              f"{a}: a conformance case cannot inject faults or name "
                              "attachments", "drop the fault= parameter")
-        above = lines[span.line - 2] if span.line >= 2 else ""
+        if sc.model.exporter.name not in EXPORT_VIA:
+            raise _error("E150", span.path, span.line, span.col,
+                         f"scenario {sc.name}: no kernel driver exports like "
+                         f"{sc.model.exporter.name}; a conformance case uses one of "
+                         + ", ".join(EXPORT_VIA), "use exporter gem_prime (vgem)")
+        above = source[span.line - 2] if span.line >= 2 else ""
         m = NOT_MODELLED.search(above)
         cases.append(Case(sc, m.group(1) if m else ""))
     return cases
@@ -109,6 +123,8 @@ def script(cases: list[Case]) -> str:
         for i, step in enumerate(case.steps):
             a = step.action
             args = "".join(f" {k}={v}" for k, v in a.params)
+            if a.name == "export":
+                args += f" via={EXPORT_VIA[case.exporter]}"
             out.append(f"S {i} {a.name} {a.buffer}{args}")
         out.append("E")
     return "\n".join(out) + "\n"
@@ -186,7 +202,9 @@ def _summary(steps: list[tuple[int, int]]) -> str:
     return ", ".join([f"{len(steps)} steps", *errs, f"counts {counts}"])
 
 
-def default_cases() -> str:
+def default_cases() -> list[str]:
+    """The shipped case files: every ``.dmabuf`` file under ``specs/conformance/``."""
     from importlib import resources
 
-    return str(resources.files("specs") / "conformance" / "vgem.dmabuf")
+    root = Path(str(resources.files("specs") / "conformance"))
+    return [str(p) for p in sorted(root.glob("*.dmabuf"))]

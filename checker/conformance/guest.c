@@ -17,8 +17,9 @@
  * What each OP does from userspace (a buffer is a vgem dumb buffer exported through
  * PRIME, its GEM handle closed at once so that only the process's own fds, vmas and the
  * kernel's poll callbacks hold the file):
- *   export   DRM_IOCTL_MODE_CREATE_DUMB + DRM_IOCTL_PRIME_HANDLE_TO_FD + DRM_IOCTL_GEM_CLOSE;
- *            the new fd is a reference the process holds but has not "installed" yet
+ *   export   DRM_IOCTL_MODE_CREATE_DUMB + DRM_IOCTL_PRIME_HANDLE_TO_FD + DRM_IOCTL_GEM_CLOSE,
+ *            or with via=udmabuf UDMABUF_CREATE of a sealed memfd; the new fd is a
+ *            reference the process holds but has not "installed" yet
  *   fd       the held reference becomes an open fd the other calls use
  *   get      dup() of an open fd, held as a reference;  put  close() of a held reference
  *   close    close() of an open fd (close(-1) when none is open)
@@ -136,7 +137,7 @@ static int listed(void)
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof line, f))
-		if (strstr(line, "\tvgem\t"))
+		if (strstr(line, "\tvgem\t") || strstr(line, "\tudmabuf\t"))
 			n++;
 	fclose(f);
 	return n;
@@ -164,6 +165,36 @@ static void gem_close(uint32_t handle)
 {
 	struct drm_gem_close g = {.handle = handle};
 	ioctl(drm, DRM_IOCTL_GEM_CLOSE, &g);
+}
+
+/* A udmabuf of the memfd's pages: UDMABUF_CREATE (include/uapi/linux/udmabuf.h) on a
+ * memfd sealed against shrinking; the memfd is closed at once. */
+struct udmabuf_create {
+	uint32_t memfd, flags;
+	uint64_t offset, size;
+};
+#define UDMABUF_FLAGS_CLOEXEC 0x01
+#define UDMABUF_CREATE _IOW('u', 0x42, struct udmabuf_create)
+
+static int udmabuf_export(int *fd)
+{
+	int dev = open("/dev/udmabuf", O_RDWR | O_CLOEXEC), r = 0;
+	int mfd = memfd_create("conformance", MFD_ALLOW_SEALING | MFD_CLOEXEC);
+	if (dev < 0 || mfd < 0 || ftruncate(mfd, (off_t)pages * PAGE) < 0 ||
+	    fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK) < 0) {
+		r = fail();
+	} else {
+		struct udmabuf_create c = {.memfd = (uint32_t)mfd, .flags = UDMABUF_FLAGS_CLOEXEC,
+					   .size = (uint64_t)pages * PAGE};
+		*fd = ioctl(dev, UDMABUF_CREATE, &c);
+		if (*fd < 0)
+			r = fail();
+	}
+	if (mfd >= 0)
+		close(mfd);
+	if (dev >= 0)
+		close(dev);
+	return r;
 }
 
 static int open_fd(struct buf *b) { return b->nfds ? b->fds[b->nfds - 1] : -1; }
@@ -226,13 +257,18 @@ static long step(const char *op, struct buf *b, int argc, char **argv, int *err)
 	*err = 0;
 	errno = 0;
 	if (!strcmp(op, "export")) {
-		uint32_t handle;
+		const char *via = arg(argc, argv, "via");
 		int fd = -1;
 		struct stat st;
-		r = create(&handle);
-		if (!r) {
-			r = to_fd(handle, &fd);
-			gem_close(handle);
+		if (via && !strcmp(via, "udmabuf")) {
+			r = udmabuf_export(&fd);
+		} else {
+			uint32_t handle;
+			r = create(&handle);
+			if (!r) {
+				r = to_fd(handle, &fd);
+				gem_close(handle);
+			}
 		}
 		if (!r) {
 			fstat(fd, &st);

@@ -1,7 +1,9 @@
 """The kernels the conformance cases run on: Debian's own packages, pinned.
 
 A new kernel version is one line here. ``profile`` is the model profile whose predictions
-the kernel's answers are compared with.
+the kernel's answers are compared with; ``exporters`` are the model exporters whose kernel
+drivers it has (``gem_prime``: vgem, loaded as a module; ``udmabuf``: /dev/udmabuf, built in
+where the kernel's config has CONFIG_UDMABUF=y).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ class Kernel:
     version: str  # the package version, pinned
     release: str  # the kernel release (the directory under lib/modules)
     profile: str  # the model profile it is compared with
+    exporters: tuple[str, ...] = ("gem_prime",)  # the exporters a case can use on it
 
     @property
     def deb(self) -> str:
@@ -27,9 +30,9 @@ KERNELS: tuple[Kernel, ...] = (
     # bookworm (main): Linux 6.1 LTS
     Kernel("6.1", "linux-image-6.1.0-50-amd64-unsigned", "6.1.176-1", "6.1.0-50-amd64",
            "v6.1"),
-    # bookworm-security: Linux 6.12 LTS, built for bookworm
+    # bookworm-security: Linux 6.12 LTS, built for bookworm (with CONFIG_UDMABUF=y)
     Kernel("6.12", "linux-image-6.12.118+deb12-amd64-unsigned", "6.12.118-1~deb12u1",
-           "6.12.118+deb12-amd64", "v6.2-6.15"),
+           "6.12.118+deb12-amd64", "v6.2-6.15", ("gem_prime", "udmabuf")),
 )
 
 # The modules the guest loads (with their dependencies, from each module's .modinfo)

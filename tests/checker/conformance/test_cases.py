@@ -39,7 +39,7 @@ scenario c_signalled "a signalled fence arms nothing" {
 def loaded(tmp_path: Path) -> list[cases.Case]:
     f = tmp_path / "c.dmabuf"
     f.write_text(CASE, encoding="utf-8")
-    return cases.load_cases(str(f))
+    return cases.load_cases([str(f)])
 
 
 def test_load_reads_the_not_modelled_mark(loaded: list[cases.Case]) -> None:
@@ -50,7 +50,7 @@ def test_load_reads_the_not_modelled_mark(loaded: list[cases.Case]) -> None:
 def test_script_lists_every_step_with_its_parameters(loaded: list[cases.Case]) -> None:
     text = cases.script(loaded[:1])
     assert text.splitlines() == [
-        "C c_poll", "S 0 export 0", "S 1 fd 0", "S 2 import_sync_file 0 flags=2",
+        "C c_poll", "S 0 export 0 via=vgem", "S 1 fd 0", "S 2 import_sync_file 0 flags=2",
         "S 3 poll 0 events=EPOLLIN", "S 4 signal 0 usage=WRITE", "S 5 close 0", "E"]
     assert "fence=signalled" in cases.script(loaded[1:])
 
@@ -105,7 +105,7 @@ def test_a_kernel_internal_call_is_a_spec_error(tmp_path: Path) -> None:
     f.write_text('scenario bad "x" {\n  exporter gem_prime\n  importers static\n'
                  "  export(b0) -> ok\n  lock(b0) -> ok\n}\n", encoding="utf-8")
     with pytest.raises(SpecError) as e:
-        cases.load_cases(str(f))
+        cases.load_cases([str(f)])
     text = e.value.render()
     assert f"{f}:5:3: error[E150]: lock is not a userspace call" in text
 
@@ -115,7 +115,7 @@ def test_a_case_that_fails_on_the_model_is_a_spec_error(tmp_path: Path) -> None:
     f.write_text('scenario wrong "x" {\n  exporter gem_prime\n  importers static\n'
                  "  export(b0) -> ok\n  fd(b0) -> ok\n  close(b0) -> -EBADF\n}\n",
                  encoding="utf-8")
-    (case,) = cases.load_cases(str(f))
+    (case,) = cases.load_cases([str(f)])
     with pytest.raises(SpecError, match=r"E151.*does not pass on the model under v6.1"):
         cases.predict(case, "v6.1")
 
@@ -135,7 +135,27 @@ def test_parse_console_raises_the_guests_error() -> None:
 
 def test_the_shipped_cases_load_and_are_enough() -> None:
     shipped = cases.load_cases(cases.default_cases())
-    assert len(shipped) >= 60
+    vgem = [c for c in shipped if c.exporter == "gem_prime"]
+    assert len(vgem) >= 60  # the cases Linux 6.1 runs
+    assert {c.exporter for c in shipped} == {"gem_prime", "udmabuf"}
     for c in shipped:
         for profile in ("v6.1", "v6.2-6.15"):
             assert len(cases.predict(c, profile)) == len(c.steps)
+
+
+def test_a_udmabuf_case_exports_through_udmabuf(tmp_path: Path) -> None:
+    f = tmp_path / "u.dmabuf"
+    f.write_text('scenario u "x" {\n  exporter udmabuf\n  importers static\n'
+                 "  export(b0) -> ok\n  fd(b0) -> ok\n  sync(b0, flags=5) -> -EINVAL, "
+                 "violates R20 end-without-begin\n  close(b0) -> ok\n}\n", encoding="utf-8")
+    (case,) = cases.load_cases([str(f)])
+    assert cases.script([case]).splitlines()[1] == "S 0 export 0 via=udmabuf"
+    assert [p.errno for p in cases.predict(case, "v6.2-6.15")] == [0, 0, -22, 0]
+
+
+def test_an_exporter_no_kernel_driver_provides_is_a_spec_error(tmp_path: Path) -> None:
+    f = tmp_path / "t.dmabuf"
+    f.write_text('scenario t "x" {\n  exporter ttm\n  importers static\n'
+                 "  export(b0) -> ok\n}\n", encoding="utf-8")
+    with pytest.raises(SpecError, match="no kernel driver exports like ttm"):
+        cases.load_cases([str(f)])

@@ -81,7 +81,30 @@ def test_a_kernel_that_cannot_run_is_unknown(monkeypatch: pytest.MonkeyPatch,
 def test_list_prints_the_guest_script(spec: str) -> None:
     code, out, _ = run(["conformance", "--cases", spec, "--list"])
     assert code == 0
-    assert out.splitlines() == ["C k_export", "S 0 export 0", "S 1 fd 0", "S 2 close 0", "E"]
+    assert out.splitlines() == ["C k_export", "S 0 export 0 via=vgem", "S 1 fd 0", "S 2 close 0",
+                                "E"]
+
+
+def test_a_case_without_the_kernels_driver_is_not_run(monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path) -> None:
+    f = tmp_path / "u.dmabuf"
+    f.write_text(CASE.replace("k_export", "k_udmabuf").replace("gem_prime", "udmabuf"),
+                 encoding="utf-8")
+    seen: dict[str, str] = {}
+
+    def boot(k: Kernel, script: str, pages: int) -> guest.BootResult:
+        seen[k.name] = script
+        text = console((1, 1, 0)).replace("k_export", "k_udmabuf")
+        return guest.BootResult(guest.parse_console(text), 1.0, text)
+
+    monkeypatch.setattr(guest, "boot", boot)
+    code, out, _ = run(["conformance", "--cases", f"{f}"])
+    assert code == 0
+    assert list(seen) == ["6.12"] and "via=udmabuf" in seen["6.12"]
+    assert "Linux 6.1: no case uses its drivers (gem_prime); not booted" in out
+    assert "v6.1 (Linux 6.1): 0 cases, 0 agree, 0 disagree, 0 not modelled, 1 not run " \
+        "(no driver) (- agreement)" in out
+    assert "v6.2-6.15 (Linux 6.12): 1 cases, 1 agree" in out
 
 
 def test_a_spec_error_exits_2(tmp_path: Path) -> None:
