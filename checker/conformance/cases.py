@@ -31,6 +31,7 @@ USERSPACE_OPS = frozenset({
 NOT_MODELLED = re.compile(r"#\s*not modelled:\s*(.+?)\s*$")
 
 AGREE, DISAGREE, NOT_MODELLED_VERDICT, NOT_RUN = "agree", "disagree", "not modelled", "not run"
+GUEST_BUFFERS = 4  # MAXB in guest.c
 # the model exporter -> how the guest exports such a buffer (guest.c, export)
 EXPORT_VIA = {"gem_prime": "vgem", "udmabuf": "udmabuf"}
 
@@ -100,6 +101,10 @@ def load_cases(paths: list[str]) -> list[Case]:
                              f"{a.name} is not a userspace call: a conformance case can only "
                              "use " + ", ".join(sorted(USERSPACE_OPS)),
                              "move the step into a scenario under specs/scenarios/")
+            if a.buffer >= GUEST_BUFFERS:
+                raise _error("E150", item.span.path, item.span.line, item.span.col,
+                             f"{a}: the guest keeps at most {GUEST_BUFFERS} buffers a case",
+                             f"use buffers b0..b{GUEST_BUFFERS - 1}")
             if a.param("fault") != "none" or a.attachment is not None:
                 raise _error("E150", item.span.path, item.span.line, item.span.col,
                              f"{a}: a conformance case cannot inject faults or name "

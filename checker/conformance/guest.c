@@ -256,6 +256,10 @@ static long step(const char *op, struct buf *b, int argc, char **argv, int *err)
 	long r = 0;
 	*err = 0;
 	errno = 0;
+	if (b->nheld >= MAXH || b->nfds >= MAXH || b->nvma >= MAXH || b->nfences >= MAXH) {
+		*err = E2BIG; /* more objects than the guest keeps track of */
+		return -1;
+	}
 	if (!strcmp(op, "export")) {
 		const char *via = arg(argc, argv, "via");
 		int fd = -1;
@@ -316,6 +320,8 @@ static long step(const char *op, struct buf *b, int argc, char **argv, int *err)
 	} else if (!strcmp(op, "set_name")) {
 		char name[256];
 		long n = num(argc, argv, "length", 1);
+		if (n < 0 || n >= (long)sizeof name)
+			n = sizeof name - 1;
 		memset(name, 'a', (size_t)n);
 		name[n] = 0;
 		const char *ptr = arg(argc, argv, "pointer");
@@ -425,7 +431,11 @@ int main(int argc, char **argv)
 			printf("@@ case %s\n", name);
 		} else if (!strcmp(tok[0], "S") && n >= 4) {
 			int err, bi = atoi(tok[3]);
-			struct buf *b = &bufs[bi < MAXB ? bi : 0];
+			if (bi < 0 || bi >= MAXB) {
+				printf("@@ error buffer %d: the guest keeps at most %d\n", bi, MAXB);
+				return 1;
+			}
+			struct buf *b = &bufs[bi];
 			long r = step(tok[2], b, n - 4, tok + 4, &err);
 			long c = b->exported ? count_of(b->ino) : -1;
 			printf("@@ step %s %ld %d %ld\n", tok[1], r, err, c);

@@ -159,3 +159,11 @@ def test_an_exporter_no_kernel_driver_provides_is_a_spec_error(tmp_path: Path) -
                  "  export(b0) -> ok\n}\n", encoding="utf-8")
     with pytest.raises(SpecError, match="no kernel driver exports like ttm"):
         cases.load_cases([str(f)])
+
+
+def test_a_buffer_the_guest_cannot_keep_is_a_spec_error(tmp_path: Path) -> None:
+    f = tmp_path / "b.dmabuf"
+    f.write_text('scenario b "x" {\n  scope 5x1\n  exporter gem_prime\n  importers static\n'
+                 "  export(b4) -> ok\n}\n", encoding="utf-8")
+    with pytest.raises(SpecError, match="the guest keeps at most 4 buffers"):
+        cases.load_cases([str(f)])
