@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from checker.conformance.guest import CaseAnswer
+from checker.dsl.ast import Span
 from checker.dsl.diagnostics import Diagnostic, SpecError
 from checker.dsl.resolve import ResolvedScenario, ResolvedStep, load
 from checker.scenario import run_scenario
@@ -71,13 +72,10 @@ class Verdict:
     detail: str = ""
 
 
-def _error(code: str, span_path: str, line: int, col: int, message: str, hint: str
-           ) -> SpecError:
-    from checker.dsl.ast import Span
-
-    source = Path(span_path).read_text(encoding="utf-8") if Path(span_path).exists() else ""
-    return SpecError([Diagnostic(code, Span(span_path, line, col, line, col + 1), message,
-                                 hint)], {span_path: source})
+def _error(code: str, span: Span, message: str, hint: str) -> SpecError:
+    path = Path(span.path)
+    source = path.read_text(encoding="utf-8") if path.exists() else ""
+    return SpecError([Diagnostic(code, span, message, hint)], {span.path: source})
 
 
 def load_cases(paths: list[str]) -> list[Case]:
@@ -97,20 +95,20 @@ def load_cases(paths: list[str]) -> list[Case]:
                 continue
             a = item.action
             if a.name not in USERSPACE_OPS:
-                raise _error("E150", item.span.path, item.span.line, item.span.col,
+                raise _error("E150", item.span,
                              f"{a.name} is not a userspace call: a conformance case can only "
                              "use " + ", ".join(sorted(USERSPACE_OPS)),
                              "move the step into a scenario under specs/scenarios/")
             if a.buffer >= GUEST_BUFFERS:
-                raise _error("E150", item.span.path, item.span.line, item.span.col,
+                raise _error("E150", item.span,
                              f"{a}: the guest keeps at most {GUEST_BUFFERS} buffers a case",
                              f"use buffers b0..b{GUEST_BUFFERS - 1}")
             if a.param("fault") != "none" or a.attachment is not None:
-                raise _error("E150", item.span.path, item.span.line, item.span.col,
+                raise _error("E150", item.span,
                              f"{a}: a conformance case cannot inject faults or name "
                              "attachments", "drop the fault= parameter")
         if sc.model.exporter.name not in EXPORT_VIA:
-            raise _error("E150", span.path, span.line, span.col,
+            raise _error("E150", span,
                          f"scenario {sc.name}: no kernel driver exports like "
                          f"{sc.model.exporter.name}; a conformance case uses one of "
                          + ", ".join(EXPORT_VIA), "use exporter gem_prime (vgem)")
@@ -157,7 +155,7 @@ def predict(case: Case, profile: str) -> list[Predicted]:
     if not result.passed:
         bad = result.failure
         assert bad is not None
-        raise _error("E151", bad.span.path, bad.span.line, bad.span.col,
+        raise _error("E151", bad.span,
                      f"case {case.name} does not pass on the model under {profile}: "
                      + "; ".join(bad.problems),
                      "fix the step's written outcome (it is the model's prediction)")
