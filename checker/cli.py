@@ -851,6 +851,26 @@ def cmd_merge(args: argparse.Namespace, o: Out) -> int:
     return code
 
 
+def cmd_ops(args: argparse.Namespace, o: Out) -> int:
+    from checker.files import atomic_write
+    from checker.operations import reference, render_markdown, render_text
+
+    ops = reference()
+    text = render_markdown(ops) if args.format == "markdown" else render_text(ops)
+    if args.output:
+        atomic_write(args.output, text.encode())
+        o.print(f"wrote {args.output} ({len(ops)} operations)")
+    else:
+        o.out.write(text)
+    return EXIT_HOLDS
+
+
+def cmd_conformance(args: argparse.Namespace, o: Out) -> int:
+    from checker.conformance.run import run
+
+    return run(args.cases, args.kernel, args.list, o.print, o.error)
+
+
 # ---------------------------------------------------------------- the parser
 
 
@@ -1049,6 +1069,19 @@ def parser() -> argparse.ArgumentParser:
     ru = sub.add_parser("rules", help="list the rule catalogue",
                         description="The rule catalogue R1..R32 as a table.")
     ru.set_defaults(run=cmd_rules)
+
+    op = sub.add_parser("ops", help="the operations reference",
+                        description="Every operation of the model with its parameters and "
+                        "their values, the profiles it exists under and the rules it checks "
+                        "(docs/operations.md is the Markdown form).")
+    op.add_argument("--format", choices=("text", "markdown"), default="text")
+    op.add_argument("--output", metavar="PATH", help="write to PATH instead of stdout")
+    op.set_defaults(run=cmd_ops)
+
+    from checker.conformance.run import add_parser as add_conformance
+
+    add_conformance(sub)
+    sub.choices["conformance"].set_defaults(run=cmd_conformance)
     return p
 
 

@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass, field
 
 ParamValue = int | str
-DEFAULTS: dict[str, ParamValue] = {"fault": "none", "map": "cached", "at": "start"}
+DEFAULTS: dict[str, ParamValue] = {"fault": "none", "map": "cached", "at": "start",
+                                   "fence": "pending", "pointer": "valid"}
 
 _ACTION = re.compile(r"\s*([a-z_][a-z0-9_]*)\s*\(\s*(b\d+(?:\.a\d+)?)\s*((?:,[^)]*)?)\)\s*")
 _PARAM = re.compile(r"\s*([a-z_][a-z0-9_]*)\s*=\s*([A-Za-z0-9_+-]+)\s*")
@@ -26,8 +27,8 @@ class ActionSyntaxError(ValueError):
 @dataclass(frozen=True, slots=True)
 class Action:
     """``name(obj, key=value, ...)``; ``obj`` is ``bN`` or ``bN.aM``. Parameters are kept
-    sorted by key and a parameter at its default (``fault=none``, ``map=cached``) is left
-    out."""
+    sorted by key and a parameter at its default (``fault=none``, ``map=cached``,
+    ``fence=pending``, ``pointer=valid``) is left out."""
 
     name: str
     obj: str

@@ -166,8 +166,9 @@ class DmaBuf:
     def export_sync_file(self, flags: int) -> int:
         return self._do("export_sync_file", flags=flags)
 
-    def import_sync_file(self, flags: int, fault: str = "none") -> int:
-        return self._do("import_sync_file", flags=flags, fault=fault)
+    def import_sync_file(self, flags: int, fault: str = "none", fence: str = "pending") -> int:
+        """``fence``: the state of the sync file's fence, ``pending`` or ``signalled``."""
+        return self._do("import_sync_file", flags=flags, fault=fault, fence=fence)
 
     # vmap, mmap, llseek, name (R23, R25-R27)
     def vmap(self, unlocked: bool = False, fault: str = "none") -> int:

@@ -31,7 +31,7 @@ SOURCES = ("model", "checker", "specs")  # [tool.setuptools.packages.find] inclu
 METADATA = ("pyproject.toml", "README.md")
 IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache",
                                 "*.egg-info", "build", "dist")
-SPEC_DIRS = ("exporters", "importers", "rules", "scenarios")
+SPEC_DIRS = ("exporters", "importers", "rules", "scenarios", "conformance")
 
 PROBE = textwrap.dedent('''
     """Run by the environment's Python: every check prints one line, a failure raises."""
@@ -73,6 +73,10 @@ PROBE = textwrap.dedent('''
             with resources.as_file(entry) as path:
                 paths.append(str(path))
         print(f"specs/{sub}:", len(entries), "files parsed")
+    guest = resources.files("checker.conformance")
+    for name in ("guest.c", "setup-host.sh"):
+        assert (guest / name).is_file(), f"checker/conformance/{name} is not installed"
+    print("conformance guest sources installed")
     library = load(paths)
     print("loaded", len(paths), "spec files:", len(library.scenarios), "scenarios,",
           len(library.properties), "properties")
@@ -148,6 +152,7 @@ def test_imports_and_spec_files_come_from_the_environment(
     for sub in SPEC_DIRS:
         assert f"specs/{sub}:" in out
     assert "grammar loaded" in out and "loaded " in out
+    assert "conformance guest sources installed" in out
 
 
 def test_the_shipped_scenarios_run(installed: tuple[Path, dict[str, str]],

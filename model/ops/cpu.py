@@ -122,8 +122,8 @@ def end_cpu_access_op(c: Ctx, b: BufRef, dir: str) -> None:
 
 
 def _sync_params(env: Env) -> list[Params]:
-    # every flag combination of the valid mask, and one with a bit outside it
-    return [{"flags": f, **x} for f in (*range(8), 8) for x in faults(env, "begin_cpu_access")]
+    # every flag combination of the valid mask, a bit outside it alone and with READ
+    return [{"flags": f, **x} for f in (*range(8), 8, 9) for x in faults(env, "begin_cpu_access")]
 
 
 @op("sync", actor="user", target="buffer", enabled=_user_can_enter,
@@ -237,6 +237,9 @@ def signal(c: Ctx, b: BufRef, usage: str) -> None:
     fences_signalled(c, b, (usage,))
 
 
+SYNC_FILE_FENCES = ("pending", "signalled")  # the state of an imported sync file's fence
+
+
 def _sync_file_params(env: Env) -> list[Params]:
     return product(flags=(0, 1, 2, 3, 4))
 
@@ -262,17 +265,25 @@ def export_sync_file(c: Ctx, b: BufRef, flags: int) -> None:
 
 @op("import_sync_file", actor="user", target="buffer", enabled=_user_can_enter,
     kernel="dma_buf_import_sync_file", rules=("R22", "R24"),
-    params=lambda env: [{**p, **f} for p in _sync_file_params(env)
-                        for f in ({"fault": "none"}, {"fault": "nomem"})])
-def import_sync_file(c: Ctx, b: BufRef, flags: int, fault: str) -> None:
-    """Adds the sync file's fence to the resv as a writer (WRITE bit) or a reader."""
+    params=lambda env: [{**p, **f, "fence": s} for p in _sync_file_params(env)
+                        for f in ({"fault": "none"}, {"fault": "nomem"})
+                        for s in SYNC_FILE_FENCES])
+def import_sync_file(c: Ctx, b: BufRef, flags: int, fault: str, fence: str) -> None:
+    """Adds the sync file's fence to the resv as a writer (WRITE bit) or a reader.
+
+    ``fence`` is the state of the sync file's fence: ``pending`` (work not yet done) or
+    ``signalled`` (for example a sync file exported from an idle buffer, which holds the
+    signalled stub fence). A signalled fence in the resv is nothing to wait for: poll's
+    dma_fence_add_callback on it returns -ENOENT and arms no callback (dma_buf_poll_add_cb),
+    so the model records no pending fence for it."""
     has_fd(c, b, "DMA_BUF_IOCTL_IMPORT_SYNC_FILE")
     if not _sync_file_flags(c, b, flags, "DMA_BUF_IOCTL_IMPORT_SYNC_FILE"):
         return
     if fault == "nomem":
         c.exit(-ENOMEM)  # dma_resv_reserve_fences failed
         return
-    c.set(b.fences["WRITE" if flags & DMA_BUF_SYNC_WRITE else "READ"], 1)
+    if fence == "pending":
+        c.set(b.fences["WRITE" if flags & DMA_BUF_SYNC_WRITE else "READ"], 1)
 
 
-__all__ = ["begin_cpu_access", "end_cpu_access"]
+__all__ = ["SYNC_FILE_FENCES", "begin_cpu_access", "end_cpu_access"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from model.behaviour import Call
 from model.context import Ctx
 from model.expr import Expr
-from model.kernel import DMA_BUF_NAME_LEN, EINVAL, EOVERFLOW, SEEK_END, SEEK_SET, WHENCE
+from model.kernel import DMA_BUF_NAME_LEN, EFAULT, EINVAL, EOVERFLOW, SEEK_END, SEEK_SET, WHENCE
 from model.layout import LIVE, BufRef
 from model.ops.common import ERRNO as _ERRNO
 from model.ops.common import IMPORTER, LOCKDEP, buffer_alive, exported, has_fd
@@ -22,6 +22,8 @@ def _ranges(env: Env, wrap: bool) -> list[Params]:
     out = product(pgoff=tuple(range(n + 1)), pages=tuple(range(1, n + 1)))
     if wrap:
         out.append({"pgoff": WRAP, "pages": 1})
+    else:  # mmap(2) with length 0
+        out.append({"pgoff": 0, "pages": 0})
     return out
 
 
@@ -50,7 +52,14 @@ def _map_area(c: Ctx, b: BufRef, pgoff: int | str, pages: int, what: str) -> Non
 @op("mmap", actor="user", target="buffer", enabled=exported,
     kernel="dma_buf_mmap_internal", rules=("R26",), params=lambda env: _ranges(env, False))
 def mmap(c: Ctx, b: BufRef, pgoff: int, pages: int) -> None:
+    """mmap(2) of ``pages`` pages from page ``pgoff``; a length of 0 is refused by the mm
+    (do_mmap) before dma-buf is asked."""
     has_fd(c, b, "mmap()")
+    if pages == 0:
+        c.report("R26", _ERRNO, IMPORTER, (b.name,),
+                 f"mmap() of {b.name} with length 0", tag="mmap-empty")
+        c.exit(-EINVAL)
+        return
     _map_area(c, b, pgoff, pages, "mmap()")
 
 
@@ -87,11 +96,23 @@ def llseek(c: Ctx, b: BufRef, whence: str, offset: int) -> None:
         c.exit(-EINVAL)
 
 
+def _name_params(env: Env) -> list[Params]:
+    lengths = product(length=(0, 1, DMA_BUF_NAME_LEN - 1, DMA_BUF_NAME_LEN), pointer=("valid",))
+    return [*lengths, {"length": 1, "pointer": "bad"}]
+
+
 @op("set_name", actor="user", target="buffer", enabled=exported,
-    kernel="dma_buf_set_name", rules=("R23",),
-    params=lambda env: product(length=(1, DMA_BUF_NAME_LEN)))
-def set_name(c: Ctx, b: BufRef, length: int) -> None:
+    kernel="dma_buf_set_name", rules=("R23",), params=_name_params)
+def set_name(c: Ctx, b: BufRef, length: int, pointer: str) -> None:
+    """``length`` characters from a readable buffer (``pointer=valid``) or from an address
+    the process cannot read (``pointer=bad``: strndup_user fails with -EFAULT)."""
     has_fd(c, b, "DMA_BUF_SET_NAME")
+    if pointer == "bad":
+        c.report("R23", _ERRNO, IMPORTER, (b.name,),
+                 f"DMA_BUF_SET_NAME on {b.name} with a name the kernel cannot read",
+                 tag="name-fault")
+        c.exit(-EFAULT)
+        return
     if length >= DMA_BUF_NAME_LEN:
         c.report("R23", _ERRNO, IMPORTER, (b.name,),
                  f"DMA_BUF_SET_NAME on {b.name} with a {length}-character name; at most "

@@ -311,6 +311,8 @@ CASES: dict[str, Case] = {
                 errno=-EINVAL),
     "R23": case("R23", "name-too-long", ERRNO, IMP, *FD, "set_name(b0, length=32)",
                 errno=-EINVAL),
+    "R23-fault": case("R23", "name-fault", ERRNO, IMP, *FD, "set_name(b0, length=1, pointer=bad)",
+                      errno=-EFAULT),
     # R24: resv and fences
     "R24-unreserved": case("R24", "add-fence-unreserved", BUG, IMP, E, "lock(b0)",
                            "add_fence(b0, usage=WRITE)"),
@@ -344,6 +346,8 @@ CASES: dict[str, Case] = {
     # R26, R27, R30: files
     "R26-bounds": case("R26", "mmap-bounds", ERRNO, IMP, *FD, "mmap(b0, pages=2, pgoff=1)",
                        errno=-EINVAL),
+    "R26-empty": case("R26", "mmap-empty", ERRNO, IMP, *FD, "mmap(b0, pages=0, pgoff=0)",
+                      errno=-EINVAL),
     "R26-overflow": case("R26", "mmap-overflow", ERRNO, IMP, E,
                          "dma_buf_mmap(b0, pages=1, pgoff=wrap)", errno=-EOVERFLOW),
     "R27": case("R27", "llseek-whence", ERRNO, IMP, *FD, "llseek(b0, offset=1, whence=SEEK_SET)",

@@ -2,7 +2,8 @@
 
 Each case is ``golden/<code>-<name>.dmabuf``; its rendering lives beside it in ``.out``.
 Regenerate after a deliberate change with ``DMABUF_UPDATE_GOLDEN=1 pytest tests/checker``
-and read the diff.
+and read the diff. The conformance codes (``E150``, ``E151``) are rendered by loading the
+file as conformance cases (``checker/conformance/cases.py``).
 """
 
 from __future__ import annotations
@@ -21,9 +22,18 @@ CASES = sorted(GOLDEN.glob("*.dmabuf"))
 CODES = {p.name.split("-", 1)[0] for p in CASES}
 
 
+CONFORMANCE_CODES = ("E150", "E151")  # raised when a file is loaded as conformance cases
+
+
 def render(path: Path) -> str:
     try:
-        load([str(path)])
+        if path.name.startswith(CONFORMANCE_CODES):
+            from checker.conformance.cases import load_cases, predict
+
+            for case in load_cases([str(path)]):
+                predict(case, "v6.1")
+        else:
+            load([str(path)])
     except SpecError as e:
         text = e.render()
         return text.replace(str(GOLDEN) + "/", "") + "\n"

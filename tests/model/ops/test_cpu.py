@@ -98,7 +98,7 @@ def test_waiting_for_a_fence_fires_its_poll_callback(run: RunFn) -> None:
 
 
 @pytest.mark.parametrize("profile", PROFILES)
-@pytest.mark.parametrize("flags", range(9))
+@pytest.mark.parametrize("flags", range(10))
 def test_sync_flag_validation(run: RunFn, profile: str, flags: int) -> None:
     r = run("system_heap", profile, [*OPEN, f"sync(b0, flags={flags})"])
     if flags in (1, 2, 3, 5, 6, 7):
@@ -251,6 +251,28 @@ def test_import_sync_file_adds_a_fence_of_the_flags_usage(
     r = run("system_heap", "v6.16+", [*OPEN, f"import_sync_file(b0, flags={flags})"])
     fences = {u: r.value(f"b0.fence.{u}") for u in ("KERNEL", "WRITE", "READ", "BOOKKEEP")}
     assert fences == {u: int(u == usage) for u in fences}
+
+
+@pytest.mark.parametrize("flags", [1, 2, 3])
+def test_import_of_a_signalled_fence_leaves_nothing_to_wait_for(run: RunFn, flags: int) -> None:
+    """Measured on Linux 6.1 and 6.12 (vgem): after importing a sync file whose fence has
+    signalled, poll() is ready and arms no callback (dma_fence_add_callback: -ENOENT), so
+    the file count does not change."""
+    r = run("system_heap", "v6.1", [*OPEN, f"import_sync_file(b0, flags={flags}, "
+                                     "fence=signalled)", "poll(b0, events=EPOLLIN)",
+                                     "poll(b0, events=EPOLLOUT)"])
+    assert r.violations == []
+    fences = [r.value(f"b0.fence.{u}") for u in ("KERNEL", "WRITE", "READ", "BOOKKEEP")]
+    assert fences == [0, 0, 0, 0]
+    assert (r.value("b0.cb_in"), r.value("b0.cb_out")) == (0, 0)
+    assert r.refcount() == r.refcount(step=2)
+
+
+def test_import_of_a_pending_fence_is_the_default(run: RunFn) -> None:
+    r = run("system_heap", "v6.1", [*OPEN, "import_sync_file(b0, fence=pending, flags=2)",
+                                    "poll(b0, events=EPOLLIN)"])
+    assert (r.value("b0.fence.WRITE"), r.value("b0.cb_in")) == (1, 1)
+    assert r.refcount() == r.refcount(step=2) + 1
 
 
 def test_export_sync_file_changes_nothing(run: RunFn) -> None:

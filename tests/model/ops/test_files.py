@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from model import EXPORTERS, PROFILES, Party, Severity
-from model.kernel import EBADF, EINVAL, EOVERFLOW
+from model.kernel import EBADF, EFAULT, EINVAL, EOVERFLOW
 from model.layout import LIVE, RELEASED
 
 if TYPE_CHECKING:
@@ -35,6 +35,13 @@ def test_mmap_bounds(run: RunFn, call: str, pgoff: int, pages: int) -> None:
             "R26", "mmap-bounds", Severity.ERRNO, Party.IMPORTER)
         assert r.errno() == -EINVAL
         assert r.value("b0.vmas") == 0
+
+
+def test_mmap_of_length_0_is_refused_before_the_exporter(run: RunFn) -> None:
+    r = run("system_heap", "v6.1", [*OWNED, "mmap(b0, pages=0, pgoff=0)"])
+    v = r.only(-1)
+    assert (v.rule, v.tag, v.severity) == ("R26", "mmap-empty", Severity.ERRNO)
+    assert (r.errno(), r.value("b0.vmas")) == (-EINVAL, 0)
 
 
 def test_dma_buf_mmap_with_a_wrapping_pgoff(run: RunFn) -> None:
@@ -130,6 +137,21 @@ def test_set_name(run: RunFn, profile: str) -> None:
         "R23", "name-too-long", Severity.ERRNO, Party.IMPORTER)
     assert r.errno(3) == -EINVAL
     assert r.at(4) == () and r.errno(4) == 0
+
+
+@pytest.mark.parametrize(("length", "ok"), [(0, True), (1, True), (31, True), (32, False)])
+def test_set_name_lengths(run: RunFn, length: int, ok: bool) -> None:
+    r = run("system_heap", "v6.1", [*OWNED, f"set_name(b0, length={length})"])
+    assert r.errno() == (0 if ok else -EINVAL)
+
+
+def test_set_name_with_a_bad_pointer_is_efault(run: RunFn) -> None:
+    r = run("system_heap", "v6.1", [*OWNED, "set_name(b0, length=1, pointer=bad)"])
+    v = r.only(-1)
+    assert (v.rule, v.tag, v.severity, v.party) == ("R23", "name-fault", Severity.ERRNO,
+                                                    Party.IMPORTER)
+    assert r.errno() == -EFAULT
+    assert r.state == r.outcomes[-2].state
 
 
 def test_set_name_while_attached_is_allowed(run: RunFn) -> None:
