@@ -33,6 +33,7 @@ a fixed order, so ``--jobs`` never changes a verdict or the order of the report.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import sys
@@ -41,7 +42,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from checker.counterexample.replay import ITF_SUFFIX, parse_finding, replay
 from checker.counterexample.replay import Status as ReplayStatus
@@ -55,6 +56,7 @@ from checker.counterexample.write import (
 )
 from checker.dsl.diagnostics import SpecError
 from checker.dsl.resolve import Library, ResolvedStep, load
+from checker.files import UnsafeTarget, check_report_dir, check_report_path
 from checker.problem import (
     Counterexample,
     Problem,
@@ -70,6 +72,7 @@ from checker.report.outcome import (
     Summary,
     atomic_write,
     display_path,
+    tool_version,
     written,
 )
 from checker.runs import ENGINES, Unit, UnitResult, library, run_units
@@ -203,7 +206,7 @@ def _units(lib: Library, files: tuple[str, ...], args: argparse.Namespace,
                     (args.seed,) if args.seed_given else tuple(check.seeds))
                 for seed in (seeds if engine == "hypothesis" else (None,)):
                     units.append(Unit(files, name, k, engine, seed, args.depth, budget,
-                                      args.examples))
+                                      args.examples, allow_python=args.allow_python))
     return units, shown
 
 
@@ -224,8 +227,9 @@ def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"'{text}' must be greater than 0")
+        if not math.isfinite(value) or value <= 0:
+            raise argparse.ArgumentTypeError(f"'{text}' must be a finite number greater "
+                                             "than 0")
         return value
 
     return parse
@@ -283,7 +287,8 @@ def cmd_check(args: argparse.Namespace, o: Out) -> int:
         if not files:
             raise UsageError("no spec files with check blocks are shipped; name the specs "
                              "to check")
-    lib = library(files)
+    _check_outputs(args)
+    lib = library(files, args.allow_python)
     if not lib.checks:
         o.error(f"note: no check blocks in {', '.join(files)}; the specs load without "
                 "errors, nothing was explored (add a check block to run the engines)")
@@ -311,6 +316,19 @@ def cmd_check(args: argparse.Namespace, o: Out) -> int:
         for w in r.warnings:
             o.error(f"warning: {problem.check} ({u.engine}{seed}): {w}")
     files_by_name, cexs = _write_counterexamples(verdicts, args, o)
+    try:
+        if args.junit:
+            from checker.report.junit import write_junit
+
+            write_junit(args.junit, verdicts, files_by_name)
+        if args.sarif:
+            from checker.report.sarif import write_sarif
+
+            write_sarif(args.sarif, verdicts, files_by_name)
+    except OSError as e:
+        raise UsageError(f"a report cannot be written ({e}); the checks ran ("
+                         f"{Summary.of(verdicts)}), but the gate has no report") \
+            from None
     colour = (not args.no_color and _tty(o.out) and "NO_COLOR" not in os.environ)
     if args.format == "json":
         from checker.report.text import json_text
@@ -336,15 +354,25 @@ def cmd_check(args: argparse.Namespace, o: Out) -> int:
         for r in results:
             if r.coverage:
                 o.error(r.coverage)
-    if args.junit:
-        from checker.report.junit import write_junit
-
-        write_junit(args.junit, verdicts, files_by_name)
-    if args.sarif:
-        from checker.report.sarif import write_sarif
-
-        write_sarif(args.sarif, verdicts, files_by_name)
     return Summary.of(verdicts).exit_code
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse report paths that are not regular files (or absent) in writable directories,
+    before any engine runs."""
+    try:
+        for option in ("junit", "sarif", "output"):
+            path = getattr(args, option, None)
+            if path:
+                check_report_path(path, f"--{option} {path}")
+        for option in ("itf_dir", "output_dir"):
+            path = getattr(args, option, None)
+            if path:
+                check_report_dir(path, f"--{option.replace('_', '-')} {path}")
+        if not getattr(args, "no_write", True):
+            check_report_dir(args.counterexamples, f"--counterexamples {args.counterexamples}")
+    except UnsafeTarget as e:
+        raise UsageError(str(e)) from None
 
 
 # ---------------------------------------------------------------- validate-exporter
@@ -378,12 +406,14 @@ def cmd_validate_exporter(args: argparse.Namespace, o: Out) -> int:
     settings = Settings(scope=args.scope, depth=args.depth, explore_scope=args.explore_scope,
                         explore_depth=args.explore_depth, examples=args.examples,
                         seed=args.seed, budget_s=args.time_budget, engines=engines)
+    _check_outputs(args)
     names = list(EXPORTERS) if args.reference else [args.exporter]
     jobs = args.jobs if args.jobs else (os.cpu_count() or 1)
     code = EXIT_HOLDS
     for name in names:
         try:
-            p = plan(parse_target(name), settings, tuple(args.profile or ()))
+            p = plan(parse_target(name), settings, tuple(args.profile or ()),
+                     args.allow_python)
         except TargetError as e:
             raise UsageError(f"EXPORTER {e}") from None
         progress = Progress(o.err, len(p.units))
@@ -452,11 +482,16 @@ def counterexample_files(paths: Sequence[str]) -> list[Path]:
     for p in paths:
         path = Path(p)
         if path.is_dir():
+            found = []
             for f in sorted(path.iterdir()):
                 lone_itf = f.name.endswith(ITF_SUFFIX) and not f.with_name(
                     f.name.removesuffix(ITF_SUFFIX) + ".dmabuf").exists()
                 if f.name.endswith(".dmabuf") or lone_itf:
-                    out.append(f)
+                    found.append(f)
+            if not found:
+                raise UsageError(f"{p}: no counterexample files (.dmabuf, .itf.json) in this "
+                                 "directory: nothing was replayed")
+            out.extend(found)
         elif path.exists():
             out.append(path)
         else:
@@ -472,7 +507,7 @@ def cmd_replay(args: argparse.Namespace, o: Out) -> int:
     files = counterexample_files(paths)
     counts = {s: 0 for s in ReplayStatus}
     for f in files:
-        r = replay(f)
+        r = replay(f, allow_python=args.allow_python)
         counts[r.status] += 1
         o.print(f"{display_path(r.path)}: {r.message}")
         if r.details and (args.verbose or not r.passed):
@@ -494,7 +529,7 @@ def cmd_scenario(args: argparse.Namespace, o: Out) -> int:
     from checker.scenario import run_scenario
 
     files = tuple(spec_files(args.files))
-    lib = library(files)
+    lib = library(files, args.allow_python)
     keys = {str(Path(f)) for f in files}
     mine = [sc for sc in lib.scenarios.values() if sc.decl.span.path in keys]
     if not mine:
@@ -549,7 +584,7 @@ def _header_fields(text: str) -> dict[str, str]:
     return out
 
 
-def counterexample_of(path: Path) -> Counterexample:
+def counterexample_of(path: Path, allow_python: bool = False) -> Counterexample:
     """The counterexample a ``.dmabuf`` file records, rebuilt on the model (raises
     ``UsageError`` when the file does not hold one)."""
     text = path.read_text(encoding="utf-8")
@@ -559,7 +594,7 @@ def counterexample_of(path: Path) -> Counterexample:
                          "'# finding:' line")
     finding = parse_finding(fields["finding"])
     key = str(Path(str(path)))
-    lib = load([key])
+    lib = load([key], allow_python=allow_python)
     mine = [sc for sc in lib.scenarios.values() if sc.decl.span.path == key]
     if len(mine) != 1:
         raise UsageError(f"{path}: a counterexample holds exactly one scenario; this one "
@@ -596,12 +631,12 @@ def cmd_explain(args: argparse.Namespace, o: Out) -> int:
         sibling = path.with_name(path.name.removesuffix(ITF_SUFFIX) + ".dmabuf")
         if sibling.exists():
             path = sibling
-    result = replay(path)
+    result = replay(path, allow_python=args.allow_python)
     if result.status is ReplayStatus.ERROR:
         o.error(f"{display_path(path)}: {result.message}")
         return EXIT_ERROR
     try:
-        o.print(render(counterexample_of(path)))
+        o.print(render(counterexample_of(path, args.allow_python)))
     except CounterexampleError:  # the trace no longer shows its finding: show the replay
         o.print(result.details)
     o.print()
@@ -633,7 +668,12 @@ def cmd_rules(args: argparse.Namespace, o: Out) -> int:
 
 class _Parser(argparse.ArgumentParser):
     """An ``ArgumentParser`` whose usage errors end the program with exit 2 through
-    ``main`` (never ``sys.exit`` inside a library call)."""
+    ``main`` (never ``sys.exit`` inside a library call), and which takes no abbreviated
+    options (``--see 1`` is an error, not ``--seed 1``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -641,6 +681,7 @@ def parser() -> argparse.ArgumentParser:
                 "lifecycle: check specs, replay counterexamples, explain rules.",
                 epilog="exit codes: 0 every property holds, 1 a violation, 2 a spec or usage "
                 "error, 3 unknown or out of budget")
+    p.add_argument("--version", action="version", version=f"{PROG} {tool_version()}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     c = sub.add_parser("check", help="run the check blocks of spec files (the CI gate)",
@@ -679,6 +720,10 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--coverage", action="store_true",
                    help="print the explorer's coverage (its warnings always print)")
     c.add_argument("--no-color", action="store_true", help="no ANSI colours")
+    c.add_argument("--allow-python", action="store_true",
+                   help="import the Python behaviours (\"module:attr\") the specs name; they run "
+                   "with your permissions, so only for specs you trust (the shipped model's "
+                   "mutants and behaviours need no flag)")
     c.set_defaults(run=cmd_check)
 
     v = sub.add_parser("validate-exporter", help="certify an exporter against every "
@@ -723,6 +768,10 @@ def parser() -> argparse.ArgumentParser:
                    help=f"where counterexamples are written (default "
                    f"{DEFAULT_COUNTEREXAMPLES}/)")
     v.add_argument("--no-write", action="store_true", help="write no counterexample files")
+    v.add_argument("--allow-python", action="store_true",
+                   help="import the Python behaviours (\"module:attr\") the specs name; they run "
+                   "with your permissions, so only for specs you trust (the shipped model's "
+                   "mutants and behaviours need no flag)")
     v.set_defaults(run=cmd_validate_exporter, itf_dir=None)
 
     st = sub.add_parser("selftest", help="run the mutant catalogue against every engine",
@@ -750,18 +799,30 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("paths", nargs="*", metavar="PATH",
                    help=f"files or directories (default {DEFAULT_COUNTEREXAMPLES}/)")
     r.add_argument("--verbose", "-v", action="store_true", help="show every replayed run")
+    r.add_argument("--allow-python", action="store_true",
+                   help="import the Python behaviours (\"module:attr\") the specs name; they run "
+                   "with your permissions, so only for specs you trust (the shipped model's "
+                   "mutants and behaviours need no flag)")
     r.set_defaults(run=cmd_replay)
 
     s = sub.add_parser("scenario", help="run scenarios, showing every step",
                        description="Run the scenarios of spec files on the model. Exit 0 "
                        "when all pass, 1 when one fails, 2 on a spec error.")
     s.add_argument("files", nargs="+", metavar="FILE", help=".dmabuf files or directories")
+    s.add_argument("--allow-python", action="store_true",
+                   help="import the Python behaviours (\"module:attr\") the specs name; they run "
+                   "with your permissions, so only for specs you trust (the shipped model's "
+                   "mutants and behaviours need no flag)")
     s.set_defaults(run=cmd_scenario)
 
     e = sub.add_parser("explain", help="explain a rule or a counterexample",
                        description="Explain a rule of the catalogue (R1..R32) or a "
                        "counterexample file (its trace with state changes).")
     e.add_argument("what", metavar="RULE|FILE")
+    e.add_argument("--allow-python", action="store_true",
+                   help="import the Python behaviours (\"module:attr\") the specs name; they run "
+                   "with your permissions, so only for specs you trust (the shipped model's "
+                   "mutants and behaviours need no flag)")
     e.set_defaults(run=cmd_explain)
 
     ru = sub.add_parser("rules", help="list the rule catalogue",

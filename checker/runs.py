@@ -24,15 +24,17 @@ ENGINES = ("hypothesis", "bmc", "prove")
 
 
 @cache
-def library(files: tuple[str, ...]) -> Library:
+def library(files: tuple[str, ...], allow_python: bool = False) -> Library:
     """The resolved spec files (once per process)."""
-    return load(files)
+    return load(files, allow_python=allow_python)
 
 
 @cache
-def library_text(source: str, path: str) -> Library:
-    """Resolved spec text; its imports are read relative to ``path`` (once per process)."""
-    return load_text(source, path)
+def library_text(source: str, path: str, allow_python: bool = False,
+                 roots: tuple[str, ...] = ()) -> Library:
+    """Resolved spec text; its imports are read relative to ``path``, inside ``roots`` and
+    the usual project (once per process)."""
+    return load_text(source, path, allow_python=allow_python, roots=roots)
 
 
 @dataclass(frozen=True)
@@ -50,11 +52,13 @@ class Unit:
     examples: int
     source: str = ""
     source_path: str = ""
+    allow_python: bool = False  # Python behaviours the specs name may be imported
+    roots: tuple[str, ...] = ()  # more directories imports of ``source`` may reach
 
     def library(self) -> Library:
         if self.source:
-            return library_text(self.source, self.source_path)
-        return library(self.files)
+            return library_text(self.source, self.source_path, self.allow_python, self.roots)
+        return library(self.files, self.allow_python)
 
 
 @dataclass(frozen=True)

@@ -153,11 +153,14 @@ class Plan:
     problems: dict[tuple[str, int], Problem]
 
 
-def plan(target: Target, settings: Settings, only: tuple[str, ...] = ()) -> Plan:
+def plan(target: Target, settings: Settings, only: tuple[str, ...] = (),
+         allow_python: bool = False) -> Plan:
     """Resolve the exporter and lay out the engine runs (every declared profile, or those
-    of ``only`` among them). Raises ``TargetError`` or ``SpecError``."""
+    of ``only`` among them). A Python exporter outside the shipped model needs
+    ``allow_python``. Raises ``TargetError`` or ``SpecError``."""
     probe = spec_text(target, ("v6.16+",), Settings(engines=("bmc",)))
-    lib = _load(probe, target)
+    roots = (str(Path(target.spec_file).parent),) if target.spec_file else ()
+    lib = _load(probe, target, allow_python, roots)
     exporter = lib.checks[SOLVER_CHECK].exporter
     declared = tuple(exporter.profiles)
     profiles = tuple(p for p in declared if not only or p in only)
@@ -165,7 +168,7 @@ def plan(target: Target, settings: Settings, only: tuple[str, ...] = ()) -> Plan
         raise TargetError(f"{exporter.name} declares the profiles {', '.join(declared)}; "
                           f"none of {', '.join(only)} is among them")
     source = spec_text(target, profiles, settings)
-    lib = _load(source, target)
+    lib = _load(source, target, allow_python, roots)
     units: list[Unit] = []
     shown: dict[tuple[str, int], Problem] = {}
     for name in (SOLVER_CHECK, EXPLORE_CHECK):
@@ -179,13 +182,15 @@ def plan(target: Target, settings: Settings, only: tuple[str, ...] = ()) -> Plan
             for engine in check.engines:
                 seed = settings.seed if engine == "hypothesis" else None
                 units.append(Unit((), name, k, engine, seed, None, settings.budget_s,
-                                  settings.examples, source, SOURCE_PATH))
+                                  settings.examples, source, SOURCE_PATH, allow_python,
+                                  roots))
     return Plan(target, settings, source, lib, profiles, declared, tuple(units), shown)
 
 
-def _load(source: str, target: Target) -> Library:
+def _load(source: str, target: Target, allow_python: bool, roots: tuple[str, ...]
+          ) -> Library:
     try:
-        return library_text(source, SOURCE_PATH)
+        return library_text(source, SOURCE_PATH, allow_python, roots)
     except SpecError as e:
         ours = [d for d in e.diagnostics if d.span.path == SOURCE_PATH]
         if ours:  # a mistake in the EXPORTER argument, not in a file
@@ -212,10 +217,11 @@ def certificate(p: Plan, found: list[Verdict]) -> Certificate:
 
 
 def validate(target: Target, settings: Settings, jobs: int = 1,
-             only: tuple[str, ...] = ()) -> tuple[Certificate, list[Verdict]]:
+             only: tuple[str, ...] = (), allow_python: bool = False
+             ) -> tuple[Certificate, list[Verdict]]:
     """Run every engine on the exporter and certify it (in-process helper for tests and
     the reference certificates)."""
-    p = plan(target, settings, only)
+    p = plan(target, settings, only, allow_python)
     results = run_units(p.units, jobs, lambda n, u, r: None)
     found = verdicts(p, results)
     return certificate(p, found), found

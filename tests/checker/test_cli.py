@@ -194,7 +194,11 @@ def test_an_engine_out_of_budget_exits_3_with_unknown(
 @pytest.mark.parametrize("argv, message", [
     (["check", "--engine", "nope"], "invalid choice: 'nope'"),
     (["check", "--jobs", "two"], "invalid int value"),
-    (["check", "--time-budget", "0"], "must be greater than 0"),
+    (["check", "--time-budget", "0"], "must be a finite number greater than 0"),
+    (["check", "--time-budget", "nan"], "must be a finite number greater than 0"),
+    (["check", "--time-budget", "inf"], "must be a finite number greater than 0"),
+    (["check", "--see", "1"], "unrecognized arguments: --see"),
+    (["check", "--jun", "x.xml"], "unrecognized arguments: --jun"),
     (["check", "--seed", "x"], "is not a seed"),
     (["check", "--depth", "0", "ok.dmabuf"], "a depth is at least 1"),
     (["check", "--profile", "v5.4", "ok.dmabuf"], "unknown profile"),
