@@ -10,6 +10,13 @@ results in the items' order, so ``--jobs`` never changes a verdict or the order 
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import signal
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
@@ -183,7 +190,9 @@ def parallel(fn: Callable[[T], R], items: Sequence[T], jobs: int,
             done(len(results), item, results[i])
         return [results[i] for i in range(len(items))]
     order = sorted(range(len(items)), key=(lambda i: key(items[i])) if key else None)
-    with ProcessPoolExecutor(max_workers=min(jobs, len(items))) as pool:
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(items)), initializer=_worker_start,
+                               initargs=(os.getpid(),))
+    try:
         futures: dict[Future[R], int] = {pool.submit(fn, items[i]): i for i in order}
         pending = set(futures)
         while pending:
@@ -192,7 +201,49 @@ def parallel(fn: Callable[[T], R], items: Sequence[T], jobs: int,
                 i = futures[f]
                 results[i] = f.result()
                 done(len(results), items[i], results[i])
+    except BaseException:  # Ctrl-C, a failing item: the workers stop now, not at the end
+        _stop(pool)
+        raise
+    pool.shutdown(wait=True)
     return [results[i] for i in range(len(items))]
+
+
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
+WATCH_S = 1.0  # how often a worker checks that its parent is alive
+
+
+def _worker_start(parent: int) -> None:
+    """A worker's first act: ask the kernel to kill it when its parent dies
+    (``prctl(PR_SET_PDEATHSIG, SIGKILL)``, Linux), and watch the parent's pid as well
+    (where prctl is missing, and for the gap before it took effect): a worker never outlives
+    the command that started it, however that command ended (SIGTERM, SIGKILL, Ctrl-C)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(WATCH_S)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Stop every worker of ``pool`` at once (queued items are cancelled, running ones
+    killed)."""
+    processes = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        with contextlib.suppress(Exception):
+            proc.kill()
+    for proc in processes:
+        with contextlib.suppress(Exception):
+            proc.join(5)
 
 
 def run_units(units: Sequence[Unit], jobs: int,

@@ -220,6 +220,23 @@ def test_usage_errors_exit_2_with_a_message(work: Path, capsys: pytest.CaptureFi
     assert "Traceback" not in err + out
 
 
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from checker.report.outcome import tool_version
+
+    assert main(["--version"]) == 0
+    out, _ = capsys.readouterr()
+    assert out == f"dmabuf-check {tool_version()}\n"
+    assert re.fullmatch(r"\d+\.\d+\.\d+.*|0\+unknown", tool_version())
+
+
+def test_a_depth_of_zero_in_a_spec_is_an_error_not_the_default(
+        work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    name = spec(work, "zero.dmabuf", PASSING.replace("depth 3", "depth 0"))
+    assert main(["check", name]) == 2
+    _, err = capsys.readouterr()
+    assert "error[E113]: depth 0: a check explores 1 to 1000 steps" in err
+
+
 def test_a_spec_error_exits_2_with_located_diagnostics(
         work: Path, capsys: pytest.CaptureFixture[str]) -> None:
     name = spec(work, "bad.dmabuf", 'check broken {\n  exporter nonesuch\n  depth 4\n}\n')
