@@ -75,6 +75,7 @@ from checker.report.outcome import (
     tool_version,
     written,
 )
+from checker.rulebook import COMMAND, DOC, markdown, reference
 from checker.runs import ENGINES, Unit, UnitResult, library, run_units
 from model.profiles import PROFILES
 from model.rules import RULES as RULEBOOK
@@ -569,7 +570,7 @@ def explain_rule(r: Rule) -> str:
         lines += ["", "  where kernel versions differ:", _wrap(r.versions, "    ")]
     else:
         lines += ["", "  the same in every profile"]
-    lines += ["", f"  reference: dmabuf-rules.md {r.id}"]
+    lines += ["", f"  reference: {reference(r.id)}"]
     return "\n".join(lines)
 
 
@@ -645,6 +646,14 @@ def cmd_explain(args: argparse.Namespace, o: Out) -> int:
 
 
 def cmd_rules(args: argparse.Namespace, o: Out) -> int:
+    if args.markdown:
+        try:
+            check_report_path(args.markdown, f"--markdown {args.markdown}")
+            atomic_write(Path(args.markdown), markdown().encode("utf-8"))
+        except UnsafeTarget as e:
+            raise UsageError(str(e)) from None
+        o.print(f"{len(RULEBOOK)} rules written to {args.markdown}")
+        return EXIT_HOLDS
     rows = [(r.id, r.title, ", ".join(p.value for p in r.parties),
              ", ".join(c.value for c in r.consequences),
              "all" if set(r.profiles) == set(PROFILES) else ", ".join(r.profiles))
@@ -659,7 +668,7 @@ def cmd_rules(args: argparse.Namespace, o: Out) -> int:
     for row in rows:
         o.print(line(row))
     o.print()
-    o.print(f"{len(rows)} rules; {PROG} explain RULE gives the text of one")
+    o.print(f"{len(rows)} rules; {PROG} explain RULE gives the text of one, {DOC} all of them")
     return EXIT_HOLDS
 
 
@@ -827,6 +836,9 @@ def parser() -> argparse.ArgumentParser:
 
     ru = sub.add_parser("rules", help="list the rule catalogue",
                         description="The rule catalogue R1..R32 as a table.")
+    ru.add_argument("--markdown", metavar="PATH",
+                    help=f"write the rulebook as Markdown instead ({COMMAND} regenerates "
+                    "the shipped one)")
     ru.set_defaults(run=cmd_rules)
     return p
 

@@ -6,8 +6,9 @@ a way to read anything else. The rules:
 * a spec file is a regular file (never a directory, a device, a FIFO or a socket), outside
   ``/proc``, ``/sys`` and ``/dev``, at most ``MAX_SPEC_BYTES`` long, and UTF-8 text;
 * an ``import`` names a ``.dmabuf`` file inside the spec's project: the directories of the
-  files named on the command line, the current directory, and the shipped specs; its real
-  path (symbolic links followed) must lie there too;
+  files named on the command line and the git checkouts they lie in, the current
+  directory, and the shipped specs; its real path (symbolic links followed) must lie there
+  too;
 * ``import "core"`` (a bare name) is a shipped spec: ``core`` is ``specs/rules/core.dmabuf``,
   ``exporters/ttm`` is ``specs/exporters/ttm.dmabuf`` and so on;
 * one file reached through two paths is one file: ``real_key`` is its identity.
@@ -87,13 +88,27 @@ def _within(path: str, root: Path) -> bool:
     return path == str(root) or path.startswith(str(root).rstrip(os.sep) + os.sep)
 
 
+def checkout_of(directory: Path) -> Path | None:
+    """The nearest directory at or above ``directory`` that holds ``.git``: the repository
+    a spec belongs to."""
+    for d in (directory, *directory.parents):
+        if (d / ".git").exists():
+            return d
+    return None
+
+
 def project_roots(named: Iterable[str | Path]) -> tuple[Path, ...]:
     """The directories imports may reach: those of the ``named`` files (a directory named
-    is itself a root), the current directory and the shipped specs."""
+    is itself a root) and the git checkout each lies in, the current directory and the
+    shipped specs."""
     out: list[Path] = []
     for p in named:
         real = Path(real_key(p))
-        out.append(real if real.is_dir() else real.parent)
+        here = real if real.is_dir() else real.parent
+        out.append(here)
+        checkout = checkout_of(here)
+        if checkout is not None:
+            out.append(checkout)
     out += [Path(real_key(".")), shipped_root()]
     return tuple(dict.fromkeys(out))
 
@@ -106,9 +121,10 @@ def check_import(target: str, roots: Iterable[Path]) -> str:
     real = real_key(target)
     if not any(_within(real, r) for r in roots):
         raise SourceError(f"'{target}' is outside the spec's project (the directories of "
-                          "the files named on the command line, the current directory and "
-                          "the shipped specs): imports may not leave it; copy the file into "
-                          "the project, or import a shipped spec by name (import \"core\")")
+                          "the files named on the command line and their git checkouts, the "
+                          "current directory and the shipped specs): imports may not leave "
+                          "it; copy the file into the project, or import a shipped spec by "
+                          "name (import \"core\")")
     return real
 
 
