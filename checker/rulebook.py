@@ -69,7 +69,7 @@ def _repository() -> str | None:
     for entry in meta.get_all("Project-URL") or []:
         label, _, url = entry.partition(",")
         if label.strip().lower() in _REPOSITORY_LABELS:
-            return url.strip().rstrip("/")
+            return str(url).strip().rstrip("/")
     return None
 
 
