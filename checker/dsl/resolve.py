@@ -833,12 +833,15 @@ class Resolver:
         for name in d.properties or ("all",):
             if name == "all":
                 props.extend(self.lib.properties.values())
+            elif name == "rules":
+                continue  # the model's rules: every check checks them
             elif name in self.lib.properties:
                 props.append(self.lib.properties[name])
             else:
                 self.error("E115", d.span, f"unknown property '{name}'"
                            + did_you_mean(name, self.lib.properties),
-                           "declare it with property NAME { ... } or import its file")
+                           "declare it with property NAME { ... } or import its file "
+                           "(properties all, or rules for the model's rules alone)")
         if len(self.errors) > before or exporter is None or importers is None or scope is None:
             return
         self.lib.checks[d.name] = ResolvedCheck(
