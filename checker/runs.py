@@ -156,6 +156,9 @@ def run_unit(unit: Unit) -> UnitResult:
         run = explore(problem, settings)
         return UnitResult(tuple(Answer.of(v) for v in run.verdicts), run.coverage.render(),
                           tuple(run.coverage.warnings()))
+    from checker.engines.symbolic.encode import fresh_context
+
+    fresh_context()  # the answer depends on the unit alone, not on what ran before it here
     if unit.engine == "bmc":
         from checker.engines.symbolic.bmc import bmc
 

@@ -568,6 +568,23 @@ _TEMPLATES: weakref.WeakKeyDictionary[Model, dict[str, Template]] = (
 _TERMS: weakref.WeakKeyDictionary[Model, dict[str, ModelTerms]] = weakref.WeakKeyDictionary()
 
 
+def fresh_context() -> None:
+    """Start Z3 afresh: a new main context, and none of the terms made in the old one.
+    Which of several equally good answers Z3 gives depends on everything made in its
+    context before (term ids, learnt clauses), so an engine run that starts here answers
+    the same whatever the process ran before it (another check, another ``--jobs``
+    layout), and writes the same counterexamples."""
+    z3.z3._main_ctx = None  # z3.main_ctx() makes the next one
+    _NUMS.clear()
+    _TEMPLATES.clear()
+    _TERMS.clear()
+    for hook in _ON_FRESH:
+        hook()
+
+
+_ON_FRESH: list[Callable[[], None]] = []  # other caches of Z3 terms, cleared with them
+
+
 def model_template(model: Model, mode: str) -> Template:
     """The template frames of ``model`` in ``mode`` and the current arithmetic (made once
     per model, mode and arithmetic; ``model_terms`` and ``action_terms`` build on it)."""

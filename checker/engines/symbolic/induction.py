@@ -56,6 +56,7 @@ from z3.z3 import _to_expr_ref
 
 from checker.engines.symbolic.bmc import Target, Unrolling, check, targets, witness
 from checker.engines.symbolic.encode import (
+    _ON_FRESH,
     Encoding,
     Frame,
     Substitution,
@@ -175,6 +176,7 @@ def _renamed(obj: str, objects: dict[str, str]) -> str:
 
 _SYMMETRIES: weakref.WeakKeyDictionary[Model, dict[str, list[Symmetry]]] = (
     weakref.WeakKeyDictionary())
+_ON_FRESH.append(_SYMMETRIES.clear)
 
 
 def symmetries(model: Model, mode: str, deadline: float | None = None,
