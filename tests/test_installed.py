@@ -4,15 +4,15 @@ repository, imports ``checker`` and ``model`` from the environment, loads the gr
 every shipped spec file through ``importlib.resources``, and runs the shipped scenarios.
 
 The environment gets the dependencies (z3, hypothesis, lark) from the Python that runs the
-tests, however that one was set up: it sees the system's site-packages (``--system-site-
-packages``) and, through a ``.pth`` file, the running interpreter's own site directories (a
-virtual environment's, where ``pip install -e '.[dev]'`` put lark), as plain paths, so the
-checkout's editable install there stays inactive. The install itself uses ``--no-deps --no-
-build-isolation``, after the build requirements of ``[build-system]`` (downloaded only when
-the system's site-packages do not meet them). The tree is copied first (sources, specs,
-metadata), so the build writes nothing into the checkout. Once ``pyproject.toml`` declares
-the console script ``dmabuf-check`` under ``[project.scripts]``, the test also requires it
-in the environment's ``bin`` and runs ``dmabuf-check --help``.
+tests, however that one was set up: it sees the system's site-packages
+(``--system-site-packages``) and, through a ``.pth`` file, the running interpreter's own
+site directories (a virtual environment's, where ``pip install -e '.[dev]'`` put lark), as
+plain paths, so the checkout's editable install there stays inactive. The install itself
+uses ``--no-deps --no-build-isolation``, after the build requirements of ``[build-system]``
+(downloaded only when the system's site-packages do not meet them). The tree is copied first
+(sources, specs, metadata), so the build writes nothing into the checkout. Once
+``pyproject.toml`` declares the console script ``dmabuf-check`` under ``[project.scripts]``,
+the test also requires it in the environment's ``bin`` and runs ``dmabuf-check --help``.
 
 Neither ``venv`` nor ``pip`` is optional here: CI has both, so their absence fails the test.
 """
