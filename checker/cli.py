@@ -55,7 +55,7 @@ from checker.counterexample.write import (
     write,
 )
 from checker.dsl.diagnostics import SpecError
-from checker.dsl.resolve import Library, ResolvedStep, load
+from checker.dsl.resolve import Library, ResolvedProperty, ResolvedStep, load
 from checker.files import UnsafeTarget, check_report_dir, check_report_path
 from checker.problem import (
     Counterexample,
@@ -536,9 +536,15 @@ def cmd_scenario(args: argparse.Namespace, o: Out) -> int:
     if not mine:
         o.print(f"no scenarios in {', '.join(files)}")
         return EXIT_HOLDS
+    also: tuple[ResolvedProperty, ...] = ()
+    if args.check_properties:
+        from checker.dsl.sources import shipped_names
+
+        core = library((str(shipped_names()["core"]),))
+        also = tuple(core.properties.values())
     failed = 0
     for sc in mine:
-        result = run_scenario(sc)
+        result = run_scenario(sc, keep_going=args.keep_going, also=also)
         failed += not result.passed
         o.print(result.render())
         o.print()
@@ -818,6 +824,13 @@ def parser() -> argparse.ArgumentParser:
                        description="Run the scenarios of spec files on the model. Exit 0 "
                        "when all pass, 1 when one fails, 2 on a spec error.")
     s.add_argument("files", nargs="+", metavar="FILE", help=".dmabuf files or directories")
+    s.add_argument("--keep-going", action="store_true",
+                   help="run every step of a failing scenario and show every finding "
+                   "(default: stop at the first step that does not go as written)")
+    s.add_argument("--check-properties", action="store_true",
+                   help="also check the core properties (specs/rules/core.dmabuf: always "
+                   "and response) on every step; a step that breaks one fails unless it "
+                   "names it (violates NAME)")
     s.add_argument("--allow-python", action="store_true",
                    help="import the Python behaviours (\"module:attr\") the specs name; they run "
                    "with your permissions, so only for specs you trust (the shipped model's "
