@@ -207,7 +207,8 @@ def _units(lib: Library, files: tuple[str, ...], args: argparse.Namespace,
                     (args.seed,) if args.seed_given else tuple(check.seeds))
                 for seed in (seeds if engine == "hypothesis" else (None,)):
                     units.append(Unit(files, name, k, engine, seed, args.depth, budget,
-                                      args.examples, allow_python=args.allow_python))
+                                      args.examples, allow_python=args.allow_python,
+                                      max_findings=args.max_findings))
     return units, shown
 
 
@@ -722,6 +723,10 @@ def parser() -> argparse.ArgumentParser:
                    "unknown")
     c.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
                    help="engine runs in parallel processes (default: one per CPU)")
+    c.add_argument("--max-findings", type=_positive(int), metavar="N",
+                   help="distinct findings an engine run reports before it stops looking "
+                   "(default: the explorer 32, bmc 64; the table says when a run stopped "
+                   "there)")
     c.add_argument("--format", choices=("text", "json"), default="text",
                    help="text: traces and a summary table; json: one JSON document")
     c.add_argument("--junit", metavar="PATH", help="write a JUnit XML report")

@@ -61,6 +61,7 @@ class Unit:
     source_path: str = ""
     allow_python: bool = False  # Python behaviours the specs name may be imported
     roots: tuple[str, ...] = ()  # more directories imports of ``source`` may reach
+    max_findings: int | None = None  # findings before an engine stops (None: its default)
 
     def library(self) -> Library:
         if self.source:
@@ -152,7 +153,9 @@ def run_unit(unit: Unit) -> UnitResult:
         from checker.engines.explore import ExploreSettings, explore
 
         settings = ExploreSettings.default(unit.seed, max_examples=unit.examples,
-                                           time_budget_s=unit.budget_s)
+                                           time_budget_s=unit.budget_s,
+                                           **({} if unit.max_findings is None else
+                                              {"max_findings": unit.max_findings}))
         run = explore(problem, settings)
         return UnitResult(tuple(Answer.of(v) for v in run.verdicts), run.coverage.render(),
                           tuple(run.coverage.warnings()))
@@ -162,7 +165,10 @@ def run_unit(unit: Unit) -> UnitResult:
     if unit.engine == "bmc":
         from checker.engines.symbolic.bmc import bmc
 
-        verdicts = bmc(problem, timeout_s=unit.budget_s)
+        if unit.max_findings is None:
+            verdicts = bmc(problem, timeout_s=unit.budget_s)
+        else:
+            verdicts = bmc(problem, timeout_s=unit.budget_s, max_findings=unit.max_findings)
     else:
         from checker.engines.symbolic.induction import prove
 

@@ -338,7 +338,7 @@ class Explorer:
         stopped = ""
         for round_no in range(settings.max_findings + 1):
             if len(found) >= settings.max_findings:
-                stopped = f"{settings.max_findings} findings"
+                stopped = f"{settings.max_findings} findings (--max-findings)"
                 break
             rec.failing = None
             left = settings.max_examples

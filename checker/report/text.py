@@ -53,7 +53,25 @@ def _details(g: Group, files: Mapping[str, WrittenFiles], root: Path | None) -> 
     unknown and unwitnessed verdicts."""
     cexs = g.counterexamples
     if cexs:
-        return [_cex_text(c, files, root) for c in cexs]
+        lines = [_cex_text(c, files, root) for c in cexs]
+        shown = {c.name for c in cexs}
+        for v in g.verdicts:
+            extra = v.details.get("findings")
+            found_at = v.details.get("found_at")
+            times = found_at if isinstance(found_at, dict) else {}
+            if isinstance(extra, dict):  # the engine's other findings, one line each
+                for key, c in extra.items():
+                    if isinstance(c, Counterexample) and c.name not in shown:
+                        shown.add(c.name)
+                        at = times.get(key)
+                        lines.append(_cex_text(c, files, root)
+                                     + (f" (found at {at:.2f}s)" if isinstance(
+                                         at, int | float) else ""))
+            capped = v.details.get("capped") is True or "(--max-findings)" in v.reason
+            note = f"stopped after {len(shown)} findings (--max-findings): more may exist"
+            if capped and note not in lines:
+                lines.append(note)
+        return lines
     lines = []
     for v in g.failing:
         if v.status is Status.UNWITNESSED:
