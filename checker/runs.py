@@ -147,8 +147,22 @@ def unit_problem(unit: Unit) -> Problem:
 
 
 def run_unit(unit: Unit) -> UnitResult:
-    """Run one engine on one problem (in this process)."""
+    """Run one engine on one problem (in this process). The unit's budget covers the whole
+    run: resolving the specs and building the model (when this process has not yet) come
+    out of it, and the engine gets what is left; a budget spent before the engine starts
+    answers unknown."""
+    start = time.monotonic()
     problem = unit_problem(unit)
+    built = time.monotonic() - start
+    left = unit.budget_s - built
+    if left <= 0:
+        from checker.engines.symbolic.bmc import unknown_all
+
+        reason = (f"time budget: the {unit.budget_s:g}s were spent resolving the specs and "
+                  f"building the model ({built:.1f}s)")
+        return UnitResult(tuple(Answer.of(replace(v, seconds=built))
+                                for v in unknown_all(problem, reason, unit.engine)))
+    unit = replace(unit, budget_s=left)
     if unit.engine == "hypothesis":
         from checker.engines.explore import ExploreSettings, explore
 

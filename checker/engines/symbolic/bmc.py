@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import z3
 
 from checker.engines.symbolic.encode import (
+    EncodeTimeout,
     Encoding,
     Frame,
     Step,
@@ -165,9 +166,12 @@ def bmc(problem: Problem, depth: int | None = None, timeout_s: float = 60.0,
     if reason is not None:
         return unknown_all(problem, reason, ENGINE)
     try:
-        enc = encode(problem)
+        enc = encode(problem, deadline)
     except NotEncodable as e:
         return unknown_all(problem, str(e), ENGINE)
+    except EncodeTimeout as e:
+        return unknown_all(problem, f"time budget ({timeout_s:g}s) spent encoding the "
+                           f"model: {e}", ENGINE)
     solver = new_solver()
     run = Unrolling(enc, solver)
     search = Search(enc, run, deadline, max_findings,
