@@ -51,7 +51,9 @@ from checker.report.outcome import (
     TOOL,
     atomic_write,
     information_uri,
+    operations_fired,
     split_where,
+    status_text,
     tool_version,
 )
 from checker.rulebook import help_uri, reference
@@ -420,6 +422,14 @@ def sarif_log(verdicts: Sequence[Verdict], files: Mapping[str, WrittenFiles] | N
     notifications: list[dict[str, object]] = []
     for v in verdicts:
         if not v.status.failing:
+            partial = operations_fired(v) if v.status is Status.HOLDS else None
+            if partial is not None:  # not a plain pass: say what the exploration missed
+                never = v.details.get("never_fired")
+                missed = ", ".join(str(op) for op in never) if isinstance(never, list) else ""
+                note = _notification(v, f"{v.prop} on {v.problem.check}: {status_text(v)} "
+                                     f"by {v.engine}; never fired: {missed}")
+                note["level"] = "warning"
+                notifications.append(note)
             continue
         rule_id = _rule_id(v)
         cex = v.counterexample if v.status is Status.VIOLATED else None

@@ -24,7 +24,9 @@ from checker.report.outcome import (
     Summary,
     display_path,
     groups,
+    operations_fired,
     split_where,
+    status_text,
     tool_version,
 )
 
@@ -96,7 +98,9 @@ def summary_text(verdicts: Sequence[Verdict], files: Mapping[str, WrittenFiles] 
     for g in groups(verdicts):
         details = _details(g, files, root)
         depth = "-" if g.depth is None else str(g.depth)
-        rows.append(([g.check, g.prop, g.engine, g.status.value, depth, _seconds(g.seconds),
+        shown = next((status_text(v) for v in g.verdicts if v.status is g.status
+                      and status_text(v) != g.status.value), g.status.value)
+        rows.append(([g.check, g.prop, g.engine, shown, depth, _seconds(g.seconds),
                       details[0]], g.status))
         rows.extend((["", "", "", "", "", "", d], None) for d in details[1:])
     widths = [max([len(h), *(len(r[i]) for r, _ in rows)]) for i, h in enumerate(_HEADER)]
@@ -167,6 +171,8 @@ def verdict_json(v: Verdict, files: Mapping[str, WrittenFiles] | None = None,
         "property": v.prop,
         "engine": v.engine,
         "status": v.status.value,
+        "status_text": status_text(v),
+        "operations_fired": list(operations_fired(v) or ()) or None,
         "depth": v.depth,
         "seconds": round(v.seconds, 3),
         "reason": v.reason,

@@ -82,7 +82,8 @@ def test_json_keys_in_a_fixed_order_without_a_clock(gate_run: Any) -> None:
     assert report["summary"] == {"total": 10, "violated": 4, "holds": 1, "proved": 1,
                                  "witnessed": 1, "unwitnessed": 1, "unknown": 2}
     first = report["verdicts"][0]
-    assert list(first) == ["check", "property", "engine", "status", "depth", "seconds",
+    assert list(first) == ["check", "property", "engine", "status", "status_text",
+                           "operations_fired", "depth", "seconds",
                            "reason", "exporter", "importers", "profile", "scope", "mode",
                            "where", "counterexample"]
     assert first["counterexample"]["scenario"] == (
