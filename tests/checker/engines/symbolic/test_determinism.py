@@ -7,7 +7,7 @@ from checker.dsl.resolve import load_text
 from checker.runs import Unit, run_unit
 
 SPEC = '''import "core"
-check {name} {{ exporter {exporter} mode misuse scope 1x1 depth 3 engines bmc properties rules }}
+check {name} {{ exporter {exporter} mode misuse scope 1x1 depth 2 engines bmc properties rules }}
 '''
 
 
