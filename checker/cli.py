@@ -40,6 +40,7 @@ through ``_execute``, which does all three.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import sys
@@ -48,7 +49,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar, cast
 
 from checker.cluster import Cluster, ClusterError
 from checker.counterexample.replay import ITF_SUFFIX, parse_finding, replay
@@ -62,7 +63,8 @@ from checker.counterexample.write import (
     write,
 )
 from checker.dsl.diagnostics import SpecError
-from checker.dsl.resolve import Library, ResolvedStep, load
+from checker.dsl.resolve import Library, ResolvedProperty, ResolvedStep, load
+from checker.files import UnsafeTarget, check_report_dir, check_report_path
 from checker.problem import (
     Counterexample,
     Problem,
@@ -79,8 +81,10 @@ from checker.report.outcome import (
     Summary,
     atomic_write,
     display_path,
+    tool_version,
     written,
 )
+from checker.rulebook import COMMAND, DOC, markdown, reference
 from checker.runs import (
     ENGINES,
     RunLost,
@@ -391,7 +395,8 @@ def _units(lib: Library, files: tuple[str, ...], args: argparse.Namespace,
                     (args.seed,) if args.seed_given else tuple(check.seeds))
                 for seed in (seeds if engine == "hypothesis" else (None,)):
                     units.append(Unit(files, name, k, engine, seed, args.depth, budget,
-                                      args.examples))
+                                      args.examples, allow_python=args.allow_python,
+                                      max_findings=args.max_findings))
     return units, shown
 
 
@@ -412,8 +417,9 @@ def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"'{text}' must be greater than 0")
+        if not math.isfinite(value) or value <= 0:
+            raise argparse.ArgumentTypeError(f"'{text}' must be a finite number greater "
+                                             "than 0")
         return value
 
     return parse
@@ -471,7 +477,8 @@ def cmd_check(args: argparse.Namespace, o: Out) -> int:
         if not files:
             raise UsageError("no spec files with check blocks are shipped; name the specs "
                              "to check")
-    lib = library(files)
+    _check_outputs(args)
+    lib = library(files, args.allow_python)
     if not lib.checks:
         o.error(f"note: no check blocks in {', '.join(files)}; the specs load without "
                 "errors, nothing was explored (add a check block to run the engines)")
@@ -494,6 +501,19 @@ def cmd_check(args: argparse.Namespace, o: Out) -> int:
         for w in r.warnings:
             o.error(f"warning: {problem.check} ({u.engine}{seed}): {w}")
     files_by_name, cexs = _write_counterexamples(verdicts, args, o)
+    try:
+        if args.junit:
+            from checker.report.junit import write_junit
+
+            write_junit(args.junit, verdicts, files_by_name)
+        if args.sarif:
+            from checker.report.sarif import write_sarif
+
+            write_sarif(args.sarif, verdicts, files_by_name)
+    except OSError as e:
+        raise UsageError(f"a report cannot be written ({e}); the checks ran ("
+                         f"{Summary.of(verdicts)}), but the gate has no report") \
+            from None
     colour = (not args.no_color and _tty(o.out) and "NO_COLOR" not in os.environ)
     if args.format == "json":
         from checker.report.text import json_text
@@ -519,15 +539,25 @@ def cmd_check(args: argparse.Namespace, o: Out) -> int:
         for r in results:
             if r.coverage:
                 o.error(r.coverage)
-    if args.junit:
-        from checker.report.junit import write_junit
-
-        write_junit(args.junit, verdicts, files_by_name)
-    if args.sarif:
-        from checker.report.sarif import write_sarif
-
-        write_sarif(args.sarif, verdicts, files_by_name)
     return Summary.of(verdicts).exit_code
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse report paths that are not regular files (or absent) in writable directories,
+    before any engine runs."""
+    try:
+        for option in ("junit", "sarif", "output"):
+            path = getattr(args, option, None)
+            if path:
+                check_report_path(path, f"--{option} {path}")
+        for option in ("itf_dir", "output_dir"):
+            path = getattr(args, option, None)
+            if path:
+                check_report_dir(path, f"--{option.replace('_', '-')} {path}")
+        if not getattr(args, "no_write", True):
+            check_report_dir(args.counterexamples, f"--counterexamples {args.counterexamples}")
+    except UnsafeTarget as e:
+        raise UsageError(str(e)) from None
 
 
 # ---------------------------------------------------------------- validate-exporter
@@ -573,12 +603,14 @@ def _validate(kind: str, args: argparse.Namespace, o: Out) -> int:
     settings = Settings(scope=args.scope, depth=args.depth, explore_scope=args.explore_scope,
                         explore_depth=args.explore_depth, examples=args.examples,
                         seed=args.seed, budget_s=args.time_budget, engines=engines)
+    _check_outputs(args)
     shipped = list(EXPORTERS) if kind == "exporter" else list(shipped_importers())
     names = shipped if args.reference else [args.target]
     plans = []
     for name in names:
         try:
-            plans.append(plan(parse_target(name, kind), settings, tuple(args.profile or ())))
+            plans.append(plan(parse_target(name, kind), settings, tuple(args.profile or ()),
+                              args.allow_python))
         except TargetError as e:
             raise UsageError(f"{word} {e}") from None
     # one list of runs for every behaviour named, so that processes, a cluster or shards
@@ -648,11 +680,16 @@ def counterexample_files(paths: Sequence[str]) -> list[Path]:
     for p in paths:
         path = Path(p)
         if path.is_dir():
+            found = []
             for f in sorted(path.iterdir()):
                 lone_itf = f.name.endswith(ITF_SUFFIX) and not f.with_name(
                     f.name.removesuffix(ITF_SUFFIX) + ".dmabuf").exists()
                 if f.name.endswith(".dmabuf") or lone_itf:
-                    out.append(f)
+                    found.append(f)
+            if not found:
+                raise UsageError(f"{p}: no counterexample files (.dmabuf, .itf.json) in this "
+                                 "directory: nothing was replayed")
+            out.extend(found)
         elif path.exists():
             out.append(path)
         else:
@@ -668,7 +705,7 @@ def cmd_replay(args: argparse.Namespace, o: Out) -> int:
     files = counterexample_files(paths)
     counts = {s: 0 for s in ReplayStatus}
     for f in files:
-        r = replay(f)
+        r = replay(f, allow_python=args.allow_python)
         counts[r.status] += 1
         o.print(f"{display_path(r.path)}: {r.message}")
         if r.details and (args.verbose or not r.passed):
@@ -690,15 +727,21 @@ def cmd_scenario(args: argparse.Namespace, o: Out) -> int:
     from checker.scenario import run_scenario
 
     files = tuple(spec_files(args.files))
-    lib = library(files)
+    lib = library(files, args.allow_python)
     keys = {str(Path(f)) for f in files}
     mine = [sc for sc in lib.scenarios.values() if sc.decl.span.path in keys]
     if not mine:
         o.print(f"no scenarios in {', '.join(files)}")
         return EXIT_HOLDS
+    also: tuple[ResolvedProperty, ...] = ()
+    if args.check_properties:
+        from checker.dsl.sources import shipped_names
+
+        core = library((str(shipped_names()["core"]),))
+        also = tuple(core.properties.values())
     failed = 0
     for sc in mine:
-        result = run_scenario(sc)
+        result = run_scenario(sc, keep_going=args.keep_going, also=also)
         failed += not result.passed
         o.print(result.render())
         o.print()
@@ -730,7 +773,7 @@ def explain_rule(r: Rule) -> str:
         lines += ["", "  where kernel versions differ:", _wrap(r.versions, "    ")]
     else:
         lines += ["", "  the same in every profile"]
-    lines += ["", f"  reference: dmabuf-rules.md {r.id}"]
+    lines += ["", f"  reference: {reference(r.id)}"]
     return "\n".join(lines)
 
 
@@ -745,7 +788,7 @@ def _header_fields(text: str) -> dict[str, str]:
     return out
 
 
-def counterexample_of(path: Path) -> Counterexample:
+def counterexample_of(path: Path, allow_python: bool = False) -> Counterexample:
     """The counterexample a ``.dmabuf`` file records, rebuilt on the model (raises
     ``UsageError`` when the file does not hold one)."""
     text = path.read_text(encoding="utf-8")
@@ -755,7 +798,7 @@ def counterexample_of(path: Path) -> Counterexample:
                          "'# finding:' line")
     finding = parse_finding(fields["finding"])
     key = str(Path(str(path)))
-    lib = load([key])
+    lib = load([key], allow_python=allow_python)
     mine = [sc for sc in lib.scenarios.values() if sc.decl.span.path == key]
     if len(mine) != 1:
         raise UsageError(f"{path}: a counterexample holds exactly one scenario; this one "
@@ -792,12 +835,12 @@ def cmd_explain(args: argparse.Namespace, o: Out) -> int:
         sibling = path.with_name(path.name.removesuffix(ITF_SUFFIX) + ".dmabuf")
         if sibling.exists():
             path = sibling
-    result = replay(path)
+    result = replay(path, allow_python=args.allow_python)
     if result.status is ReplayStatus.ERROR:
         o.error(f"{display_path(path)}: {result.message}")
         return EXIT_ERROR
     try:
-        o.print(render(counterexample_of(path)))
+        o.print(render(counterexample_of(path, args.allow_python)))
     except CounterexampleError:  # the trace no longer shows its finding: show the replay
         o.print(result.details)
     o.print()
@@ -806,6 +849,14 @@ def cmd_explain(args: argparse.Namespace, o: Out) -> int:
 
 
 def cmd_rules(args: argparse.Namespace, o: Out) -> int:
+    if args.markdown:
+        try:
+            check_report_path(args.markdown, f"--markdown {args.markdown}")
+            atomic_write(Path(args.markdown), markdown().encode("utf-8"))
+        except UnsafeTarget as e:
+            raise UsageError(str(e)) from None
+        o.print(f"{len(RULEBOOK)} rules written to {args.markdown}")
+        return EXIT_HOLDS
     rows = [(r.id, r.title, ", ".join(p.value for p in r.parties),
              ", ".join(c.value for c in r.consequences),
              "all" if set(r.profiles) == set(PROFILES) else ", ".join(r.profiles))
@@ -820,7 +871,7 @@ def cmd_rules(args: argparse.Namespace, o: Out) -> int:
     for row in rows:
         o.print(line(row))
     o.print()
-    o.print(f"{len(rows)} rules; {PROG} explain RULE gives the text of one")
+    o.print(f"{len(rows)} rules; {PROG} explain RULE gives the text of one, {DOC} all of them")
     return EXIT_HOLDS
 
 
@@ -876,7 +927,12 @@ def cmd_conformance(args: argparse.Namespace, o: Out) -> int:
 
 class _Parser(argparse.ArgumentParser):
     """An ``ArgumentParser`` whose usage errors end the program with exit 2 through
-    ``main`` (never ``sys.exit`` inside a library call)."""
+    ``main`` (never ``sys.exit`` inside a library call), and which takes no abbreviated
+    options (``--see 1`` is an error, not ``--seed 1``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
 
 def _validate_options(v: argparse.ArgumentParser, kind: str, defaults: ValidateSettings
@@ -913,6 +969,10 @@ def _validate_options(v: argparse.ArgumentParser, kind: str, defaults: ValidateS
                    help=f"where counterexamples are written (default "
                    f"{DEFAULT_COUNTEREXAMPLES}/)")
     v.add_argument("--no-write", action="store_true", help="write no counterexample files")
+    v.add_argument("--allow-python", action="store_true",
+                   help="import the Python behaviours (\"module:attr\") the specs name; they run "
+                   "with your permissions, so only for specs you trust (the shipped model's "
+                   "mutants and behaviours need no flag)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -923,6 +983,7 @@ def parser() -> argparse.ArgumentParser:
                 "lifecycle: check specs, replay counterexamples, explain rules.",
                 epilog="exit codes: 0 every property holds, 1 a violation, 2 a spec or usage "
                 "error, 3 unknown or out of budget")
+    p.add_argument("--version", action="version", version=f"{PROG} {tool_version()}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     c = sub.add_parser("check", help="run the check blocks of spec files (the CI gate)",
@@ -947,6 +1008,10 @@ def parser() -> argparse.ArgumentParser:
                    "check) instead of each check's budget; a run that exhausts it answers "
                    "unknown")
     _add_where_options(c, "engine runs")
+    c.add_argument("--max-findings", type=_positive(int), metavar="N",
+                   help="distinct findings an engine run reports before it stops looking "
+                   "(default: the explorer 32, bmc 64; the table says when a run stopped "
+                   "there)")
     c.add_argument("--format", choices=("text", "json"), default="text",
                    help="text: traces and a summary table; json: one JSON document")
     c.add_argument("--junit", metavar="PATH", help="write a JUnit XML report")
@@ -960,6 +1025,10 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--coverage", action="store_true",
                    help="print the explorer's coverage (its warnings always print)")
     c.add_argument("--no-color", action="store_true", help="no ANSI colours")
+    c.add_argument("--allow-python", action="store_true",
+                   help="import the Python behaviours (\"module:attr\") the specs name; they run "
+                   "with your permissions, so only for specs you trust (the shipped model's "
+                   "mutants and behaviours need no flag)")
     c.set_defaults(run=cmd_check)
 
     v = sub.add_parser("validate-exporter", help="certify an exporter against every "
@@ -1052,22 +1121,44 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("paths", nargs="*", metavar="PATH",
                    help=f"files or directories (default {DEFAULT_COUNTEREXAMPLES}/)")
     r.add_argument("--verbose", "-v", action="store_true", help="show every replayed run")
+    r.add_argument("--allow-python", action="store_true",
+                   help="import the Python behaviours (\"module:attr\") the specs name; they run "
+                   "with your permissions, so only for specs you trust (the shipped model's "
+                   "mutants and behaviours need no flag)")
     r.set_defaults(run=cmd_replay)
 
     s = sub.add_parser("scenario", help="run scenarios, showing every step",
                        description="Run the scenarios of spec files on the model. Exit 0 "
                        "when all pass, 1 when one fails, 2 on a spec error.")
     s.add_argument("files", nargs="+", metavar="FILE", help=".dmabuf files or directories")
+    s.add_argument("--keep-going", action="store_true",
+                   help="run every step of a failing scenario and show every finding "
+                   "(default: stop at the first step that does not go as written)")
+    s.add_argument("--check-properties", action="store_true",
+                   help="also check the core properties (specs/rules/core.dmabuf: always "
+                   "and response) on every step; a step that breaks one fails unless it "
+                   "names it (violates NAME)")
+    s.add_argument("--allow-python", action="store_true",
+                   help="import the Python behaviours (\"module:attr\") the specs name; they run "
+                   "with your permissions, so only for specs you trust (the shipped model's "
+                   "mutants and behaviours need no flag)")
     s.set_defaults(run=cmd_scenario)
 
     e = sub.add_parser("explain", help="explain a rule or a counterexample",
                        description="Explain a rule of the catalogue (R1..R32) or a "
                        "counterexample file (its trace with state changes).")
     e.add_argument("what", metavar="RULE|FILE")
+    e.add_argument("--allow-python", action="store_true",
+                   help="import the Python behaviours (\"module:attr\") the specs name; they run "
+                   "with your permissions, so only for specs you trust (the shipped model's "
+                   "mutants and behaviours need no flag)")
     e.set_defaults(run=cmd_explain)
 
     ru = sub.add_parser("rules", help="list the rule catalogue",
                         description="The rule catalogue R1..R32 as a table.")
+    ru.add_argument("--markdown", metavar="PATH",
+                    help=f"write the rulebook as Markdown instead ({COMMAND} regenerates "
+                    "the shipped one)")
     ru.set_defaults(run=cmd_rules)
 
     op = sub.add_parser("ops", help="the operations reference",

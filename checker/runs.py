@@ -16,10 +16,14 @@ expected engine time, by which ``--shard`` balances the shards (``checker.shards
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import pickle
 import select
 import signal
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
@@ -36,15 +40,17 @@ ENGINES = ("hypothesis", "bmc", "prove")
 
 
 @cache
-def library(files: tuple[str, ...]) -> Library:
+def library(files: tuple[str, ...], allow_python: bool = False) -> Library:
     """The resolved spec files (once per process)."""
-    return load(files)
+    return load(files, allow_python=allow_python)
 
 
 @cache
-def library_text(source: str, path: str) -> Library:
-    """Resolved spec text; its imports are read relative to ``path`` (once per process)."""
-    return load_text(source, path)
+def library_text(source: str, path: str, allow_python: bool = False,
+                 roots: tuple[str, ...] = ()) -> Library:
+    """Resolved spec text; its imports are read relative to ``path``, inside ``roots`` and
+    the usual project (once per process)."""
+    return load_text(source, path, allow_python=allow_python, roots=roots)
 
 
 @dataclass(frozen=True)
@@ -62,11 +68,14 @@ class Unit:
     examples: int
     source: str = ""
     source_path: str = ""
+    allow_python: bool = False  # Python behaviours the specs name may be imported
+    roots: tuple[str, ...] = ()  # more directories imports of ``source`` may reach
+    max_findings: int | None = None  # findings before an engine stops (None: its default)
 
     def library(self) -> Library:
         if self.source:
-            return library_text(self.source, self.source_path)
-        return library(self.files)
+            return library_text(self.source, self.source_path, self.allow_python, self.roots)
+        return library(self.files, self.allow_python)
 
 
 @dataclass(frozen=True)
@@ -147,20 +156,42 @@ def unit_problem(unit: Unit) -> Problem:
 
 
 def run_unit(unit: Unit) -> UnitResult:
-    """Run one engine on one problem (in this process)."""
+    """Run one engine on one problem (in this process). The unit's budget covers the whole
+    run: resolving the specs and building the model (when this process has not yet) come
+    out of it, and the engine gets what is left; a budget spent before the engine starts
+    answers unknown."""
+    start = time.monotonic()
     problem = unit_problem(unit)
+    built = time.monotonic() - start
+    left = unit.budget_s - built
+    if left <= 0:
+        from checker.engines.symbolic.bmc import unknown_all
+
+        reason = (f"time budget: the {unit.budget_s:g}s were spent resolving the specs and "
+                  f"building the model ({built:.1f}s)")
+        return UnitResult(tuple(Answer.of(replace(v, seconds=built))
+                                for v in unknown_all(problem, reason, unit.engine)))
+    unit = replace(unit, budget_s=left)
     if unit.engine == "hypothesis":
         from checker.engines.explore import ExploreSettings, explore
 
         settings = ExploreSettings.default(unit.seed, max_examples=unit.examples,
-                                           time_budget_s=unit.budget_s)
+                                           time_budget_s=unit.budget_s,
+                                           **({} if unit.max_findings is None else
+                                              {"max_findings": unit.max_findings}))
         run = explore(problem, settings)
         return UnitResult(tuple(Answer.of(v) for v in run.verdicts), run.coverage.render(),
                           tuple(run.coverage.warnings()))
+    from checker.engines.symbolic.encode import fresh_context
+
+    fresh_context()  # the answer depends on the unit alone, not on what ran before it here
     if unit.engine == "bmc":
         from checker.engines.symbolic.bmc import bmc
 
-        verdicts = bmc(problem, timeout_s=unit.budget_s)
+        if unit.max_findings is None:
+            verdicts = bmc(problem, timeout_s=unit.budget_s)
+        else:
+            verdicts = bmc(problem, timeout_s=unit.budget_s, max_findings=unit.max_findings)
     else:
         from checker.engines.symbolic.induction import prove
 
@@ -206,11 +237,12 @@ def _describe(item: object) -> str:
     return repr(item)[:100]
 
 
-def _child(write_fd: int, fn: Callable[[T], R], item: T) -> None:
+def _child(write_fd: int, fn: Callable[[T], R], item: T, parent: int) -> None:
     """Run ``fn(item)`` in a forked child and send the pickled outcome up ``write_fd``;
-    never returns."""
+    never returns. The child dies with its parent (``_worker_start``)."""
     code = 0
     try:
+        _worker_start(parent)
         try:
             message: tuple[bool, object] = (True, fn(item))
         except BaseException as e:  # the parent raises it
@@ -234,6 +266,7 @@ def forked(fn: Callable[[T], R], items: Sequence[T], order: Sequence[int], jobs:
     process pool or a cluster may fork too), at most ``jobs`` at once, started in
     ``order``; results in the items' order. ``RunLost`` when one dies."""
     results: dict[int, R] = {}
+    parent = os.getpid()
     queue = list(order)
     running: dict[int, tuple[int, int, bytearray]] = {}  # read fd -> item, pid, data
     try:
@@ -244,7 +277,7 @@ def forked(fn: Callable[[T], R], items: Sequence[T], order: Sequence[int], jobs:
                 pid = os.fork()
                 if pid == 0:  # the child
                     os.close(read_fd)
-                    _child(write_fd, fn, items[i])
+                    _child(write_fd, fn, items[i], parent)
                 os.close(write_fd)
                 running[read_fd] = (i, pid, bytearray())
             ready, _, _ = select.select(list(running), [], [])
@@ -299,6 +332,31 @@ def parallel(fn: Callable[[T], R], items: Sequence[T], jobs: int,
             done(len(results), item, results[i])
         return [results[i] for i in range(len(items))]
     return forked(fn, items, order, jobs, done)
+
+
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
+WATCH_S = 1.0  # how often a worker checks that its parent is alive
+
+
+def _worker_start(parent: int) -> None:
+    """A worker's first act: ask the kernel to kill it when its parent dies
+    (``prctl(PR_SET_PDEATHSIG, SIGKILL)``, Linux), and watch the parent's pid as well
+    (where prctl is missing, and for the gap before it took effect): a worker never outlives
+    the command that started it, however that command ended (SIGTERM, SIGKILL, Ctrl-C)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(WATCH_S)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
 def run_units(units: Sequence[Unit], jobs: int,

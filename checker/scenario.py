@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from checker.dsl import ast
-from checker.dsl.resolve import RULE_ID, ResolvedExpect, ResolvedScenario, ResolvedStep
+from checker.dsl.resolve import (
+    RULE_ID,
+    ResolvedExpect,
+    ResolvedProperty,
+    ResolvedScenario,
+    ResolvedStep,
+)
 from checker.problem import Property, engine_property
 from model.expr import evaluate, variables
 from model.kernel import ERRNOS, errno_name
@@ -145,12 +151,20 @@ class PropertyWatch:
         return tuple(failing)
 
 
-def run_scenario(sc: ResolvedScenario) -> ScenarioResult:
+def run_scenario(sc: ResolvedScenario, keep_going: bool = False,
+                 also: tuple[ResolvedProperty, ...] = ()) -> ScenarioResult:
+    """Run a scenario's steps and expectations, stopping at the first that fails, or with
+    ``keep_going`` running every one (a refused call is skipped, the state left as it was)
+    so that every finding is shown. ``also`` are properties checked on every step as if
+    the scenario watched them (a step that breaks one fails unless it names it)."""
     m = sc.model
     state: State = m.initial()
     results: list[StepResult] = []
     index = 0
-    watch = PropertyWatch(tuple(engine_property(p, m) for p in sc.properties))
+    names = {p.name for p in sc.properties}
+    watched = (*sc.properties, *(p for p in also if p.name not in names
+                                 and p.kind != "sometimes"))
+    watch = PropertyWatch(tuple(engine_property(p, m) for p in watched))
     for item in sc.body:
         if isinstance(item, ResolvedExpect):
             ok = bool(evaluate(item.predicate, state.values))
@@ -161,7 +175,7 @@ def run_scenario(sc: ResolvedScenario) -> ScenarioResult:
                                                    key=lambda v: v.index))
                 r.problems.append(f"expectation does not hold ({values or 'constant'})")
             results.append(r)
-            if not ok:
+            if not ok and not keep_going:
                 break
             continue
         r = StepResult(index, str(item.action), item.span)
@@ -171,13 +185,19 @@ def run_scenario(sc: ResolvedScenario) -> ScenarioResult:
                               "importer obligation")
             r.refused = "contract" if possible else "impossible"
             results.append(r)
-            break
+            if not keep_going:
+                break
+            index += 1
+            continue
         if not possible:
             r.problems.append("this call is not possible here (its object does not exist "
                               "yet, or the operation cannot happen now)")
             r.refused = "impossible"
             results.append(r)
-            break
+            if not keep_going:
+                break
+            index += 1
+            continue
         out = m.step(state, item.action, index)
         r.errno, r.violations = out.errno, out.violations
         r.failing = watch.step(m.index(item.action), state, out)
@@ -186,7 +206,7 @@ def run_scenario(sc: ResolvedScenario) -> ScenarioResult:
         results.append(r)
         state = out.state
         index += 1
-        if r.problems:
+        if r.problems and not keep_going:
             break
     return ScenarioResult(sc, results)
 

@@ -209,19 +209,23 @@ class Plan:
     problems: dict[tuple[str, int], Problem]
 
 
-def plan(target: Target, settings: Settings, only: tuple[str, ...] = ()) -> Plan:
+def plan(target: Target, settings: Settings, only: tuple[str, ...] = (),
+         allow_python: bool = False) -> Plan:
     """Resolve the exporter and lay out the engine runs (every declared profile, or those
-    of ``only`` among them). Raises ``TargetError`` or ``SpecError``."""
+    of ``only`` among them). A Python behaviour outside the shipped model needs
+    ``allow_python``. Raises ``TargetError`` or ``SpecError``."""
     first = check_names(target)[0][0]
     # a probe at one profile reads the behaviour's declared profiles
-    lib = _load(spec_text(target, ("v6.16+",), Settings(engines=("bmc",))), target)
-    declared = _subject(lib.checks[first], target).profiles
+    probe = spec_text(target, ("v6.16+",), Settings(engines=("bmc",)))
+    roots = (str(Path(target.spec_file).parent),) if target.spec_file else ()
+    lib = _load(probe, target, allow_python, roots)
+    declared = tuple(_subject(lib.checks[first], target).profiles)
     profiles = tuple(p for p in declared if not only or p in only)
     if not profiles:
         raise TargetError(f"{target.text} declares the profiles {', '.join(declared)}; "
                           f"none of {', '.join(only)} is among them")
     source = spec_text(target, profiles, settings)
-    lib = _load(source, target)
+    lib = _load(source, target, allow_python, roots)
     units: list[Unit] = []
     shown: dict[tuple[str, int], Problem] = {}
     for name in (n for pair in check_names(target) for n in pair):
@@ -235,7 +239,8 @@ def plan(target: Target, settings: Settings, only: tuple[str, ...] = ()) -> Plan
             for engine in check.engines:
                 seed = settings.seed if engine == "hypothesis" else None
                 units.append(Unit((), name, k, engine, seed, None, settings.budget_s,
-                                  settings.examples, source, SOURCE_PATH))
+                                  settings.examples, source, SOURCE_PATH, allow_python,
+                                  roots))
     return Plan(target, settings, source, lib, profiles, declared, tuple(units), shown)
 
 
@@ -244,9 +249,10 @@ def _subject(check: ResolvedCheck, target: Target) -> Exporter | Importer:
     return check.exporter if target.kind == "exporter" else check.importers[0]
 
 
-def _load(source: str, target: Target) -> Library:
+def _load(source: str, target: Target, allow_python: bool, roots: tuple[str, ...]
+          ) -> Library:
     try:
-        return library_text(source, SOURCE_PATH)
+        return library_text(source, SOURCE_PATH, allow_python, roots)
     except SpecError as e:
         ours = [d for d in e.diagnostics if d.span.path == SOURCE_PATH]
         if ours:  # a mistake in the EXPORTER argument, not in a file
@@ -279,10 +285,11 @@ def certificate(p: Plan, found: list[Verdict]) -> Certificate:
 
 
 def validate(target: Target, settings: Settings, jobs: int = 1,
-             only: tuple[str, ...] = ()) -> tuple[Certificate, list[Verdict]]:
+             only: tuple[str, ...] = (), allow_python: bool = False
+             ) -> tuple[Certificate, list[Verdict]]:
     """Run every engine on the exporter and certify it (in-process helper for tests and
     the reference certificates)."""
-    p = plan(target, settings, only)
+    p = plan(target, settings, only, allow_python)
     results = run_units(p.units, jobs, lambda n, u, r: None)
     found = verdicts(p, results)
     return certificate(p, found), found

@@ -48,6 +48,7 @@ from model.context import Ctx
 from model.expr import Expr, Var, evaluate
 from model.kernel import DIRECTION_NAMES
 from model.layout import ATTACHED, AttRef, BufRef, Field, Layout, counter, flag
+from model.ops.registry import FALLIBLE
 from model.profiles import PROFILES
 from model.program import Extern, Site, bound_site
 from model.rules import RULES
@@ -467,6 +468,10 @@ def as_exporter(obj: PythonExporter) -> Exporter:
            else frozenset(defined | set(MANDATORY_OPS)))
     fallible = _names(cls, "fallible", obj.fallible, OPS, "dma_buf_ops member")
     for op in sorted(fallible):
+        if op not in FALLIBLE:
+            raise PluginError(f"{cls}.fallible names {op!r}: the model has no call that can "
+                              "inject its failure (the fallible callbacks are "
+                              + ", ".join(FALLIBLE) + ")")
         if op not in ops:
             raise PluginError(f"{cls}.fallible names {op!r}, which is not in its ops: add it "
                               "to ops or drop it from fallible")

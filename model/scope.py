@@ -5,10 +5,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+MAX_BUFFERS = 8
+MAX_ATTACHMENTS = 8
+MAX_OBJECTS = 24  # buffers x attachment slots
+MAX_COUNTER = 64
+
 
 @dataclass(frozen=True, slots=True)
 class Scope:
     """Buffers, attachment slots per buffer, and the declared bound of every counter.
+
+    A scope has at most ``MAX_BUFFERS`` buffers, ``MAX_ATTACHMENTS`` attachment slots per
+    buffer and ``MAX_OBJECTS`` attachment slots in all (the model grows with their product),
+    and no counter bound past ``MAX_COUNTER``; anything larger is refused with
+    ``ValueError``.
 
     A counter that would pass its bound is reported as a ``SCOPE`` finding (never wrapped).
 
@@ -33,6 +43,16 @@ class Scope:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"scope: {name} must be a positive integer, got {value!r}")
+        if self.buffers > MAX_BUFFERS or self.attachments > MAX_ATTACHMENTS or (
+                self.buffers * self.attachments > MAX_OBJECTS):
+            raise ValueError(
+                f"scope {self.buffers}x{self.attachments} is past the limit: at most "
+                f"{MAX_BUFFERS} buffers, {MAX_ATTACHMENTS} attachment slots each and "
+                f"{MAX_OBJECTS} attachment slots in all (4x4 already has about 1,200 "
+                "actions); an object such as b9 needs a scope that holds it")
+        for name in self.__dataclass_fields__:
+            if getattr(self, name) > MAX_COUNTER:
+                raise ValueError(f"scope: {name} is at most {MAX_COUNTER}")
 
     @classmethod
     def parse(cls, text: str) -> Scope:

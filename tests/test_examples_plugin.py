@@ -47,7 +47,7 @@ def example() -> Iterator[ModuleType]:
 
 @pytest.fixture(scope="module")
 def dsl_heap() -> Exporter:
-    lib = load([str(SPEC)])
+    lib = load([str(SPEC)], allow_python=True)
     return lib.exporters["cma_heap"]
 
 
@@ -113,7 +113,8 @@ def test_the_example_spec_checks_clean(example: ModuleType) -> None:
     half the spec's budget: no violation, every sometimes property witnessed. (The DSL
     check's bounded model checking and k-induction, which the spec also asks for, take
     longer than a unit test should; the broken variant below runs BMC.)"""
-    code, text = run(["check", str(SPEC), "--engine", "hypothesis", "--examples", "150",
+    code, text = run(["check", str(SPEC), "--allow-python", "--engine", "hypothesis",
+                      "--examples", "150",
                       "--jobs", "1", "--no-write", "--no-color"])
     assert code == 0, text
     for run_name in ("cma_heap[v6.1]", "cma_heap[v6.16+]", "cma_heap_python[v6.2-6.15]",
@@ -147,7 +148,7 @@ def test_a_python_vunmap_that_keeps_its_count_is_caught(example: ModuleType) -> 
 BROKEN = '''
 from checker.dsl.resolve import load
 
-HEAP = load([{spec!r}]).exporters["cma_heap"]
+HEAP = load([{spec!r}], allow_python=True).exporters["cma_heap"]
 # the DSL heap with a vunmap that does nothing: it keeps its count and its mapping
 EXPORTER = HEAP.derive("cma_heap_leaky_vunmap", "vunmap forgets its count",
                        callbacks={{"vunmap": lambda c, call: None}})
@@ -174,13 +175,15 @@ def test_a_dsl_vunmap_that_keeps_its_count_fails_its_check(
     (tmp_path / "leaky.dmabuf").write_text(textwrap.dedent(CHECK))
     monkeypatch.syspath_prepend(str(tmp_path))
     cex = tmp_path / "cex"
-    code, text = run(["check", str(tmp_path / "leaky.dmabuf"), "--counterexamples", str(cex),
+    code, text = run(["check", str(tmp_path / "leaky.dmabuf"), "--allow-python",
+                      "--counterexamples", str(cex),
                       "--jobs", "1", "--no-color"])
     assert code == 1, text
     assert "R25 vmap-leak in 3 steps" in text
     assert "vunmap_unlocked(b0) -> ok, violates R25 vmap-leak" in text
     (written,) = cex.glob("R25-vmap-leak-*.dmabuf")
-    code, text = run(["replay", str(written)])
+    monkeypatch.chdir(tmp_path)  # replayed from the project, which holds leaky.dmabuf
+    code, text = run(["replay", "--allow-python", str(written)])
     assert code == 0, text  # still fails as recorded
 
 

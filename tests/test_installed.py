@@ -1,15 +1,18 @@
-"""The installed package works without the checkout: a fresh virtual environment gets a
-regular (not editable) install of this tree, and its Python, run from a directory outside
-the repository, imports ``checker`` and ``model`` from the environment, loads the grammar and
+"""The installed package works without the checkout: a fresh virtual environment gets a regular
+(not editable) install of this tree, and its Python, run from a directory outside the
+repository, imports ``checker`` and ``model`` from the environment, loads the grammar and
 every shipped spec file through ``importlib.resources``, and runs the shipped scenarios.
 
-The environment sees the system's site-packages (``--system-site-packages``) for the
-dependencies (z3, hypothesis, lark); the install itself uses ``--no-deps
---no-build-isolation``, after the build requirements of ``[build-system]`` (downloaded only
-when the system's site-packages do not meet them). The tree is copied first (sources,
-specs, metadata), so the build writes nothing into the checkout. Once ``pyproject.toml``
-declares the console script ``dmabuf-check`` under ``[project.scripts]``, the test also
-requires it in the environment's ``bin`` and runs ``dmabuf-check --help``.
+The environment gets the dependencies (z3, hypothesis, lark) from the Python that runs the
+tests, however that one was set up: it sees the system's site-packages
+(``--system-site-packages``) and, through a ``.pth`` file, the running interpreter's own
+site directories (a virtual environment's, where ``pip install -e '.[dev]'`` put lark), as
+plain paths, so the checkout's editable install there stays inactive. The install itself
+uses ``--no-deps --no-build-isolation``, after the build requirements of ``[build-system]``
+(downloaded only when the system's site-packages do not meet them). The tree is copied first
+(sources, specs, metadata), so the build writes nothing into the checkout. Once
+``pyproject.toml`` declares the console script ``dmabuf-check`` under ``[project.scripts]``,
+the test also requires it in the environment's ``bin`` and runs ``dmabuf-check --help``.
 
 Neither ``venv`` nor ``pip`` is optional here: CI has both, so their absence fails the test.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import site
 import subprocess
 import sys
 import textwrap
@@ -110,6 +114,27 @@ def declared_scripts() -> dict[str, str]:
     return scripts
 
 
+def running_site_dirs() -> list[str]:
+    """Where the running interpreter finds its packages (its virtual environment's
+    site-packages, the user site, the system's), without the checkout."""
+    dirs = [*site.getsitepackages()]
+    if site.ENABLE_USER_SITE:
+        dirs.append(site.getusersitepackages())
+    return [d for d in dict.fromkeys(dirs)
+            if Path(d).is_dir() and not Path(d).resolve().is_relative_to(REPO)]
+
+
+def _share_site_packages(python: Path, cwd: Path, env: dict[str, str]) -> None:
+    """Let the new environment import the running interpreter's dependencies: their
+    directories as plain ``.pth`` lines (appended after the environment's own
+    site-packages; ``.pth`` files inside them, such as an editable install's, are not run)."""
+    purelib = _ok(_run([python, "-c", "import sysconfig; print(sysconfig.get_paths()"
+                        "['purelib'])"], cwd, env), "sysconfig").strip()
+    Path(purelib).mkdir(parents=True, exist_ok=True)
+    (Path(purelib) / "_dmabuf_check_test_deps.pth").write_text(
+        "".join(f"{d}\n" for d in running_site_dirs()), encoding="utf-8")
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     """A virtual environment with this tree installed (not editable): its directory, and
@@ -130,6 +155,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
               env_dir], base, env),
         "python -m venv")
     python = env_dir / "bin" / "python"
+    _share_site_packages(python, base, env)
     # --no-build-isolation builds with what the environment has: the build requirements
     # pyproject.toml declares come first (a no-op when the system's site-packages meet them;
     # otherwise, e.g. an older setuptools without ``wheel``, they come from the registry)

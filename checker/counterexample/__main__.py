@@ -16,14 +16,16 @@ from checker.counterexample.replay import Status, replay
 
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     stream = out if out is not None else sys.stdout
-    p = argparse.ArgumentParser(prog="python -m checker.counterexample",
+    p = argparse.ArgumentParser(prog="python -m checker.counterexample", allow_abbrev=False,
                                 description="Replay counterexample files on the model.")
     p.add_argument("files", nargs="+", metavar="FILE", help=".dmabuf or .itf.json files")
     p.add_argument("--verbose", "-v", action="store_true", help="show every replayed run")
+    p.add_argument("--allow-python", action="store_true",
+                   help="import the Python behaviours the files name (trusted files only)")
     args = p.parse_args(argv)
     code = 0
     for f in args.files:
-        r = replay(f)
+        r = replay(f, allow_python=args.allow_python)
         stream.write(f"{r.path}: {r.message}\n")
         if r.details and (args.verbose or not r.passed):
             stream.write(r.details + "\n")

@@ -10,8 +10,11 @@ it, when there is one):
 * diverged, or the file cannot be read (corrupted, unknown format version, spec errors): the
   item fails with the explanation, without a Python traceback.
 
-Only ``.dmabuf`` files are collected, so ``--doctest-modules`` (Python files) never collects
-them twice, and nothing is imported from the folder, so every ``--import-mode`` works.
+Only ``.dmabuf`` files are collected, and ``.itf.json`` traces with no ``.dmabuf`` beside
+them (a pair whose scenario was deleted still replays its trace, so the regression test is
+not silently dropped); ``--doctest-modules`` (Python files) never collects them twice, and
+nothing is imported from the folder, so every ``--import-mode`` works. Python behaviours the
+files name are imported (``allow_python``): pytest already runs the project's own code.
 """
 
 from __future__ import annotations
@@ -38,9 +41,12 @@ class CounterexampleFailed(Exception):
 
 
 def is_counterexample(path: Path, root: Path) -> bool:
-    """A ``.dmabuf`` file inside a ``counterexamples`` folder (below the rootdir when it is
-    inside it)."""
-    if path.suffix != ".dmabuf":
+    """A ``.dmabuf`` file, or an ITF trace without one beside it, inside a
+    ``counterexamples`` folder (below the rootdir when it is inside it)."""
+    itf = ".itf.json"
+    lone_itf = path.name.endswith(itf) and not path.with_name(
+        path.name.removesuffix(itf) + ".dmabuf").exists()
+    if path.suffix != ".dmabuf" and not lone_itf:
         return False
     try:
         parts = path.relative_to(root).parts
@@ -68,7 +74,7 @@ class CounterexampleItem(pytest.Item):
     def runtest(self) -> None:
         from checker.counterexample.replay import Status, replay
 
-        result = replay(self.path)
+        result = replay(self.path, allow_python=True)
         self.user_properties.append(("replay", result.status.value))
         if result.status is not Status.STILL_FAILS:
             raise CounterexampleFailed(result)

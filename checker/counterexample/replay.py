@@ -41,6 +41,7 @@ from checker.dsl import ast
 from checker.dsl.diagnostics import SpecError
 from checker.dsl.format import format_spec
 from checker.dsl.resolve import RULE_ID, Library, ResolvedScenario, ResolvedStep, load, load_text
+from checker.dsl.sources import SourceError, read_spec
 from checker.problem import RULES, Counterexample, Finding, Problem, engine_property
 from checker.scenario import StepResult, run_scenario
 from model.action import Action, ActionSyntaxError
@@ -80,28 +81,35 @@ class _Unreadable(Exception):
     """The file cannot be replayed at all (becomes an ERROR result)."""
 
 
-def replay(path: Path | str) -> ReplayResult:
-    """Replay one counterexample file (``.dmabuf``, or ``.itf.json`` on its own)."""
+def replay(path: Path | str, *, allow_python: bool = False) -> ReplayResult:
+    """Replay one counterexample file (``.dmabuf``, or ``.itf.json`` on its own). The
+    behaviours are those the file names; Python ones outside the shipped model are imported
+    only with ``allow_python``."""
     p = Path(path)
     try:
         if p.name.endswith(ITF_SUFFIX):
-            return _replay_itf(p)
-        return _replay_scenario(p)
+            try:
+                return _replay_itf(p, allow_python)
+            except (KeyError, TypeError, ValueError, AttributeError) as e:
+                raise _Unreadable(f"{p}: the ITF trace is malformed ({type(e).__name__}: "
+                                  f"{e}): write the counterexample again") from None
+        return _replay_scenario(p, allow_python)
     except _Unreadable as e:
         return ReplayResult(p, Status.ERROR, f"error: {e}")
+    except RecursionError:
+        return ReplayResult(p, Status.ERROR, f"error: {p}: nested too deeply to be a "
+                            "counterexample: the file is corrupted")
 
 
 # ---------------------------------------------------------------- reading
 
 
 def _read(path: Path) -> str:
+    """The file's text (a regular UTF-8 file of bounded size, as for specs)."""
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise _Unreadable(f"{path}: not UTF-8 text (byte {e.start}): the file is "
-                          "corrupted") from None
-    except OSError as e:
-        raise _Unreadable(f"{path}: cannot read: {e.strerror}") from None
+        return read_spec(path)
+    except SourceError as e:
+        raise _Unreadable(f"{e}") from None
 
 
 def parse_finding(text: str) -> Finding:
@@ -312,11 +320,11 @@ def _with_itf(result: ReplayResult, itf: Path, lib: Library, sc: ResolvedScenari
                         f"disagrees with the model: {diff}", result.details)
 
 
-def _replay_scenario(path: Path) -> ReplayResult:
+def _replay_scenario(path: Path, allow_python: bool) -> ReplayResult:
     text = _read(path)
     finding = _header(text, path)
     key = str(Path(str(path)))
-    lib, sc = _resolve(lambda: load([key]), path, key)
+    lib, sc = _resolve(lambda: load([key], allow_python=allow_python), path, key)
     itf = path.with_name(path.name.removesuffix(".dmabuf") + ITF_SUFFIX)
     return _with_itf(_judge(path, sc, finding), itf, lib, sc, finding)
 
@@ -343,7 +351,7 @@ def _itf_outcomes(state_meta: dict[str, Any], where: str) -> tuple[ast.Outcome, 
     return tuple(out)
 
 
-def _replay_itf(path: Path) -> ReplayResult:
+def _replay_itf(path: Path, allow_python: bool) -> ReplayResult:
     data = _load_itf(path)
     meta = data["#meta"]
     where = f"{path}"
@@ -379,10 +387,13 @@ def _replay_itf(path: Path) -> ReplayResult:
     decl = ast.ScenarioDecl(
         "replayed", profile=profile, scope=str(_field(meta, "scope", where)),
         mode=str(_field(meta, "mode", where)), body=tuple(steps), **settings)
-    imports = [ast.ImportDecl(str(i)) for i in meta.get("imports", [])]
+    listed = meta.get("imports", [])
+    if not isinstance(listed, list) or not all(isinstance(i, str) for i in listed):
+        raise _Unreadable(f"{where}: #meta.imports must be a list of spec file paths")
+    imports = [ast.ImportDecl(i) for i in listed]
     text = format_spec(ast.SpecFile(str(path), (*imports, decl)))
     key = f"{path} (as a scenario)"
-    lib, sc = _resolve(lambda: load_text(text, key), path, key)
+    lib, sc = _resolve(lambda: load_text(text, key, allow_python=allow_python), path, key)
     return _with_itf(_judge(path, sc, finding), path, lib, sc, finding, data)
 
 

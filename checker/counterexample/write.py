@@ -43,6 +43,7 @@ from checker.dsl.diagnostics import CheckerError
 from checker.dsl.format import format_spec
 from checker.files import atomic_write
 from checker.problem import RULES, Counterexample, Finding, Problem
+from checker.rulebook import reference
 from checker.scenario import PropertyWatch
 from model.action import Action
 from model.kernel import errno_name
@@ -385,8 +386,7 @@ def render(cex: Counterexample) -> str:
     if f.prop == RULES and f.rule in RULEBOOK:
         r = RULEBOOK[f.rule]
         lines += [f"  {r.id} {r.title}", f"  {r.summary}",
-                  f"  kernel: {', '.join(r.kernel_functions)}; reference: dmabuf-rules.md "
-                  f"{r.id}"]
+                  f"  kernel: {', '.join(r.kernel_functions)}; reference: {reference(r.id)}"]
     elif f.prop != RULES:
         prop = p.property(f.prop)
         lines.append(f"  property {prop.name} ({prop.kind})"

@@ -36,6 +36,7 @@ from model.context import Ctx
 from model.invariants import Invariant
 from model.kernel import DIRECTIONS, ERRNOS
 from model.layout import ATTACHED, AttRef, BufRef, Field, pinned_total
+from model.ops.registry import FALLIBLE
 from model.profiles import PROFILES
 from model.rules import RULES
 from model.violation import Party, Severity
@@ -250,8 +251,13 @@ def check_exporter(d: ast.ExporterDecl) -> list[Diagnostic]:
             ch.error("E122", d.span, f"exporter {d.name}: unknown dma_buf_ops member '{op}'"
                      + did_you_mean(op, OPS), "members: " + ", ".join(OPS))
     for op in d.fallible:
-        if op not in d.ops:
-            ch.error("E122", d.span, f"exporter {d.name}: fallible '{op}' is not in its ops")
+        if op not in FALLIBLE:
+            ch.error("E122", d.span, f"exporter {d.name}: fallible '{op}': the model has no "
+                     "call that can inject this callback's failure",
+                     "the fallible callbacks are " + ", ".join(FALLIBLE))
+        elif op not in d.ops:
+            ch.error("E122", d.span, f"exporter {d.name}: fallible '{op}' is not in its ops",
+                     f"add {op} to ops")
     for p in d.profiles:
         if p.name not in PROFILES:
             ch.error("E106", p.span, f"unknown kernel profile '{p.name}'"
@@ -270,9 +276,13 @@ def check_exporter(d: ast.ExporterDecl) -> list[Diagnostic]:
             ch.error("E111", h.span, f"handler 'on {h.name}' is written twice")
         seen.add(h.name)
         if h.name != "move" and h.name not in d.ops:
-            ch.error("E112", h.span, f"'on {h.name}' is not a callback of this exporter"
-                     + did_you_mean(h.name, [*d.ops, "move"]),
-                     "add it to ops, or name a dma_buf_ops member (or 'move')")
+            if h.name in OPS:
+                ch.error("E112", h.span, f"'on {h.name}' is not a callback of this exporter",
+                         f"add {h.name} to ops")
+            else:
+                ch.error("E112", h.span, f"'on {h.name}' names no dma_buf_ops member"
+                         + did_you_mean(h.name, [*OPS, "move"]),
+                         "name a dma_buf_ops member (" + ", ".join(OPS) + ") or 'move'")
             continue
         env = Scope_("exporter", h.name, h.name not in ("release", "move", "begin_cpu_access",
                                                          "end_cpu_access", "mmap", "vmap",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -38,7 +39,39 @@ def parse(text: str, path: str = "<spec>") -> ast.SpecFile:
     except RecursionError:
         raise SpecError([_too_deep(path)]) from None
     assert isinstance(items, list)
-    return ast.SpecFile(path, tuple(items), ast.Span(path, 1, 1, 1, 1))
+    spec = ast.SpecFile(path, tuple(items), ast.Span(path, 1, 1, 1, 1))
+    deep = _deepest(spec)
+    if deep is not None:
+        raise SpecError([deep])
+    return spec
+
+
+MAX_NESTING = 120  # syntax-tree levels: a chain of N 'and' terms is N levels deep
+
+
+def _deepest(spec: ast.SpecFile) -> Diagnostic | None:
+    """An E004 diagnostic at the first node nested more than ``MAX_NESTING`` levels deep
+    (long flat chains such as ``a and b and c ...`` nest one level per term; every later
+    pass walks the tree recursively), or None."""
+    stack: list[tuple[object, int, ast.Span | None]] = [(spec, 0, None)]
+    while stack:
+        node, depth, where = stack.pop()
+        if isinstance(node, tuple):
+            stack.extend((c, depth, where) for c in reversed(node))
+            continue
+        if not dataclasses.is_dataclass(node) or isinstance(node, ast.Span | type):
+            continue
+        span = getattr(node, "span", None)
+        here = span if isinstance(span, ast.Span) and span.line > 0 else where
+        if depth > MAX_NESTING:
+            at = here or ast.Span(spec.path, 1, 1, 1, 2)
+            return Diagnostic("E004", at, f"this nests more than {MAX_NESTING} levels deep "
+                              "(a chain of that many 'and', 'or' or '+' terms, or nested "
+                              "blocks)", "split it into several properties, invariants or "
+                              "conditions")
+        for f in reversed(dataclasses.fields(node)):
+            stack.append((getattr(node, f.name), depth + 1, here))
+    return None
 
 
 def _too_deep(path: str) -> Diagnostic:

@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from checker.dsl import ast
+from checker.dsl import ast, sources
 from checker.dsl.diagnostics import Diagnostic, SpecError, did_you_mean
 from checker.dsl.lower import check_exporter, check_importer, lower_exporter, lower_importer
 from checker.dsl.parser import parse
@@ -42,6 +42,7 @@ from model.rules import RULES
 from model.scope import Scope
 
 ENGINES = ("hypothesis", "bmc", "prove")
+MAX_DEPTH = 1000  # steps of a check (the explorer's runs, the BMC bound)
 DEFAULT_PROFILE = "v6.16+"
 STATE_CONSTANTS = {**{v.upper(): k for k, v in LIFE_NAMES.items()},
                    **{v.upper(): k for k, v in ATT_NAMES.items()}}
@@ -49,6 +50,8 @@ OBJECT = re.compile(r"b(\d+)(?:\.a(\d+))?")
 RULE_ID = re.compile(r"R\d+|SCOPE")  # a violates outcome naming a rule; anything else is a property
 _DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 PYTHON_REF = re.compile(rf"({_DOTTED}):({_DOTTED})")
+# the shipped model's modules: Python references into them run without --allow-python
+TRUSTED_MODULES = ("model.mutants", "model.exporters", "model.importers")
 
 
 def _shipped_exporters() -> dict[str, Exporter]:
@@ -356,11 +359,18 @@ def _model(exporter: Exporter, importers: tuple[Importer, ...], prof: Profile,
 
 
 class Resolver:
-    def __init__(self) -> None:
+    """Resolves files into a library. ``roots`` are the directories imports may reach
+    (``checker.dsl.sources``); ``allow_python`` lets ``"module:attr"`` references outside
+    the shipped model import Python code."""
+
+    def __init__(self, roots: Iterable[Path] = (), allow_python: bool = False) -> None:
         self.lib = Library()
         self.errors: list[Diagnostic] = []
         self._declared: dict[str, ast.Span] = {}
         self._broken: set[str] = set()  # behaviours with errors of their own, already reported
+        self.roots = tuple(roots) or sources.project_roots(())
+        self.allow_python = allow_python
+        self._real: dict[str, str] = {}  # a file's real path -> the key it was loaded as
 
     def error(self, code: str, span: ast.Span, message: str, hint: str = "") -> None:
         self.errors.append(Diagnostic(code, span, message, hint))
@@ -368,21 +378,31 @@ class Resolver:
     # files and imports
     def load(self, path: str, text: str | None = None, chain: tuple[str, ...] = (),
              span: ast.Span | None = None) -> None:
+        """Load a file named on the command line (``span`` None) or imported at ``span``;
+        ``text`` stands for the file's content when given."""
         key = str(Path(path))
-        if key in chain:
-            self.error("E114", span or ast.NOWHERE, "import cycle: "
-                       + " -> ".join([*chain[chain.index(key):], key]),
-                       "remove one of the imports")
-            return
-        if key in self.lib.sources:
-            return
-        if text is None:
-            try:
-                text = Path(path).read_text(encoding="utf-8")
-            except OSError as e:
-                self.error("E114", span or ast.NOWHERE, f"cannot read {path}: {e.strerror}",
-                           "import paths are relative to the importing file")
+        try:
+            if span is not None:
+                real = sources.check_import(key, self.roots)
+            else:
+                real = sources.real_key(key) if Path(key).exists() else key
+            if real in chain:
+                shown = [self._real.get(c, c) for c in chain]
+                self.error("E114", span or ast.NOWHERE, "import cycle: "
+                           + " -> ".join([*shown[chain.index(real):], key]),
+                           "remove one of the imports")
                 return
+            if real in self._real:
+                return  # the same file, reached through another path
+            if text is None:
+                text = sources.read_spec(key)
+        except sources.SourceError as e:
+            where = span or ast.Span(key, e.line, e.col, e.line, e.col + 1)
+            self.error("E114", where, str(e),
+                       "import paths are relative to the importing file; import \"core\" "
+                       "names the shipped core properties" if span is not None else "")
+            return
+        self._real[real] = key
         self.lib.sources[key] = text
         try:
             spec = parse(text, key)
@@ -392,10 +412,15 @@ class Resolver:
         self.lib.files.append(spec)
         for item in spec.items:
             if isinstance(item, ast.ImportDecl):
-                # normalised, so that a file imported as rules/x and as checks/../rules/x
-                # is loaded once
-                target = os.path.normpath(Path(key).parent / item.path)
-                self.load(target, None, (*chain, key), item.span)
+                if sources.is_bare(item.path):
+                    try:
+                        target = str(sources.shipped_import(item.path))
+                    except sources.SourceError as e:
+                        self.error("E114", item.span, str(e))
+                        continue
+                else:
+                    target = os.path.normpath(Path(key).parent / item.path)
+                self.load(target, None, (*chain, real), item.span)
         self.declare(spec)
 
     def declare(self, spec: ast.SpecFile) -> None:
@@ -536,7 +561,11 @@ class Resolver:
         mode = self.mode(d.mode, d.span, "misuse")
         scope_decl = defaults.get("scope")
         text = d.scope or (scope_decl.scope if isinstance(scope_decl, ast.ScopeDecl) else "")
-        scope = self.scope(text, d.span) if text else _fitting_scope(d.body)
+        try:
+            scope = self.scope(text, d.span) if text else _fitting_scope(d.body)
+        except ValueError as e:
+            self.error("E113", d.span, str(e), "name objects within the scope's limits")
+            scope = None
         if prof is None or exporter is None or importers is None or scope is None:
             return
         if len(self.errors) > before:
@@ -586,6 +615,13 @@ class Resolver:
                        '"model.mutants:MUTANTS.double_unmap.exporter"')
             return None
         module, path = m.group(1), m.group(2).split(".")
+        if not (self.allow_python or module in TRUSTED_MODULES):
+            self.error("E140", ref.span, f"'{ref.target}' is Python code, which is run only "
+                       "with --allow-python",
+                       "pass --allow-python to import it (it runs with your permissions: "
+                       "only for specs you trust); the shipped model's modules ("
+                       + ", ".join(TRUSTED_MODULES) + ") need no flag")
+            return None
         try:
             obj: object = importlib.import_module(module)
         except ModuleNotFoundError as e:
@@ -801,17 +837,26 @@ class Resolver:
             if e not in ENGINES:
                 self.error("E116", d.span, f"unknown engine '{e}'" + did_you_mean(e, ENGINES),
                            "engines: " + ", ".join(ENGINES))
+        if d.depth is not None and not 1 <= d.depth <= MAX_DEPTH:
+            self.error("E113", d.span, f"depth {d.depth}: a check explores 1 to {MAX_DEPTH} "
+                       "steps", "write depth N with N at least 1 (leave it out for 20)")
         budget = _seconds(d.budget) if d.budget else 60.0
+        if budget <= 0:
+            self.error("E113", d.span, f"budget {d.budget}: a budget is more than 0",
+                       "write budget 30s (leave it out for 60s)")
         props: list[ResolvedProperty] = []
         for name in d.properties or ("all",):
             if name == "all":
                 props.extend(self.lib.properties.values())
+            elif name == "rules":
+                continue  # the model's rules: every check checks them
             elif name in self.lib.properties:
                 props.append(self.lib.properties[name])
             else:
                 self.error("E115", d.span, f"unknown property '{name}'"
                            + did_you_mean(name, self.lib.properties),
-                           "declare it with property NAME { ... } or import its file")
+                           "declare it with property NAME { ... } or import its file "
+                           "(properties all, or rules for the model's rules alone)")
         if len(self.errors) > before or exporter is None or importers is None or scope is None:
             return
         self.lib.checks[d.name] = ResolvedCheck(
@@ -928,10 +973,12 @@ def _seconds(text: str) -> float:
     return {"ms": n / 1000, "s": float(n), "m": 60.0 * n}[m.group(2)]
 
 
-def load(paths: Iterable[str]) -> Library:
-    """Load and resolve files (following their imports). Raises ``SpecError`` listing every
-    mistake found."""
-    r = Resolver()
+def load(paths: Iterable[str], *, allow_python: bool = False,
+         roots: Iterable[str | Path] = ()) -> Library:
+    """Load and resolve files (following their imports, which stay inside the files'
+    project and ``roots``). Raises ``SpecError`` listing every mistake found."""
+    paths = list(paths)
+    r = Resolver(sources.project_roots([*paths, *roots]), allow_python)
     for p in paths:
         r.load(p)
     if r.errors:
@@ -939,9 +986,12 @@ def load(paths: Iterable[str]) -> Library:
     return r.lib
 
 
-def load_text(text: str, path: str = "<spec>") -> Library:
-    """Resolve one file given as text (imports are read from disk relative to ``path``)."""
-    r = Resolver()
+def load_text(text: str, path: str = "<spec>", *, allow_python: bool = False,
+              roots: Iterable[str | Path] = ()) -> Library:
+    """Resolve one file given as text (imports are read from disk relative to ``path``,
+    inside the directory of ``path``, ``roots``, the current directory and the shipped
+    specs)."""
+    r = Resolver(sources.project_roots([Path(path).parent, *roots]), allow_python)
     r.load(path, text)
     if r.errors:
         raise SpecError(r.errors, r.lib.sources)

@@ -338,7 +338,7 @@ class Explorer:
         stopped = ""
         for round_no in range(settings.max_findings + 1):
             if len(found) >= settings.max_findings:
-                stopped = f"{settings.max_findings} findings"
+                stopped = f"{settings.max_findings} findings (--max-findings)"
                 break
             rec.failing = None
             left = settings.max_examples
@@ -400,6 +400,11 @@ class Explorer:
                   f"{'random' if settings.seed is None else settings.seed}")
         if stopped:
             effort += f"; stopped: {stopped}"
+        fired = self.coverage.op_fired()
+        never = [op for op in self.coverage.ops if not fired[op]]
+        reach: dict[str, object] = {
+            "operations_fired": [len(self.coverage.ops) - len(never), len(self.coverage.ops)],
+            "never_fired": never}
         by_prop: dict[str, list[Counterexample]] = {}
         for cex in found:
             by_prop.setdefault(cex.finding.prop, []).append(cex)
@@ -413,7 +418,8 @@ class Explorer:
                 # random exploration cannot prove absence: a clean run is "holds" only to
                 # the depth explored, and "unknown" when the budget cut it short
                 status = Status.UNKNOWN if stopped == "time budget" else Status.HOLDS
-                out.append(Verdict(p, name, status, ENGINE, p.depth, None, effort, seconds))
+                out.append(Verdict(p, name, status, ENGINE, p.depth, None, effort, seconds,
+                                   dict(reach)))
         for q in self.sometimes:
             trace = rec.witnesses.get(q.name)
             if trace is None:

@@ -47,6 +47,7 @@ from checker.report.outcome import (
     display_path,
     groups,
     split_where,
+    status_text,
 )
 
 # characters XML 1.0 cannot carry, even escaped
@@ -135,7 +136,7 @@ def _outcome(case: ET.Element, g: Group, files: Mapping[str, WrittenFiles],
             how = f" in {v.depth} steps"
         else:
             how = f" to depth {v.depth}"
-        out_lines.append(f"{v.status.value}{how}" + (f" ({v.reason})" if v.reason else ""))
+        out_lines.append(f"{status_text(v)}{how}" + (f" ({v.reason})" if v.reason else ""))
     if out_lines:
         ET.SubElement(case, "system-out").text = _clean("\n".join(out_lines))
     return kind

@@ -178,6 +178,25 @@ def split_where(where: str) -> tuple[str, int, int] | None:
     return path, int(line), int(rest)
 
 
+def operations_fired(v: Verdict) -> tuple[int, int] | None:
+    """``(fired, total)`` operations of a random exploration's verdict, when it did not fire
+    every operation of the model (else None)."""
+    pair = v.details.get("operations_fired")
+    if isinstance(pair, list | tuple) and len(pair) == 2 and all(
+            isinstance(x, int) for x in pair) and pair[0] < pair[1]:
+        return int(pair[0]), int(pair[1])
+    return None
+
+
+def status_text(v: Verdict) -> str:
+    """The status as reports print it: a random exploration that holds without firing
+    every operation is ``holds (N of M operations fired)``, never a plain pass."""
+    partial = operations_fired(v) if v.status is Status.HOLDS else None
+    if partial is None:
+        return v.status.value
+    return f"{v.status.value} ({partial[0]} of {partial[1]} operations fired)"
+
+
 def tool_version() -> str:
     """The installed distribution's version (``0+unknown`` when run from a tree that was
     never installed)."""

@@ -51,9 +51,12 @@ from checker.report.outcome import (
     TOOL,
     atomic_write,
     information_uri,
+    operations_fired,
     split_where,
+    status_text,
     tool_version,
 )
+from checker.rulebook import help_uri, reference
 from model.rules import RULES as RULEBOOK
 from model.rules import Rule
 from model.violation import Severity
@@ -61,7 +64,6 @@ from model.violation import Severity
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
 SRCROOT = "%SRCROOT%"
-RULEBOOK_REF = "dmabuf-rules.md"
 FINGERPRINT = "dmabufCheckFinding/v1"
 MAX_TEXT = 1024  # GitHub's limit for short and full descriptions
 MAX_FLOW = 10_000  # GitHub's limit of thread-flow locations per result
@@ -112,7 +114,7 @@ def rule_descriptor(r: Rule) -> dict[str, object]:
             f"Kernel consequence when broken: {consequences}.", f"Profiles: {profiles}."]
     if r.versions:
         text += ["", f"Versions: {r.versions}"]
-    text += ["", f"Reference: {RULEBOOK_REF} {r.id}."]
+    text += ["", f"Reference: {reference(r.id)}."]
     md = [f"**{r.id} {r.title}**", "", r.summary, "",
           "| | |", "|---|---|",
           f"| Kernel functions | {', '.join(f'`{f}()`' for f in r.kernel_functions)} |",
@@ -120,14 +122,16 @@ def rule_descriptor(r: Rule) -> dict[str, object]:
           f"| Kernel profiles | {profiles} |"]
     if r.versions:
         md += ["", f"*Versions:* {r.versions}"]
-    md += ["", f"Reference: `{RULEBOOK_REF}` {r.id}."]
+    md += ["", f"Reference: `{reference(r.id)}`."]
     tags = ["dma-buf", *(f"party:{p}" for p in r.parties),
             *(f"consequence:{c}" for c in r.consequences)]
+    uri = help_uri(r.id)
     return {
         "id": r.id,
         "name": r.title[:255],
         "shortDescription": {"text": _short(f"{r.id} {r.title}")},
         "fullDescription": {"text": _short(r.summary)},
+        **({"helpUri": uri} if uri else {}),
         "help": {"text": "\n".join(text), "markdown": "\n".join(md)},
         "defaultConfiguration": {"level": level},
         "properties": {"tags": tags[:20], "precision": "very-high",
@@ -429,6 +433,14 @@ def sarif_log(verdicts: Sequence[Verdict], files: Mapping[str, WrittenFiles] | N
     notifications: list[dict[str, object]] = []
     for v in verdicts:
         if not v.status.failing:
+            partial = operations_fired(v) if v.status is Status.HOLDS else None
+            if partial is not None:  # not a plain pass: say what the exploration missed
+                never = v.details.get("never_fired")
+                missed = ", ".join(str(op) for op in never) if isinstance(never, list) else ""
+                note = _notification(v, f"{v.prop} on {v.problem.check}: {status_text(v)} "
+                                     f"by {v.engine}; never fired: {missed}")
+                note["level"] = "warning"
+                notifications.append(note)
             continue
         rule_id = _rule_id(v)
         cex = v.counterexample if v.status is Status.VIOLATED else None

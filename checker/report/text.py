@@ -24,7 +24,9 @@ from checker.report.outcome import (
     Summary,
     display_path,
     groups,
+    operations_fired,
     split_where,
+    status_text,
     tool_version,
 )
 
@@ -53,7 +55,25 @@ def _details(g: Group, files: Mapping[str, WrittenFiles], root: Path | None) -> 
     unknown and unwitnessed verdicts."""
     cexs = g.counterexamples
     if cexs:
-        return [_cex_text(c, files, root) for c in cexs]
+        lines = [_cex_text(c, files, root) for c in cexs]
+        shown = {c.name for c in cexs}
+        for v in g.verdicts:
+            extra = v.details.get("findings")
+            found_at = v.details.get("found_at")
+            times = found_at if isinstance(found_at, dict) else {}
+            if isinstance(extra, dict):  # the engine's other findings, one line each
+                for key, c in extra.items():
+                    if isinstance(c, Counterexample) and c.name not in shown:
+                        shown.add(c.name)
+                        at = times.get(key)
+                        lines.append(_cex_text(c, files, root)
+                                     + (f" (found at {at:.2f}s)" if isinstance(
+                                         at, int | float) else ""))
+            capped = v.details.get("capped") is True or "(--max-findings)" in v.reason
+            note = f"stopped after {len(shown)} findings (--max-findings): more may exist"
+            if capped and note not in lines:
+                lines.append(note)
+        return lines
     lines = []
     for v in g.failing:
         if v.status is Status.UNWITNESSED:
@@ -78,7 +98,9 @@ def summary_text(verdicts: Sequence[Verdict], files: Mapping[str, WrittenFiles] 
     for g in groups(verdicts):
         details = _details(g, files, root)
         depth = "-" if g.depth is None else str(g.depth)
-        rows.append(([g.check, g.prop, g.engine, g.status.value, depth, _seconds(g.seconds),
+        shown = next((status_text(v) for v in g.verdicts if v.status is g.status
+                      and status_text(v) != g.status.value), g.status.value)
+        rows.append(([g.check, g.prop, g.engine, shown, depth, _seconds(g.seconds),
                       details[0]], g.status))
         rows.extend((["", "", "", "", "", "", d], None) for d in details[1:])
     widths = [max([len(h), *(len(r[i]) for r, _ in rows)]) for i, h in enumerate(_HEADER)]
@@ -149,6 +171,8 @@ def verdict_json(v: Verdict, files: Mapping[str, WrittenFiles] | None = None,
         "property": v.prop,
         "engine": v.engine,
         "status": v.status.value,
+        "status_text": status_text(v),
+        "operations_fired": list(operations_fired(v) or ()) or None,
         "depth": v.depth,
         "seconds": round(v.seconds, 3),
         "reason": v.reason,

@@ -89,6 +89,11 @@ def product(**choices: Sequence[Any]) -> list[Params]:
     return out
 
 
+# the exporter callbacks whose failure an action can inject (``fault=exporter``): an exporter
+# may declare only these ``fallible``
+FALLIBLE = ("attach", "begin_cpu_access", "map_dma_buf", "pin", "vmap")
+
+
 def faults(env: Env, callback: str, *core: str) -> list[Params]:
     """The failures an action can inject: none, the core's own (``nomem``, ``intr``...),
     and ``exporter`` when the exporter declares ``callback`` fallible."""

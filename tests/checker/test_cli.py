@@ -184,7 +184,7 @@ def test_an_engine_out_of_budget_exits_3_with_unknown(
     statuses = {v["status"] for v in verdicts}
     assert "unknown" in statuses and "violated" not in statuses
     unknown = [v for v in verdicts if v["status"] == "unknown"]
-    assert all(("time budget" if engine == "hypothesis" else "timeout") in v["reason"]
+    assert all("time budget" in v["reason"] or "timeout" in v["reason"]
                for v in unknown), unknown
 
 
@@ -194,7 +194,11 @@ def test_an_engine_out_of_budget_exits_3_with_unknown(
 @pytest.mark.parametrize("argv, message", [
     (["check", "--engine", "nope"], "invalid choice: 'nope'"),
     (["check", "--jobs", "two"], "invalid int value"),
-    (["check", "--time-budget", "0"], "must be greater than 0"),
+    (["check", "--time-budget", "0"], "must be a finite number greater than 0"),
+    (["check", "--time-budget", "nan"], "must be a finite number greater than 0"),
+    (["check", "--time-budget", "inf"], "must be a finite number greater than 0"),
+    (["check", "--see", "1"], "unrecognized arguments: --see"),
+    (["check", "--jun", "x.xml"], "unrecognized arguments: --jun"),
     (["check", "--seed", "x"], "is not a seed"),
     (["check", "--depth", "0", "ok.dmabuf"], "a depth is at least 1"),
     (["check", "--profile", "v5.4", "ok.dmabuf"], "unknown profile"),
@@ -214,6 +218,23 @@ def test_usage_errors_exit_2_with_a_message(work: Path, capsys: pytest.CaptureFi
     out, err = capsys.readouterr()
     assert message in err, err
     assert "Traceback" not in err + out
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from checker.report.outcome import tool_version
+
+    assert main(["--version"]) == 0
+    out, _ = capsys.readouterr()
+    assert out == f"dmabuf-check {tool_version()}\n"
+    assert re.fullmatch(r"\d+\.\d+\.\d+.*|0\+unknown", tool_version())
+
+
+def test_a_depth_of_zero_in_a_spec_is_an_error_not_the_default(
+        work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    name = spec(work, "zero.dmabuf", PASSING.replace("depth 3", "depth 0"))
+    assert main(["check", name]) == 2
+    _, err = capsys.readouterr()
+    assert "error[E113]: depth 0: a check explores 1 to 1000 steps" in err
 
 
 def test_a_spec_error_exits_2_with_located_diagnostics(

@@ -98,3 +98,41 @@ def test_shipped_specs_by_default() -> None:
 @pytest.mark.parametrize("text", ["expect true\n"])
 def test_a_scenario_of_expectations_only(text: str) -> None:
     assert run("  " + text).passed
+
+
+TWO_BUGS = """scenario two_bugs {
+  exporter system_heap
+  importers static
+  export(b0)
+  attach(b0.a0, importer=static)
+  put(b0) -> ok
+  map(b0.a0, dir=TO_DEVICE) -> -EINVAL
+  put(b0) -> ok
+}
+"""
+
+
+def test_keep_going_runs_every_step_and_shows_every_finding() -> None:
+    from checker.dsl.resolve import load_text
+    from checker.scenario import run_scenario
+
+    (sc,) = load_text(TWO_BUGS, "two.dmabuf").scenarios.values()
+    stopped = run_scenario(sc)
+    assert len(stopped.steps) == 3 and not stopped.passed
+    every = run_scenario(sc, keep_going=True)
+    assert len(every.steps) == 5
+    assert [s.index for s in every.steps if not s.ok] == [2, 3, 4]
+    assert "expected -EINVAL, got -EFAULT" in every.render()
+
+
+def test_core_properties_on_every_step() -> None:
+    from checker.dsl.resolve import load_text
+    from checker.dsl.sources import shipped_names
+    from checker.runs import library
+    from checker.scenario import run_scenario
+
+    (sc,) = load_text(TWO_BUGS, "two.dmabuf").scenarios.values()
+    core = tuple(library((str(shipped_names()["core"]),)).properties.values())
+    result = run_scenario(sc, keep_going=True, also=core)
+    assert "property clean_at_release fails here; the step does not name it" in result.render()
+    assert "clean_at_release" in result.steps[2].failing

@@ -66,7 +66,36 @@ def test_a_user_spec_file_is_imported(tmp_path: Path) -> None:
 ])
 def test_bad_exporter_arguments(arg: str, message: str) -> None:
     with pytest.raises(TargetError, match=message):
-        plan(parse_target(arg), Settings())
+        plan(parse_target(arg), Settings(), allow_python=True)
+
+
+def test_a_python_exporter_needs_allow_python(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "loud_plugin.py").write_text(
+        "import pathlib\npathlib.Path(__file__).with_name('IMPORTED').write_text('x')\n",
+        encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(TargetError, match="run only with --allow-python"):
+        plan(parse_target("loud_plugin:Exporter"), Settings())
+    assert not (tmp_path / "IMPORTED").exists(), "the module was imported without the flag"
+    # the shipped model's mutants are trusted code: no flag needed
+    mutant = plan(parse_target("model.mutants:MUTANTS.double_unmap.exporter"),
+                  Settings(engines=("bmc",)))
+    assert mutant.units
+
+
+def test_a_spec_importing_core_twice_over_is_one_file(tmp_path: Path) -> None:
+    """validate-exporter imports the shipped core; a spec that imports it too (by name,
+    and by a path of its own) loads it once: no E111 duplicates."""
+    core = ROOT / "specs" / "rules" / "core.dmabuf"
+    spec = tmp_path / "mine.dmabuf"
+    spec.write_text(
+        f'import "core"\nimport "{core}"\n'
+        'exporter mine "a heap" {\n  ops map_dma_buf, unmap_dma_buf, release\n}\n',
+        encoding="utf-8")
+    p = plan(parse_target(f"{spec}:mine"), Settings(engines=("bmc",)))
+    assert p.units and "released_exactly_at_zero" in {
+        q.name for pr in p.problems.values() for q in pr.properties}
 
 
 def test_a_file_with_two_exporters_needs_a_name(tmp_path: Path) -> None:

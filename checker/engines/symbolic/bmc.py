@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import z3
 
 from checker.engines.symbolic.encode import (
+    EncodeTimeout,
     Encoding,
     Frame,
     Step,
@@ -165,13 +166,17 @@ def bmc(problem: Problem, depth: int | None = None, timeout_s: float = 60.0,
     if reason is not None:
         return unknown_all(problem, reason, ENGINE)
     try:
-        enc = encode(problem)
+        enc = encode(problem, deadline)
     except NotEncodable as e:
         return unknown_all(problem, str(e), ENGINE)
+    except EncodeTimeout as e:
+        return unknown_all(problem, f"time budget ({timeout_s:g}s) spent encoding the "
+                           f"model: {e}", ENGINE)
     solver = new_solver()
     run = Unrolling(enc, solver)
     search = Search(enc, run, deadline, max_findings,
                     set(enc.pairs) if rules is None else set(rules) & set(enc.pairs))
+    search.start = start
     open_: list[Target] = targets(enc)
     done: dict[str, Verdict] = {}
 
@@ -226,7 +231,9 @@ class Search:
         self.max_findings = max_findings
         self.open_pairs = pairs
         self.findings: dict[tuple[str, str], Counterexample] = {}
+        self.found_at: dict[tuple[str, str], float] = {}  # seconds into the run
         self.first: dict[str, Counterexample] = {}
+        self.start = time.monotonic()
 
     def details(self, t: Target, bounded_to: int) -> dict[str, object]:
         """For ``rules``: the pairs found (each with its trace), those still open, and
@@ -234,6 +241,8 @@ class Search:
         if t.kind != "rules":
             return {}
         return {"findings": {f"{r} {g}": c for (r, g), c in self.findings.items()},
+                "found_at": {f"{r} {g}": round(s, 3) for (r, g), s in self.found_at.items()},
+                "capped": len(self.findings) >= self.max_findings,
                 "open": sorted(f"{r} {g}" for r, g in self.open_pairs),
                 "bounded_to": bounded_to}
 
@@ -265,6 +274,7 @@ class Search:
             for pair in fired:
                 if pair in self.open_pairs:
                     self.open_pairs.discard(pair)
+                    self.found_at[pair] = time.monotonic() - self.start
                     self.findings[pair] = Counterexample(
                         cex.problem, Finding(RULES, *pair), cex.actions, ENGINE)
 

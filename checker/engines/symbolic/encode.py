@@ -19,6 +19,7 @@ relation excludes it, as every other engine stops a trace there.
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -568,6 +569,23 @@ _TEMPLATES: weakref.WeakKeyDictionary[Model, dict[str, Template]] = (
 _TERMS: weakref.WeakKeyDictionary[Model, dict[str, ModelTerms]] = weakref.WeakKeyDictionary()
 
 
+def fresh_context() -> None:
+    """Start Z3 afresh: a new main context, and none of the terms made in the old one.
+    Which of several equally good answers Z3 gives depends on everything made in its
+    context before (term ids, learnt clauses), so an engine run that starts here answers
+    the same whatever the process ran before it (another check, another ``--jobs``
+    layout), and writes the same counterexamples."""
+    z3.z3._main_ctx = None  # z3.main_ctx() makes the next one
+    _NUMS.clear()
+    _TEMPLATES.clear()
+    _TERMS.clear()
+    for hook in _ON_FRESH:
+        hook()
+
+
+_ON_FRESH: list[Callable[[], None]] = []  # other caches of Z3 terms, cleared with them
+
+
 def model_template(model: Model, mode: str) -> Template:
     """The template frames of ``model`` in ``mode`` and the current arithmetic (made once
     per model, mode and arithmetic; ``model_terms`` and ``action_terms`` build on it)."""
@@ -608,15 +626,25 @@ def action_terms(model: Model, mode: str, k: int) -> ActionTerms:
     return out
 
 
-def model_terms(model: Model, mode: str) -> ModelTerms:
-    """The model's actions as Z3 templates in ``mode`` (built once per model and mode)."""
+class EncodeTimeout(Exception):
+    """The deadline passed while the model was being encoded."""
+
+
+def model_terms(model: Model, mode: str, deadline: float | None = None) -> ModelTerms:
+    """The model's actions as Z3 templates in ``mode`` (built once per model and mode);
+    ``EncodeTimeout`` when ``deadline`` (a ``time.monotonic()`` value) passes first."""
     per_mode = _TERMS.setdefault(model, {})
     key = f"{mode}/{ARITH}"
     if key in per_mode:
         return per_mode[key]
     tpl = model_template(model, mode)
     t, t2, conv = tpl.state, tpl.state2, tpl.conv
-    actions = [action_terms(model, mode, k) for k in range(len(model.ground))]
+    actions = []
+    for k in range(len(model.ground)):
+        if deadline is not None and k % 16 == 0 and time.monotonic() > deadline:
+            raise EncodeTimeout(f"the deadline passed after encoding {k} of "
+                                f"{len(model.ground)} actions")
+        actions.append(action_terms(model, mode, k))
     post = Substitution(list(zip(t, t2, strict=True)))
     checks = [(site, conv.boolean(pred), post(conv.boolean(pred)))
               for site, pred, _ in model.checks]
@@ -624,14 +652,15 @@ def model_terms(model: Model, mode: str) -> ModelTerms:
     return out
 
 
-def encode(problem: Problem) -> Encoding:
+def encode(problem: Problem, deadline: float | None = None) -> Encoding:
     """The problem's transition system. Raises ``NotEncodable`` for a model with a Python
-    behaviour (``not_encodable_reason`` says which)."""
+    behaviour (``not_encodable_reason`` says which), ``EncodeTimeout`` when ``deadline``
+    passes while the model's actions are encoded."""
     model = problem.model
     reason = not_encodable_reason(model)
     if reason is not None:
         raise NotEncodable(reason)
-    terms = model_terms(model, problem.mode)
+    terms = model_terms(model, problem.mode, deadline)
 
     def flags(tag: str) -> list[Term]:
         return [z3.Bool(f"{f.name}!{tag}") for p in problem.properties

@@ -56,6 +56,8 @@ from z3.z3 import _to_expr_ref
 
 from checker.engines.symbolic.bmc import Target, Unrolling, check, targets, witness
 from checker.engines.symbolic.encode import (
+    _ON_FRESH,
+    EncodeTimeout,
     Encoding,
     Frame,
     Substitution,
@@ -175,6 +177,7 @@ def _renamed(obj: str, objects: dict[str, str]) -> str:
 
 _SYMMETRIES: weakref.WeakKeyDictionary[Model, dict[str, list[Symmetry]]] = (
     weakref.WeakKeyDictionary())
+_ON_FRESH.append(_SYMMETRIES.clear)
 
 
 def symmetries(model: Model, mode: str, deadline: float | None = None,
@@ -829,9 +832,13 @@ def _prove(problem: Problem, max_k: int, timeout_s: float, strengthen: bool, sam
     if reason is not None:
         return [Verdict(problem, n, Status.UNKNOWN, ENGINE, reason=reason) for n in names]
     try:
-        enc = encode(problem)
+        enc = encode(problem, deadline)
     except NotEncodable as e:
         return [Verdict(problem, n, Status.UNKNOWN, ENGINE, reason=str(e)) for n in names]
+    except EncodeTimeout as e:
+        spent = f"time budget ({timeout_s:g}s) spent encoding the model: {e}"
+        return [Verdict(problem, n, Status.UNKNOWN, ENGINE, reason=spent,
+                        seconds=time.monotonic() - start) for n in names]
     model = enc.model
     goals = [Goal(t, set(enc.pairs) if t.kind == "rules" else set(), z3.Bool(f"assume!{t.name}"))
              for t in targets(enc) if t.kind in ("rules", "always")]

@@ -67,6 +67,10 @@ def test_what_is_a_counterexample(tmp_path: Path) -> None:
     root = tmp_path
     assert is_counterexample(root / "counterexamples" / "a.dmabuf", root)
     assert is_counterexample(root / "x" / "counterexamples" / "y" / "a.dmabuf", root)
+    # an ITF trace is collected only when its scenario is gone (else the pair is one test)
+    (root / "counterexamples").mkdir()
+    (root / "counterexamples" / "a.dmabuf").write_text("")
     assert not is_counterexample(root / "counterexamples" / "a.itf.json", root)
+    assert is_counterexample(root / "counterexamples" / "lone.itf.json", root)
     assert not is_counterexample(root / "tests" / "golden" / "a.dmabuf", root)
     assert not is_counterexample(Path("/elsewhere/specs/counterexamples.dmabuf"), root)

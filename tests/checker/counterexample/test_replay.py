@@ -153,7 +153,7 @@ def test_unreadable_scenarios_are_errors(vmap_leak: WrittenFiles,
 def test_corrupted_bytes_and_missing_files(vmap_leak: WrittenFiles, tmp_path: Path) -> None:
     path = vmap_leak.scenario
     path.write_bytes(b"\xff\xfe" + path.read_bytes())
-    assert "not UTF-8 text (byte 0)" in replay(path).message
+    assert ":1:1: not UTF-8 text (byte 0xff)" in replay(path).message
     gone = replay(tmp_path / "gone.dmabuf")
     assert gone.status is Status.ERROR and "cannot read" in gone.message
 

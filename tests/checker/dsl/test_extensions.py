@@ -58,7 +58,7 @@ def scenario(body: str, head: str = "") -> str:
 def resolve(text: str, tmp_path: Path) -> Library:
     path = tmp_path / "s.dmabuf"
     path.write_text(text)
-    return load([str(path)])
+    return load([str(path)], allow_python=True)
 
 
 def errors(text: str, tmp_path: Path) -> list[str]:

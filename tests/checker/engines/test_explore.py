@@ -145,3 +145,28 @@ def test_only_unseeded_runs_use_the_example_database(tmp_path: Path) -> None:
     assert seeded.database is None and Phase.shrink not in seeded.phases
     result = explorer.run(ExploreSettings(seed=None, database=db, max_examples=200))
     assert [c.finding.tag for c in result.counterexamples] == ["put-without-reference"]
+
+
+def test_a_pass_that_missed_operations_says_so(tmp_path: Path) -> None:
+    """An explorer verdict that holds without firing every operation is not a plain pass:
+    the reports say how many of the model's operations fired."""
+    import io
+    import json
+
+    from checker.cli import main
+
+    spec = tmp_path / "few.dmabuf"
+    spec.write_text('import "core"\ncheck few { exporter system_heap importers static '
+                    "scope 1x1 depth 2 engines hypothesis properties rules }\n",
+                    encoding="utf-8")
+    out = io.StringIO()
+    code = main(["check", "--no-write", "--jobs", "1", "--examples", "3", "--format", "json",
+                 str(spec)], stdout=out, stderr=io.StringIO())
+    assert code == 0
+    (v,) = json.loads(out.getvalue())["verdicts"]
+    n, m = v["operations_fired"]
+    assert 0 < n < m and v["status_text"] == f"holds ({n} of {m} operations fired)"
+    text = io.StringIO()
+    main(["check", "--no-write", "--jobs", "1", "--examples", "3", str(spec)], stdout=text,
+         stderr=io.StringIO())
+    assert f"holds ({n} of {m} operations fired)" in text.getvalue()

@@ -21,6 +21,7 @@ from checker.counterexample.write import WrittenFiles, write
 from checker.dsl.resolve import load
 from checker.problem import RULES, Counterexample, Finding, Problem, Status, Verdict, problems
 from checker.report.outcome import tool_version, written
+from checker.rulebook import checkout_doc
 from model.action import Action
 from model.mutants import MUTANTS
 
@@ -45,6 +46,9 @@ def normalise(text: str, root: Path | None = None) -> str:
     temporary root as ``<root>`` where a text the reports embed names a file absolutely
     (the property's declaration in a rendered trace)."""
     text = text.replace(f'"{tool_version()}"', '"<version>"')
+    doc = checkout_doc()
+    if doc is not None:  # SARIF's helpUri: the rulebook of this checkout
+        text = text.replace(doc.as_uri(), "<rulebook>")
     return text if root is None else text.replace(str(root), "<root>")
 
 
@@ -61,6 +65,7 @@ def _cex(problem: Problem, finding: Finding, actions: tuple[str, ...], engine: s
 
 
 def make_run(root: Path) -> Run:
+    (root / ".git").mkdir(exist_ok=True)  # a checkout: its specs import each other
     for rel in (GATE, CORE):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(REPO / rel, root / rel)

@@ -82,7 +82,8 @@ def test_json_keys_in_a_fixed_order_without_a_clock(gate_run: Any) -> None:
     assert report["summary"] == {"total": 10, "violated": 4, "holds": 1, "proved": 1,
                                  "witnessed": 1, "unwitnessed": 1, "unknown": 2}
     first = report["verdicts"][0]
-    assert list(first) == ["check", "property", "engine", "status", "depth", "seconds",
+    assert list(first) == ["check", "property", "engine", "status", "status_text",
+                           "operations_fired", "depth", "seconds",
                            "reason", "exporter", "importers", "profile", "scope", "mode",
                            "where", "counterexample"]
     assert first["counterexample"]["scenario"] == (
@@ -92,3 +93,22 @@ def test_json_keys_in_a_fixed_order_without_a_clock(gate_run: Any) -> None:
     text = json_text(gate_run.verdicts, gate_run.files, root=gate_run.root)
     assert json.loads(text) == json.loads(json.dumps(report))
     assert str(gate_run.root) not in text
+
+
+def test_every_bmc_finding_has_a_line_and_a_capped_run_says_so(tmp_path: Path) -> None:
+    import io
+
+    from checker.cli import main
+
+    spec = tmp_path / "many.dmabuf"
+    spec.write_text('import "core"\ncheck m { exporter system_heap mode misuse scope 1x1 '
+                    "depth 2 engines bmc properties rules }\n", encoding="utf-8")
+    out = io.StringIO()
+    code = main(["check", "--no-write", "--jobs", "1", "--max-findings", "4", str(spec)],
+                stdout=out, stderr=io.StringIO())
+    text = out.getvalue()
+    assert code == 1
+    table = text[text.index("check  property"):]
+    assert table.count(" in 2 steps (not written)") == 4, table
+    assert table.count("(found at ") == 3
+    assert "stopped after 4 findings (--max-findings): more may exist" in table

@@ -161,7 +161,8 @@ def test_unknown_is_never_reported_as_holds() -> None:
     for v in verdicts:
         if v.status is not Status.WITNESSED:  # a witness found in time is still one
             assert v.status is Status.UNKNOWN, str(v)
-            assert "timeout" in v.reason
+            # a solver timeout, or the deadline passing while the model is encoded
+            assert "timeout" in v.reason or "spent encoding" in v.reason, v.reason
 
 
 class _Counting(PythonExporter):

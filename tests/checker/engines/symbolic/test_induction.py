@@ -231,7 +231,8 @@ def test_unknown_is_never_reported_as_holds() -> None:
     verdicts = prove(Problem("tiny", model, "contract", properties=always(model)),
                      timeout_s=0.01)
     assert verdicts and all(v.status is Status.UNKNOWN for v in verdicts)
-    assert all("timeout" in v.reason for v in verdicts)
+    # a solver timeout, or the deadline passing while the model is encoded
+    assert all("timeout" in v.reason or "spent encoding" in v.reason for v in verdicts)
 
 
 class _Py(PythonExporter):
