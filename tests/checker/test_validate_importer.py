@@ -71,8 +71,10 @@ def test_a_driver_bug_gets_its_violated_row_with_the_shortest_trace() -> None:
         assert [r.item for r in violated] == ["R32"], p.exporter
         cex = violated[0].counterexample
         assert cex is not None and str(cex.finding) == "R32 leaks-reference"
-        assert [str(a) for a in cex.actions] == [
-            "export(b0)", "fd(b0)", "import(b0.a0, fault=attach__nomem)"]
+        # the attach fails: for want of memory, or in the exporter's ops->attach
+        assert [str(a) for a in cex.actions][:2] == ["export(b0)", "fd(b0)"]
+        assert len(cex.actions) == 3
+        assert str(cex.actions[2]).startswith("import(b0.a0, fault=attach__")
     md = certificate_markdown(cert)
     assert md.startswith("# Importer certificate: ") and "## v6.16+ with ttm" in md
     assert "so a violation below is the importer's" in md
