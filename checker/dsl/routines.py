@@ -47,7 +47,6 @@ TARGETS = {BUFFER: "buffer", ATTACHMENT: "attachment"}
 # parameters a routine never writes: the model picks them (the failure injected, the
 # importer making the call, the sg_table an unmap names)
 IMPLICIT = ("fault", "importer", "slot")
-OPTIONAL = {"vunmap": ("map",), "vunmap_unlocked": ("map",)}
 ATTACHING = ("attach", "dynamic_attach")
 SLOT_CALLS = ("unmap", "unmap_unlocked", "access", "read_pages")
 EXPORTER_ONLY = ("export",)
@@ -159,10 +158,6 @@ class _RoutineChecker(_Checker):
             self.error("E132", e.span, "'att' is not defined in a routine on a buffer",
                        "write routine NAME(att) to run on an attachment slot")
             return "?"
-        if write and len(parts) == 2 and head == "buf" and self.owner.kind == "exporter" \
-                and parts[1] in self.owner.buffer_fields:
-            f = self.owner.buffer_fields[parts[1]]
-            return BOOL if f.is_bool else INT
         known = [*self.locals, *ERRNOS, *DIRECTIONS]
         if len(parts) == 1 and head not in ERRNOS and head not in DIRECTIONS:
             if write:
@@ -220,9 +215,6 @@ class _RoutineChecker(_Checker):
             else:
                 self.stmts([st], env)
 
-    def is_effect(self, name: str) -> bool:
-        return name in callable_ops() or name in self.owner.routines or name == "free"
-
     def effect(self, name: str, args: tuple[ast.Expr, ...],
                kwargs: tuple[tuple[str, ast.Expr], ...], span: ast.Span, env: Scope_) -> None:
         if name == "free":
@@ -256,7 +248,7 @@ class _RoutineChecker(_Checker):
             self.error("E131", span, f"{name}() takes one object ({target}) and keyword "
                        f"parameters, got {len(args)} positional argument(s)",
                        f"write {name}({target}"
-                       + "".join(f", {k}=..." for k in params if k not in OPTIONAL.get(name, ()))
+                       + "".join(f", {k}=..." for k in params if k not in DEFAULTS)
                        + ")")
         elif name in ATTACHING:
             self.attaching(name, args[0], span)
@@ -288,7 +280,7 @@ class _RoutineChecker(_Checker):
                            f"{name}()" + did_you_mean(text, params[k]),
                            "values: " + ", ".join(params[k]))
         for k in params:
-            if k not in given and k not in OPTIONAL.get(name, ()):
+            if k not in given and k not in DEFAULTS:
                 self.error("E131", span, f"{name}() needs {k}=", "values: "
                            + ", ".join(params[k]))
 
@@ -497,8 +489,9 @@ class _RoutineLower(_Lower):
             return ret
         site = self.sites.get(id(span), name)
         params: dict[str, Any] = {k: _text(v) for k, v in kwargs}
-        for k in OPTIONAL.get(name, ()):
-            params.setdefault(k, DEFAULTS[k])
+        for k in callable_ops()[name][1]:
+            if k in DEFAULTS:  # a parameter at its default is not written (map=cached)
+                params.setdefault(k, DEFAULTS[k])
         where = str(span)
         if name in ATTACHING:
             assert f.att is not None
