@@ -370,6 +370,16 @@ def certify_profile(profile: str, exporter: str, verdicts: Sequence[Verdict],
     return ProfileCertificate(profile, True, tuple(rows), prop_rows, exporter=counterpart)
 
 
+def _not_certified(subject: str, profile: str, declared: Sequence[str],
+                   requested: Sequence[str] | None) -> str:
+    """Why ``profile`` has no rows (it is not declared, or not asked for); empty if it has."""
+    if profile not in declared:
+        return f"{subject} does not declare this profile (it declares {', '.join(declared)})"
+    if requested is not None and profile not in requested:
+        return f"not checked in this run (--profile {' --profile '.join(requested)})"
+    return ""
+
+
 def certify(exporter: str, summary: str, modelled_on: str, importers: Sequence[str],
             declared: Sequence[str], settings: Mapping[str, str],
             verdicts: Sequence[Verdict], requested: Sequence[str] | None = None
@@ -379,13 +389,9 @@ def certify(exporter: str, summary: str, modelled_on: str, importers: Sequence[s
     problems under them."""
     out = []
     for p in PROFILE_NAMES:
-        if p not in declared:
-            out.append(ProfileCertificate(p, False, why=f"{exporter} does not declare this "
-                                          f"profile (it declares {', '.join(declared)})"))
-            continue
-        if requested is not None and p not in requested:
-            out.append(ProfileCertificate(p, False, why="not checked in this run (--profile "
-                                          f"{' --profile '.join(requested)})"))
+        why = _not_certified(exporter, p, declared, requested)
+        if why:
+            out.append(ProfileCertificate(p, False, why=why))
             continue
         mine = [v for v in verdicts if v.problem.model.profile.name == p]
         out.append(certify_profile(p, exporter, mine))
@@ -401,10 +407,8 @@ def certify_importer(importer: str, summary: str, modelled_on: str,
     (each exporter keeps its obligations; the rows are the importer's)."""
     out = []
     for p in PROFILE_NAMES:
-        if p not in declared or (requested is not None and p not in requested):
-            why = (f"{importer} does not declare this profile (it declares "
-                   f"{', '.join(declared)})" if p not in declared else
-                   f"not checked in this run (--profile {' --profile '.join(requested or ())})")
+        why = _not_certified(importer, p, declared, requested)
+        if why:
             out.append(ProfileCertificate(p, False, why=why))
             continue
         for x in exporters:
