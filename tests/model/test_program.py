@@ -13,6 +13,7 @@ from functools import cache
 
 import pytest
 
+from checker.dsl.library import shipped_importers
 from model import EXPORTERS, PROFILES, Model
 from model.expr import Const, Expr, evaluate
 from model.machine import State
@@ -71,6 +72,30 @@ def test_compiled_step_agrees_with_symbolic(exporter: str, profile: str) -> None
             assert step_sites[: len(sites)] == [site.tag for site in sites], str(action)
             checked += 1
     assert checked >= 200
+
+
+@pytest.mark.no_cover  # runs the model at length: untraced (see tests/conftest.py)
+@pytest.mark.parametrize(("importer", "exporter"), [
+    ("gem_prime_import", "system_heap"), ("amdgpu_import", "ttm"),
+    ("rdma_umem", "ttm"), ("vb2_dma_contig", "udmabuf")])
+def test_driver_routines_agree_with_symbolic(importer: str, exporter: str) -> None:
+    """The same on models whose importer is driver code (routines, importer objects,
+    suspended frames)."""
+    driver = next(i for i in shipped_importers("drivers") if i.name == importer)
+    m = Model(EXPORTERS[exporter], (driver,), "v6.16+", "1x2")
+    rng = random.Random(5)
+    driver_steps = 0
+    for s in reachable(m, seed=2, count=50):
+        enabled = m.enabled(s, "misuse")
+        for action in rng.sample(enabled, k=min(5, len(enabled))):
+            k = m.index(action)
+            out = m.step(s, action)
+            nxt, ret, sites = concrete_by_symbolic(m, k, s)
+            assert out.state.values == nxt, f"{action}: next states differ"
+            assert out.errno == ret, f"{action}: return values differ"
+            assert [v.tag for v in out.violations][: len(sites)] == [x.tag for x in sites]
+            driver_steps += m.ground[k].spec.actor == "driver"
+    assert driver_steps >= 10
 
 
 @pytest.mark.parametrize("exporter", ["ttm", "udmabuf"])

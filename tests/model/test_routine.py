@@ -1,19 +1,15 @@
-"""Driver routines in the model: ownership, leak checks, objects, yields, and that their
-programs mean the same concretely and symbolically."""
+"""Driver routines in the model: ownership, leak checks, objects and yields (that their
+programs mean the same concretely and symbolically is in test_program.py)."""
 
 from __future__ import annotations
 
-import random
 from functools import cache
 
 import pytest
 
 from checker.dsl.library import shipped_exporters, shipped_importers
 from model import EXPORTERS, Action, Model
-from model.expr import Const, Expr
 from model.importers import STATIC
-from model.machine import State
-from model.program import symbolic
 from model.routine import RoutineError
 from model.violation import Party
 
@@ -29,45 +25,6 @@ def model(importer: str, exporter: str = "system_heap", scope: str = "1x2",
 
 def run(m: Model, *steps: str, mode: str = "contract") -> list[tuple[int, list[str]]]:
     return [(o.errno, [v.tag for v in o.violations]) for o in m.run(steps, mode=mode)]
-
-
-def walk_states(m: Model, seed: int, count: int) -> list[State]:
-    rng = random.Random(seed)
-    out, s = [], m.initial()
-    while len(out) < count:
-        enabled = m.enabled(s, "misuse")
-        if not enabled or rng.random() < 0.05:
-            s = m.initial()
-            continue
-        s = m.step(s, rng.choice(enabled)).state
-        out.append(s)
-    return out
-
-
-@pytest.mark.no_cover  # runs the model at length: untraced (see tests/conftest.py)
-@pytest.mark.parametrize(("importer", "exporter"), [
-    ("gem_prime_import", "system_heap"), ("amdgpu_import", "ttm"),
-    ("rdma_umem", "ttm"), ("vb2_dma_contig", "udmabuf")])
-def test_routine_steps_agree_with_their_symbolic_meaning(importer: str, exporter: str) -> None:
-    m = model(importer, exporter)
-    rng = random.Random(5)
-    driver_steps = 0
-    for s in walk_states(m, seed=2, count=50):
-        enabled = m.enabled(s, "misuse")
-        for action in rng.sample(enabled, k=min(5, len(enabled))):
-            k = m.index(action)
-            g = m.ground[k]
-            env: list[Expr] = [Const(v) for v in s.values] + [Const(0)] * g.nlocals
-            eff = symbolic(g.program, env)
-            values = [e.value for e in eff.next if isinstance(e, Const)]
-            assert len(values) == len(eff.next), f"{action}: not folded to constants"
-            out = m.step(s, action)
-            assert out.state.values == tuple(values[: m.layout.size]), str(action)
-            assert out.errno == values[g.ret], str(action)
-            fired = [f.site.tag for f in eff.fired if isinstance(f.cond, Const) and f.cond.value]
-            assert [v.tag for v in out.violations][: len(fired)] == fired, str(action)
-            driver_steps += g.spec.actor == "driver"
-    assert driver_steps >= 10
 
 
 def test_the_reference_import_and_destroy_leave_nothing_behind() -> None:
