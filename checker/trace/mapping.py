@@ -48,6 +48,7 @@ class Slice:
     steps: list[Step] = field(default_factory=list)
     attachments: int = 0
     exported: bool = False  # the trace shows its export
+    site: str = ""  # the function that called dma_buf_export (kretprobes show it)
 
 
 @dataclass
@@ -169,13 +170,17 @@ class _Mapper:
         count = integer(ev, "count", self.path) if "count" in ev.fields else None
         if name == "export":
             assert result is not None
+            s: Slice
             if errno:
                 s = Slice(f"failed export at line {ret_ev.line}", exported=True)
                 self.slices.append(s)
                 s.steps.append(Step("export", ret_ev, errno=errno))
             else:
-                self.new(("ptr", result), exported=True).steps.append(
-                    Step("export", ret_ev, errno=0))
+                s = self.new(("ptr", result), exported=True)
+                s.steps.append(Step("export", ret_ev, errno=0))
+                if "file" in ret_ev.fields:
+                    self.files[integer(ret_ev, "file", self.path)] = ("ptr", result)
+            s.site = ret_ev.site.split("+")[0].split(" ")[0]
             return
         if name == "get":
             assert result is not None

@@ -50,6 +50,7 @@ class Probe:
     args: tuple[tuple[str, str], ...]  # (field, fetch) at entry; {count} {pgoff} filled in
     ret: str = ""  # the return value's type ("x64" a pointer, "s32" an int); "" void
     since: str = ""  # the first kernel that has it ("" all)
+    ret_args: tuple[tuple[str, str], ...] = ()  # fetched at return, after ret
 
     @property
     def event(self) -> str:
@@ -69,7 +70,8 @@ IOCTL_SYNC = 0x40086200  # DMA_BUF_IOCTL_SYNC, struct dma_buf_sync { __u64 flags
 IOCTL_EXPORT_SYNC_FILE = 0xC0086202  # struct dma_buf_export_sync_file { __u32 flags; ... }
 ATT = ("att", "$arg1:x64")
 PROBES: tuple[Probe, ...] = (
-    Probe("dma_buf_export", (), ret="x64"),
+    Probe("dma_buf_export", (), ret="x64",
+          ret_args=(("file", f"+{DMABUF_FILE}($retval):x64"),)),
     Probe("dma_buf_fd", BUF, ret="s32"),
     Probe("dma_buf_get", (("fd", "$arg1:s32"),), ret="x64"),
     Probe("dma_buf_put", BUF),
@@ -127,6 +129,7 @@ def definitions(layout: Layout) -> list[str]:
                          for name, f in p.args)
         out.append(f"p:{GROUP}/{p.event} {p.function} {fetch}".rstrip())
         ret = f" ret=$retval:{p.ret}" if p.ret else ""  # void: the return closes the call
+        ret += "".join(f" {name}={f}" for name, f in p.ret_args)
         out.append(f"r:{GROUP}/{p.ret_event} {p.function}{ret}")
     return out
 

@@ -47,6 +47,13 @@ OTHER_FAULT = {"attach": "exporter", "dynamic_attach": "exporter",
                "begin_cpu_access": "exporter"}
 # the model's references of a buffer, in the order inferred drops take them
 DROPS = (("fds", "close"), ("vmas", "munmap"), ("kref", "put"))
+# the exporter of a buffer, by the kernel function that exported it (the caller a
+# dma_buf_export kretprobe shows); others replay with the --exporter given
+EXPORT_SITES = {"drm_gem_dmabuf_export": "gem_prime", "drm_gem_prime_export": "gem_prime",
+                "udmabuf_create": "udmabuf", "system_heap_allocate": "system_heap",
+                "ttm_prime_handle_to_fd": "ttm"}
+# calls a process makes through an fd of the buffer: one is open
+THROUGH_FD = frozenset({"sync", "export_sync_file", "mmap"})
 # counters that a long trace may take far: the bounds of a replay's scope
 SCOPE = {"refs": 32, "fds": 32, "vmas": 16, "pins": 8, "vmaps": 8, "cpu": 8}
 
@@ -173,6 +180,11 @@ def _plan(m: Model, sl: Slice) -> tuple[list[_Planned], list[Finding]]:
                         break
         if st.release:
             continue
+        if (st.op in THROUGH_FD and m.value(state, "b0.fds") == 0
+                and m.value(state, "b0.kref") > 0):
+            # the process calls through an fd the trace did not see installed (an
+            # fd_install outside dma_buf_fd): the reference it holds is that fd
+            apply(_Planned(Action.make("fd", "b0"), st.event, None, True))
         act = _action(m, st)
         if not _known(m, act):
             notes.append(Finding("impossible", st.event.line, st.event.timestamp, sl.name,
@@ -204,7 +216,7 @@ def replay(mapped: Mapped, path: str, profile: str, exporter: str, report: Repor
             continue
         size = next((st.size for st in sl.steps if st.size), 0)
         pages = min(MAX_COUNTER, max(1, -(-size // PAGE))) if size else 2
-        m = model_for(exporter, profile, sl.attachments, pages)
+        m = model_for(EXPORT_SITES.get(sl.site, exporter), profile, sl.attachments, pages)
         plan, notes = _plan(m, sl)
         report.findings += notes
         report.buffers += 1
