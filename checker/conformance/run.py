@@ -9,10 +9,10 @@ from typing import Any
 from checker.conformance import guest
 from checker.conformance.cases import (
     AGREE,
-    Case,
     DISAGREE,
     NOT_MODELLED_VERDICT,
     NOT_RUN,
+    Case,
     Verdict,
     compare,
     default_cases,

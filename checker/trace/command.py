@@ -22,10 +22,10 @@ Print = Callable[[str], None]
 
 
 def add_parser(sub: argparse._SubParsersAction[Any]) -> argparse.ArgumentParser:
-    t = sub.add_parser("trace", help="check a recorded kernel trace against the model",
-                       description="Kernel traces: record the dma-buf calls of a running "
-                       "kernel (kprobes, or the dma_buf tracepoints of 7.x) and replay them "
-                       "on the model.")
+    t: argparse.ArgumentParser = sub.add_parser(
+        "trace", help="check a recorded kernel trace against the model",
+        description="Kernel traces: record the dma-buf calls of a running kernel (kprobes, "
+        "or the dma_buf tracepoints of 7.x) and replay them on the model.")
     tsub = t.add_subparsers(dest="trace_command", metavar="SUBCOMMAND", required=True)
     c = tsub.add_parser(
         "check", help="replay a recorded ftrace text trace on the model",

@@ -234,10 +234,10 @@ class _Mapper:
             hit = self.slot(ev, "att")
             if hit:
                 op = "unmap" + name.removeprefix("unmap_attachment")
-                slot = self.unmapped(integer(ev, "att", self.path),
-                                     integer(ev, "sgt", self.path))
+                which = self.unmapped(integer(ev, "att", self.path),
+                                      integer(ev, "sgt", self.path))
                 hit[0].steps.append(Step(op, ev, att=hit[1], errno=errno,
-                                         params={"dir": self.direction(ev), "slot": slot}))
+                                         params={"dir": self.direction(ev), "slot": which}))
             return
         if name == "mmap_internal":
             key = self.files.get(integer(ev, "file", self.path))
@@ -251,15 +251,15 @@ class _Mapper:
             return
         if name == "ioctl":
             cmd = integer(ev, "cmd", self.path)
-            op = {IOCTL_SYNC: "sync", IOCTL_EXPORT_SYNC_FILE: "export_sync_file"}.get(cmd)
+            ioctl = {IOCTL_SYNC: "sync", IOCTL_EXPORT_SYNC_FILE: "export_sync_file"}.get(cmd)
             key = self.files.get(integer(ev, "file", self.path))
-            if op is None:
+            if ioctl is None:
                 self.skip("a dma-buf ioctl other than SYNC and EXPORT_SYNC_FILE")
             elif key is None or key not in self.live:
                 self.skip("an ioctl on a file the trace never tied to a buffer")
             else:
                 self.live[key].steps.append(Step(
-                    op, ev, errno=errno, count=count,
+                    ioctl, ev, errno=errno, count=count,
                     params={"flags": integer(ev, "flags", self.path)}))
             return
         if name == "file_release":

@@ -154,35 +154,44 @@ def bpftrace(layout: Layout) -> str:
     hdr = '"%s-%d [%03d] ..... %lu.%06lu: '
     tail = 'comm, pid, cpu, nsecs / 1000000000, (nsecs / 1000) % 1000000'
     for p in PROBES:
-        fmt, vals = [], []
-        for k, (name, fetch) in enumerate(p.args):
-            expr = _bpf_expr(fetch.format(count=layout.count, pgoff=layout.pgoff), k)
-            fmt.append(f"{name}=" + ("%d" if fetch.endswith((":s32", ":s64", ":u64"))
-                                       else "0x%lx"))
-            vals.append(expr)
-        args = "".join(", " + v for v in vals)
+        fmt, vals = _bpf_fields(p.args, layout)
         out.append(f"kprobe:{p.function} {{ printf({hdr}{p.event}: ({p.function}) "
-                   f"{' '.join(fmt)}\\n\", {tail}{args}); }}")
-        if p.ret:
-            rfmt = "0x%lx" if p.ret == "x64" else "%d"
-            value = "(int32)retval" if p.ret == "s32" else "retval"
-            out.append(f"kretprobe:{p.function} {{ printf({hdr}{p.ret_event}: "
-                       f"(<- {p.function}) ret={rfmt}\\n\", {tail}, {value}); }}")
-        else:
-            out.append(f"kretprobe:{p.function} {{ printf({hdr}{p.ret_event}: "
-                       f"(<- {p.function})\\n\", {tail}); }}")
+                   f"{fmt}\\n\", {tail}{vals}); }}")
+        ret = (("ret", f"$retval:{p.ret}"),) if p.ret else ()
+        fmt, vals = _bpf_fields((*ret, *p.ret_args), layout)
+        out.append(f"kretprobe:{p.function} {{ printf({hdr}{p.ret_event}: "
+                   f"(<- {p.function}) {fmt}\\n\", {tail}{vals}); }}")
     return "\n".join(out) + "\n"
 
 
-def _bpf_expr(fetch: str, _k: int) -> str:
-    """A kprobe fetch (``$argN``, ``+OFF(EXPR)``) as a bpftrace expression."""
-    fetch = fetch.split(":")[0]
+def _bpf_fields(args: tuple[tuple[str, str], ...], layout: Layout) -> tuple[str, str]:
+    """The printf format and arguments of some fetches."""
+    fmt, vals = [], []
+    for name, fetch in args:
+        fetch = fetch.format(count=layout.count, pgoff=layout.pgoff)
+        signed = fetch.endswith((":s32", ":s64"))
+        fmt.append(f"{name}=" + ("%ld" if signed else "%lu" if fetch.endswith(":u64")
+                                  else "%u" if fetch.endswith(":u32") else "0x%lx"))
+        expr = _bpf_expr(fetch)
+        vals.append(f"(int32){expr}" if fetch.endswith(":s32") else expr)
+    return " ".join(fmt), "".join(", " + v for v in vals)
+
+
+def _bpf_expr(fetch: str) -> str:
+    """A kprobe fetch (``$argN``, ``$retval``, ``+OFF(EXPR)``, ``+uOFF(EXPR)`` for user
+    memory) as a bpftrace expression."""
+    fetch, _, kind = fetch.partition(":")
+    if fetch == "$retval":
+        return "retval"
     m = re.fullmatch(r"\$arg(\d+)", fetch)
     if m:
         return f"arg{int(m.group(1)) - 1}"
-    m = re.fullmatch(r"\+(\d+)\((.*)\)", fetch)
-    assert m, fetch
-    return f"*(uint64 *)({_bpf_expr(m.group(2), _k)} + {m.group(1)})"
+    m = re.fullmatch(r"\+(u?)(\d+)\((.*)\)", fetch)
+    if not m:
+        raise ValueError(f"no bpftrace form for the fetch {fetch!r}")
+    width = "uint32" if kind in ("u32", "s32") else "uint64"
+    addr = f"{_bpf_expr(m.group(3))} + {m.group(2)}"
+    return f"*(({width} *)uptr({addr}))" if m.group(1) else f"*(({width} *)({addr}))"
 
 
 # The dma_buf tracepoints of 7.x (include/trace/events/dma_buf.h): a buffer is named by

@@ -53,7 +53,7 @@ EXPORT_SITES = {"drm_gem_dmabuf_export": "gem_prime", "drm_gem_prime_export": "g
                 "udmabuf_create": "udmabuf", "system_heap_allocate": "system_heap",
                 "ttm_prime_handle_to_fd": "ttm"}
 # calls a process makes through an fd of the buffer: one is open
-THROUGH_FD = frozenset({"sync", "export_sync_file", "mmap"})
+THROUGH_FD = frozenset({"get", "sync", "export_sync_file", "mmap"})
 # counters that a long trace may take far: the bounds of a replay's scope
 SCOPE = {"refs": 32, "fds": 32, "vmas": 16, "pins": 8, "vmaps": 8, "cpu": 8}
 
@@ -236,8 +236,8 @@ def replay(mapped: Mapped, path: str, profile: str, exporter: str, report: Repor
                 refused = (v.severity is Severity.ERRNO and p.errno is not None
                            and p.errno != 0 and p.errno == r.errno)
                 report.findings.append(Finding(
-                    "refused" if refused else "violation", p.event.line, ts, sl.name, what, v.message, v.rule, v.tag,
-                    str(v.severity), str(v.party)))
+                    "refused" if refused else "violation", p.event.line, ts, sl.name, what,
+                    v.message, v.rule, v.tag, v.severity.value, v.party.value))
             for problem in r.problems:
                 if problem.startswith("unexpected violation"):
                     continue  # reported above, with its rule
