@@ -921,7 +921,7 @@ def cmd_trace(args: argparse.Namespace, o: Out) -> int:
 
     if args.trace_command == "probes":
         return command.print_probes(args.layout, args.tracefs, args.bpftrace, o.print,
-                                    o.error)
+                                    o.error, args.remove)
     return command.check(args.file, args.profile, args.exporter, args.format, o.print,
                          o.error)
 

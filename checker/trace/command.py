@@ -54,6 +54,8 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> argparse.ArgumentParser:
     p.add_argument("--tracefs", default="/sys/kernel/tracing", metavar="DIR",
                    help="where tracefs is mounted (default /sys/kernel/tracing)")
     p.add_argument("--bpftrace", action="store_true", help="print a bpftrace script")
+    p.add_argument("--remove", action="store_true",
+                   help="print the script that disables and removes the probes")
     return t
 
 
@@ -113,12 +115,16 @@ def render(r: Report) -> list[str]:
     return out
 
 
-def print_probes(layout: str, tracefs: str, bpf: bool, say: Print, err: Print) -> int:
+def print_probes(layout: str, tracefs: str, bpf: bool, say: Print, err: Print,
+                 remove: bool = False) -> int:
     try:
         lay = probes.parse_layout(layout)
     except ValueError as e:
         err(f"--layout: {e}")
         return EXIT_ERROR
+    if remove:
+        say("#!/bin/sh\n# dmabuf-check trace probes --remove\n" + probes.remove(tracefs).rstrip())
+        return EXIT_CLEAN
     text = probes.bpftrace(lay) if bpf else (
         "#!/bin/sh\n# dmabuf-check trace probes: install and enable the dma-buf kprobes "
         f"(layout {lay.name}: f_count at {lay.count}, vm_pgoff at {lay.pgoff})\n"

@@ -145,6 +145,16 @@ def shell(layout: Layout, tracefs: str = "/sys/kernel/tracing") -> str:
     return "\n".join(lines) + "\n"
 
 
+def remove(tracefs: str = "/sys/kernel/tracing") -> str:
+    """A POSIX shell script that disables and removes the probes ``shell`` installed (and
+    no other kprobe event)."""
+    lines = [f"T={tracefs}", f"echo 0 > $T/events/{GROUP}/enable"]
+    for p in PROBES:
+        for event in (p.event, p.ret_event):
+            lines.append(f"echo '-:{GROUP}/{event}' >> $T/kprobe_events 2>/dev/null")
+    return "\n".join(lines) + "\n"
+
+
 def bpftrace(layout: Layout) -> str:
     """A bpftrace script that prints the same events in the same text form (one line per
     event, with a timestamp, the task and pid, as ftrace does)."""

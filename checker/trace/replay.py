@@ -11,7 +11,9 @@ References the probes cannot see (an inlined ``get_dma_buf``, a ``dup``, ``close
 count that each kprobe records: before a call, the model's refcount of the buffer is
 brought to the kernel's count with ``get_dma_buf`` when the kernel holds more, and with
 ``close``, ``munmap`` then ``put`` when it holds fewer. At ``dma_buf_file_release`` the
-kernel's count is 0. These steps are marked as inferred in the report.
+kernel's count is 0. The locked variants (``dma_buf_map_attachment``, ``dma_buf_pin``
+...) are replayed with the buffer's resv held (``UNDER_RESV``): the lock is not traced.
+These steps are marked as inferred in the report.
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ EXPORT_SITES = {"drm_gem_dmabuf_export": "gem_prime", "drm_gem_prime_export": "g
                 "ttm_prime_handle_to_fd": "ttm"}
 # calls a process makes through an fd of the buffer: one is open
 THROUGH_FD = frozenset({"get", "sync", "export_sync_file", "mmap"})
+# the locked variants: called with the buffer's dma_resv held, which kprobes cannot see
+# (dma_resv_lock is an inline ww_mutex call); the replay holds it around them
+UNDER_RESV = frozenset({"map", "unmap", "pin", "unpin", "vmap", "vunmap", "move"})
 # counters that a long trace may take far: the bounds of a replay's scope
 SCOPE = {"refs": 32, "fds": 32, "vmas": 16, "pins": 8, "vmaps": 8, "cpu": 8}
 
@@ -115,7 +120,7 @@ def model_for(exporter: str, profile: str, attachments: int, pages: int) -> Mode
 
 
 @dataclass
-class _Planned:
+class Planned:
     action: Action
     event: Event
     errno: int | None
@@ -146,14 +151,14 @@ def _refs(m: Model, state: State) -> int:
     return int(evaluate(m.layout.buffers[0].refcount, state.values))
 
 
-def _plan(m: Model, sl: Slice) -> tuple[list[_Planned], list[Finding]]:
+def plan_slice(m: Model, sl: Slice) -> tuple[list[Planned], list[Finding]]:
     """The slice's steps as model actions, with the reference steps the recorded counts
     imply, found by running the model (the scenario runner then judges them)."""
     state = m.initial()
-    plan: list[_Planned] = []
+    plan: list[Planned] = []
     notes: list[Finding] = []
 
-    def apply(p: _Planned) -> None:
+    def apply(p: Planned) -> None:
         nonlocal state
         plan.append(p)
         if m.is_enabled(state, p.action, "misuse"):
@@ -168,13 +173,13 @@ def _plan(m: Model, sl: Slice) -> tuple[list[_Planned], list[Finding]]:
                 # holder duplicated (an inlined get_dma_buf)
                 fd_only = m.value(state, "b0.kref") == 0 and m.value(state, "b0.fds") > 0
                 for op in ("get", "fd") if fd_only else ("get_dma_buf",):
-                    apply(_Planned(Action.make(op, "b0"), st.event, None, True))
+                    apply(Planned(Action.make(op, "b0"), st.event, None, True))
                 have, last = _refs(m, state), have
                 if have == last:
                     break
             for var, op in DROPS:
                 while have > want and m.value(state, f"b0.{var}") > 0:
-                    apply(_Planned(Action.make(op, "b0"), st.event, None, True))
+                    apply(Planned(Action.make(op, "b0"), st.event, None, True))
                     have, last = _refs(m, state), have
                     if have == last:
                         break
@@ -184,7 +189,7 @@ def _plan(m: Model, sl: Slice) -> tuple[list[_Planned], list[Finding]]:
                 and m.value(state, "b0.kref") > 0):
             # the process calls through an fd the trace did not see installed (an
             # fd_install outside dma_buf_fd): the reference it holds is that fd
-            apply(_Planned(Action.make("fd", "b0"), st.event, None, True))
+            apply(Planned(Action.make("fd", "b0"), st.event, None, True))
         act = _action(m, st)
         if not _known(m, act):
             notes.append(Finding("impossible", st.event.line, st.event.timestamp, sl.name,
@@ -192,7 +197,13 @@ def _plan(m: Model, sl: Slice) -> tuple[list[_Planned], list[Finding]]:
                                  f"{m.profile} (a value outside its parameter domain, or "
                                  "a function this kernel profile does not have)"))
             continue
-        apply(_Planned(act, st.event, st.errno))
+        if act.name in UNDER_RESV:
+            # the caller holds the buffer's resv (lockdep checks it; a trace cannot show it)
+            apply(Planned(Action.make("lock", "b0"), st.event, None, True))
+            apply(Planned(act, st.event, st.errno))
+            apply(Planned(Action.make("unlock", "b0"), st.event, None, True))
+        else:
+            apply(Planned(act, st.event, st.errno))
     return plan, notes
 
 
@@ -217,7 +228,7 @@ def replay(mapped: Mapped, path: str, profile: str, exporter: str, report: Repor
         size = next((st.size for st in sl.steps if st.size), 0)
         pages = min(MAX_COUNTER, max(1, -(-size // PAGE))) if size else 2
         m = model_for(EXPORT_SITES.get(sl.site, exporter), profile, sl.attachments, pages)
-        plan, notes = _plan(m, sl)
+        plan, notes = plan_slice(m, sl)
         report.findings += notes
         report.buffers += 1
         report.steps += len(plan)

@@ -14,7 +14,7 @@ from checker.conformance.initramfs import init_script
 from checker.trace import probes
 from checker.trace.mapping import slice_trace
 from checker.trace.parse import TraceError, parse
-from checker.trace.replay import Report, replay
+from checker.trace.replay import Report, model_for, plan_slice, replay
 
 DATA = Path(__file__).parent / "data"
 HEAD = "     importer-7      [000] .....    1.{:06d}: "
@@ -121,9 +121,15 @@ def test_a_failed_map_is_replayed_as_the_models_fault() -> None:
     assert m.slices[0].steps[-1].errno == -12
     r = check(text)
     assert r.clean, [f.render("t") for f in r.findings]
-    # the same return, claimed as a success by a kernel that mapped nothing: the model
-    # must not take the ERR_PTR for a table (the fault is what makes the step fail)
-    assert r.steps == 5
+    planned = [str(p.action) for p in plan_slice(model_for("gem_prime", "v6.1", 1, 2),
+                                                 m.slices[0])[0]]
+    assert planned[-3:] == ["lock(b0)", "map(b0.a0, dir=TO_DEVICE, fault=nomem)",
+                            "unlock(b0)"]
+    # the same call returning a table is replayed as a success
+    ok = slice_trace(parse(text.replace("0xfffffffffffffff4", "0xffff888000040000")))
+    planned = [str(p.action) for p in plan_slice(model_for("gem_prime", "v6.1", 1, 2),
+                                                 ok.slices[0])[0]]
+    assert planned[-2] == "map(b0.a0, dir=TO_DEVICE)"
 
 
 def test_a_buffer_seen_only_after_its_export_starts_with_one() -> None:
@@ -232,5 +238,8 @@ def test_cli_probes() -> None:
     assert "p:dmabuf/dmabuf_put dma_buf_put buf=$arg1:x64" in out
     code, out, _ = cli("trace", "probes", "--bpftrace")
     assert code == 0 and "kretprobe:dma_buf_map_attachment" in out
+    code, out, _ = cli("trace", "probes", "--remove")
+    assert code == 0 and "echo '-:dmabuf/dmabuf_put_ret' >> $T/kprobe_events" in out
+    assert out.count("-:dmabuf/") == len(probes.BY_EVENT)
     code, _, err = cli("trace", "probes", "--layout", "nope")
     assert code == 2 and "--layout" in err
