@@ -97,10 +97,11 @@ def check_report(path: str, profile: str, exporter: str, fmt: str, say: Print, e
 def render(r: Report) -> list[str]:
     out = [f.render(r.path) for f in r.findings if f.kind != "refused"]
     skipped = sum(r.skipped.values())
-    out.append(f"trace {r.path} ({r.profile}, exporter {r.exporter}): {r.events} events of "
-               f"ours, {r.consumed} consumed, {r.nested} inside another call, {skipped} "
-               f"skipped; {r.buffers} buffers, {r.steps} model steps ({r.inferred} inferred "
-               "from the reference counts)")
+    exporters = ", ".join(f"{n} {name}" for name, n in sorted(r.exporters.items()))
+    out.append(f"trace {r.path} ({r.profile}): {r.events} events of ours, {r.consumed} "
+               f"consumed, {r.nested} inside another call, {skipped} skipped; {r.buffers} "
+               f"buffer(s) ({exporters or 'none'}), {r.steps} model steps ({r.inferred} "
+               "inferred from the reference counts)")
     for why, n in sorted(r.skipped.items()):
         out.append(f"  skipped {n}: {why}")
     kinds = {k: sum(f.kind == k for f in r.findings)

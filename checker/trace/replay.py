@@ -99,6 +99,7 @@ class Report:
     steps: int = 0
     inferred: int = 0
     lost: int = 0
+    exporters: dict[str, int] = field(default_factory=dict)  # buffers replayed per exporter
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -227,7 +228,9 @@ def replay(mapped: Mapped, path: str, profile: str, exporter: str, report: Repor
             continue
         size = next((st.size for st in sl.steps if st.size), 0)
         pages = min(MAX_COUNTER, max(1, -(-size // PAGE))) if size else 2
-        m = model_for(EXPORT_SITES.get(sl.site, exporter), profile, sl.attachments, pages)
+        name = EXPORT_SITES.get(sl.site, exporter)
+        report.exporters[name] = report.exporters.get(name, 0) + 1
+        m = model_for(name, profile, sl.attachments, pages)
         plan, notes = plan_slice(m, sl)
         report.findings += notes
         report.buffers += 1

@@ -148,6 +148,35 @@ def test_recorded_guest_traces_are_clean() -> None:
         assert r.buffers > 50 and r.steps > 400
 
 
+def test_a_real_kernel_importer_trace_is_clean() -> None:
+    # vgem importing udmabufs on 6.12: attach, map_attachment_unlocked (with the locked
+    # map inside it), unmap, detach and the puts of drm_prime
+    r = check((DATA / "import-6.12.txt").read_text(), "v6.2-6.15")
+    assert r.clean and r.buffers == 3 and r.exporters == {"udmabuf": 3}
+    m = slice_trace(parse((DATA / "import-6.12.txt").read_text()))
+    assert m.nested == 18 and [st.op for st in m.slices[0].steps][:6] == [
+        "export", "fd", "get", "attach", "map_unlocked", "put"]
+
+
+def seeded(edit: str) -> str:
+    """The real importer trace with one misuse seeded into its first buffer."""
+    lines = (DATA / "import-6.12.txt").read_text().splitlines(keepends=True)
+    if edit == "no-detach":
+        return "".join(x for i, x in enumerate(lines)
+                       if i not in [k for k, y in enumerate(lines) if "dmabuf_detach" in y][:2])
+    k = next(i for i, x in enumerate(lines) if "drm_gem_shmem_free" in x)  # the last put
+    again = [lines[k - 1].replace("count=2", "count=1"), lines[k]]
+    return "".join(lines[:k + 1] + again + lines[k + 1:])
+
+
+def test_seeded_misuse_in_a_real_trace_is_flagged() -> None:
+    r = check(seeded("no-detach"), "v6.2-6.15")
+    assert ("R6", "release-with-attachment") in {(f.rule, f.tag) for f in r.findings}
+    r = check(seeded("double-put"), "v6.2-6.15")
+    assert [(f.rule, f.tag, f.line) for f in r.findings if f.kind == "violation"] == [
+        ("R5", "put-without-reference", 44)]
+
+
 def test_double_put_is_flagged_with_r5() -> None:
     r = check((DATA / "double-put.txt").read_text())
     (f,) = [f for f in r.findings if f.kind == "violation"]
@@ -209,7 +238,7 @@ def test_layout_parse() -> None:
 # ---------------------------------------------------------------- command line
 def test_cli_exit_codes(tmp_path: Path) -> None:
     code, out, _ = cli("trace", "check", str(DATA / "guest-6.1.txt"), "--profile", "v6.1")
-    assert code == 0 and "clean" in out and "consumed" in out
+    assert code == 0 and "clean" in out and "736 consumed" in out and "(61 gem_prime)" in out
     code, out, _ = cli("trace", "check", str(DATA / "double-put.txt"), "--profile", "v6.1")
     assert code == 1 and "double-put.txt:13: t=10.000400: R5 put-without-reference" in out
     bad = tmp_path / "bad.txt"
