@@ -38,6 +38,7 @@ class Step:
     count: int | None = None  # the file's reference count before the call (kprobes)
     release: bool = False  # the file's last reference is gone (count 0 after)
     size: int = 0  # the buffer's size in bytes, where the event records it
+    inferred: bool = False  # not an event: what the events imply (an untraced export)
 
 
 @dataclass
@@ -107,7 +108,7 @@ class _Mapper:
         s = self.live.get(key)
         if s is None:
             s = self.new(key, exported=False)
-            s.steps.append(Step("export", ev, errno=0))
+            s.steps.append(Step("export", ev, errno=0, inferred=True))
         return s
 
     def slot(self, ev: Event, key: str) -> tuple[Slice, int] | None:

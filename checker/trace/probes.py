@@ -139,8 +139,11 @@ def shell(layout: Layout, tracefs: str = "/sys/kernel/tracing") -> str:
     is reported and skipped) and enables them."""
     lines = [f"T={tracefs}", "echo 0 > $T/tracing_on", "echo > $T/trace",
              "echo 8192 > $T/buffer_size_kb"]
+    since = {p.function: p.since for p in PROBES}
     for d in definitions(layout):
-        lines.append(f"echo '{d}' >> $T/kprobe_events || echo 'no probe: {d.split()[1]}' >&2")
+        func = d.split()[1]
+        why = f" (Linux {since[func]} and later have it)" if since[func] else ""
+        lines.append(f"echo '{d}' >> $T/kprobe_events || echo 'no probe: {func}{why}' >&2")
     lines += [f"echo 1 > $T/events/{GROUP}/enable", "echo 1 > $T/tracing_on"]
     return "\n".join(lines) + "\n"
 

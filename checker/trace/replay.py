@@ -204,7 +204,7 @@ def plan_slice(m: Model, sl: Slice) -> tuple[list[Planned], list[Finding]]:
             apply(Planned(act, st.event, st.errno))
             apply(Planned(Action.make("unlock", "b0"), st.event, None, True))
         else:
-            apply(Planned(act, st.event, st.errno))
+            apply(Planned(act, st.event, st.errno, st.inferred))
     return plan, notes
 
 
