@@ -148,8 +148,7 @@ class _Mapper:
             self.out.nested += 2
             return
         result = integer(ev, "ret", self.path) if probe.ret else None
-        self.out.consumed += 2
-        self.call(probe, call.entry, ev, result)
+        self.replay(probe, call.entry, ev, result, 2)
 
     def finish(self) -> None:
         """Calls still open when the trace ends: void calls are replayed, the others have
@@ -161,9 +160,16 @@ class _Mapper:
                 elif call.probe.ret:
                     self.skip("a call still running when the trace ended")
                 else:
-                    self.out.consumed += 1
-                    self.call(call.probe, call.entry, call.entry, None)
+                    self.replay(call.probe, call.entry, call.entry, None, 1)
         self.stacks.clear()
+
+    def replay(self, p: Probe, ev: Event, ret_ev: Event, result: int | None,
+               events: int) -> None:
+        """One call of ours (``events`` trace events): consumed unless it is skipped."""
+        skipped = sum(self.out.unmapped.values())
+        self.call(p, ev, ret_ev, result)
+        if sum(self.out.unmapped.values()) == skipped:
+            self.out.consumed += events
 
     def call(self, p: Probe, ev: Event, ret_ev: Event, result: int | None) -> None:
         name = p.function.removeprefix("dma_buf_")
