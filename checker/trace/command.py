@@ -99,7 +99,7 @@ def render(r: Report) -> list[str]:
     skipped = sum(r.skipped.values())
     exporters = ", ".join(f"{n} {name}" for name, n in sorted(r.exporters.items()))
     out.append(f"trace {r.path} ({r.profile}): {r.events} events of ours, {r.consumed} "
-               f"consumed, {r.nested} inside another call, {skipped} skipped (below); {r.buffers} "
+               f"consumed, {r.nested} inside another call, {skipped} skipped; {r.buffers} "
                f"buffer(s) ({exporters or 'none'}), {r.steps} model steps ({r.inferred} "
                "inferred from the reference counts)")
     for why, n in sorted(r.skipped.items()):
