@@ -916,10 +916,20 @@ def cmd_ops(args: argparse.Namespace, o: Out) -> int:
     return EXIT_HOLDS
 
 
+def cmd_trace(args: argparse.Namespace, o: Out) -> int:
+    from checker.trace import command
+
+    if args.trace_command == "probes":
+        return command.print_probes(args.layout, args.tracefs, args.bpftrace, o.print,
+                                    o.error, args.remove)
+    return command.check(args.file, args.profile, args.exporter, args.format, o.print,
+                         o.error)
+
+
 def cmd_conformance(args: argparse.Namespace, o: Out) -> int:
     from checker.conformance.run import run
 
-    return run(args.cases, args.kernel, args.list, o.print, o.error)
+    return run(args.cases, args.kernel, args.list, o.print, o.error, args.trace)
 
 
 # ---------------------------------------------------------------- the parser
@@ -1173,6 +1183,10 @@ def parser() -> argparse.ArgumentParser:
 
     add_conformance(sub)
     sub.choices["conformance"].set_defaults(run=cmd_conformance)
+
+    from checker.trace.command import add_parser as add_trace
+
+    add_trace(sub).set_defaults(run=cmd_trace)
     return p
 
 

@@ -115,6 +115,16 @@ class BootResult:
     cases: dict[str, CaseAnswer]
     seconds: float
     console: str  # the whole serial output, for the error message of a failed boot
+    trace: str = ""  # the recorded trace (ftrace text), when one was asked for
+
+
+def trace_of(console: str) -> str:
+    """The trace the guest printed between ``@@ trace begin`` and ``@@ trace end``."""
+    _, begin, rest = console.partition("@@ trace begin")
+    body, end, _ = rest.partition("@@ trace end")
+    if not begin or not end:
+        return ""
+    return "\n".join(line.rstrip("\r") for line in body.strip("\r\n").splitlines()) + "\n"
 
 
 _LINE = re.compile(r"@@ (case|step|end|done|error) ?(.*)")
@@ -141,14 +151,17 @@ def parse_console(text: str) -> dict[str, CaseAnswer]:
     return cases
 
 
-def boot(k: Kernel, script: str, pages: int, root: Path | None = None) -> BootResult:
-    """Boot ``k`` under QEMU with the cases of ``script`` and return its answers."""
+def boot(k: Kernel, script: str, pages: int, root: Path | None = None,
+         trace_probes: str = "") -> BootResult:
+    """Boot ``k`` under QEMU with the cases of ``script`` and return its answers (and,
+    with ``trace_probes``, the trace recorded while they ran)."""
     import time
 
     require_tools()
     base = fetch(k, root)
     prog = program(root)
-    image = initramfs.build(base, k.release, MODULES, BUSYBOX, prog, script, pages)
+    image = initramfs.build(base, k.release, MODULES, BUSYBOX, prog, script, pages,
+                            trace_probes)
     with tempfile.TemporaryDirectory() as tmp:
         initrd = Path(tmp) / "initrd.gz"
         initrd.write_bytes(image)
@@ -169,4 +182,7 @@ def boot(k: Kernel, script: str, pages: int, root: Path | None = None) -> BootRe
     if "@@ done" not in console:
         raise HarnessError(f"Linux {k.name}: the guest did not finish; console tail:\n"
                            + "\n".join(console.splitlines()[-25:]))
-    return BootResult(parse_console(console), seconds, console)
+    trace = trace_of(console) if trace_probes else ""
+    if trace_probes and not trace:
+        raise HarnessError(f"Linux {k.name}: the guest printed no trace")
+    return BootResult(parse_console(console), seconds, console, trace)

@@ -26,6 +26,27 @@ done
 /bin/busybox poweroff -f
 """
 
+# With a trace: the probes (checker.trace.probes) are installed before the conformance
+# program runs, and the recorded trace is printed between markers after it.
+TRACE_START = "/conformance /cases.txt"
+TRACE_SETUP = """/bin/busybox mount -t tracefs tracefs /sys/kernel/tracing
+/bin/busybox sh /trace-probes.sh
+"""
+TRACE_DUMP = """echo 0 > /sys/kernel/tracing/tracing_on
+echo "@@ trace begin"
+/bin/busybox cat /sys/kernel/tracing/trace
+echo "@@ trace end"
+"""
+
+
+def init_script(trace: bool) -> str:
+    """The guest's /init, recording a trace of the conformance program when ``trace``."""
+    if not trace:
+        return INIT
+    head, start, rest = INIT.partition(TRACE_START)
+    run, nl, tail = rest.partition("\n")
+    return head + TRACE_SETUP + start + run + nl + TRACE_DUMP + tail
+
 
 class ModuleError(RuntimeError):
     """A module, or one it depends on, is missing from the kernel package."""
@@ -124,11 +145,12 @@ def cpio(files: dict[str, tuple[int, bytes]]) -> bytes:
 
 
 def build(kernel_root: Path, release: str, modules: Iterable[str], busybox: Path,
-          program: Path, cases: str, pages: int) -> bytes:
-    """The gzip-compressed initramfs for one kernel."""
+          program: Path, cases: str, pages: int, trace_probes: str = "") -> bytes:
+    """The gzip-compressed initramfs for one kernel; ``trace_probes`` (a shell script that
+    installs the trace probes) makes it record a trace of the conformance program."""
     mods = closure(kernel_root / "lib" / "modules" / release / "kernel", modules)
     files: dict[str, tuple[int, bytes]] = {
-        "init": (0o100755, INIT.encode()),
+        "init": (0o100755, init_script(bool(trace_probes)).encode()),
         "bin/busybox": (0o100755, busybox.read_bytes()),
         "bin/sh": (0o120777, b"busybox"),
         "conformance": (0o100755, program.read_bytes()),
@@ -136,9 +158,11 @@ def build(kernel_root: Path, release: str, modules: Iterable[str], busybox: Path
         "pages": (0o100644, f"{pages}\n".encode()),
         "modules.order": (0o100644, "".join(f"{n}.ko\n" for n, _ in mods).encode()),
     }
+    if trace_probes:
+        files["trace-probes.sh"] = (0o100644, trace_probes.encode())
     for name, data in mods:
         files[f"modules/{name}.ko"] = (0o100644, data)
     return gzip.compress(cpio(files), compresslevel=1, mtime=0)
 
 
-__all__ = ["INIT", "ModuleError", "build", "closure", "cpio", "modinfo"]
+__all__ = ["INIT", "ModuleError", "build", "closure", "cpio", "init_script", "modinfo"]
