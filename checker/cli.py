@@ -87,6 +87,8 @@ from checker.report.outcome import (
 from checker.rulebook import COMMAND, DOC, markdown, reference
 from checker.runs import (
     ENGINES,
+    UNIT_LIMIT,
+    Limit,
     RunLost,
     Unit,
     UnitResult,
@@ -287,7 +289,7 @@ def _shard(text: str) -> Shard:
 def _execute(args: argparse.Namespace, o: Out, items: Sequence[T], fn: Callable[[T], R], *,
              key: Callable[[T], tuple[float, int]], estimate: Callable[[T], float],
              sources: dict[str, str], shard_code: Callable[[Sequence[R]], int],
-             what: str = "engine runs") -> list[R]:
+             what: str = "engine runs", limit: Limit[T, R] | None = None) -> list[R]:
     """Every item's result, in the items' order: run here (``--jobs``), on a Dask cluster
     (``--cluster``), or taken from merged shards (``merge``). With ``--shard K/N`` only
     that shard's items run; their results are written and ``ShardWritten`` ends the
@@ -336,7 +338,7 @@ def _execute(args: argparse.Namespace, o: Out, items: Sequence[T], fn: Callable[
     try:
         # each run in a process of its own, so that its answer does not depend on what ran
         # before it in the same process (and a shard's equal those of the whole run)
-        results = parallel(fn, mine, jobs, done, key, cluster, isolated=True)
+        results = parallel(fn, mine, jobs, done, key, cluster, isolated=True, limit=limit)
     finally:
         progress.close()
     if shard is None:
@@ -490,7 +492,7 @@ def cmd_check(args: argparse.Namespace, o: Out) -> int:
                              str(p.model.profile) for c in lib.checks.values()
                              for p in problems(c)})) + ")")
     results = _execute(args, o, units, run_unit, key=unit_cost, estimate=unit_estimate,
-                       sources=lib.sources, shard_code=_answers_code)
+                       sources=lib.sources, shard_code=_answers_code, limit=UNIT_LIMIT)
     verdicts: list[Verdict] = []
     for u, r in zip(units, results, strict=True):
         problem = shown[u.check, u.profile]
@@ -619,7 +621,7 @@ def _validate(kind: str, args: argparse.Namespace, o: Out) -> int:
     sources = {k: v for p in plans for k, v in p.library.sources.items()}
     sources.update({f"{SOURCE_PATH}:{p.target.text}": p.source for p in plans})
     all_results = _execute(args, o, units, run_unit, key=unit_cost, estimate=unit_estimate,
-                           sources=sources, shard_code=_violated_code)
+                           sources=sources, shard_code=_violated_code, limit=UNIT_LIMIT)
     code = EXIT_HOLDS
     start = 0
     for name, p in zip(names, plans, strict=True):

@@ -27,10 +27,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 from checker.dsl.resolve import Library, load, load_text
-from checker.problem import Counterexample, Finding, Problem, Status, Verdict, problems
+from checker.problem import RULES, Counterexample, Finding, Problem, Status, Verdict, problems
 from model.action import Action
 
 if TYPE_CHECKING:
@@ -180,7 +180,8 @@ def run_unit(unit: Unit) -> UnitResult:
                                            **({} if unit.max_findings is None else
                                               {"max_findings": unit.max_findings}))
         run = explore(problem, settings)
-        return UnitResult(tuple(Answer.of(v) for v in run.verdicts), run.coverage.render(),
+        return UnitResult(tuple(Answer.of(replace(v, seconds=v.seconds + built))
+                                for v in run.verdicts), run.coverage.render(),
                           tuple(run.coverage.warnings()))
     from checker.engines.symbolic.encode import fresh_context
 
@@ -196,7 +197,32 @@ def run_unit(unit: Unit) -> UnitResult:
         from checker.engines.symbolic.induction import prove
 
         verdicts = prove(problem, timeout_s=unit.budget_s)
-    return UnitResult(tuple(Answer.of(v) for v in verdicts))
+    # a row's time is the whole run's: building the model is part of it
+    return UnitResult(tuple(Answer.of(replace(v, seconds=v.seconds + built))
+                            for v in verdicts))
+
+
+GRACE_S = 1.0  # how long past its budget a unit's process runs before it is killed
+ENGINE_NAMES = {"hypothesis": "hypothesis", "bmc": "bmc", "prove": "k-induction"}
+
+
+def unit_limit(unit: Unit) -> float:
+    """How long a unit's process may run: its budget and ``GRACE_S`` (the engines stop
+    at the budget themselves; this catches work that cannot be interrupted)."""
+    return unit.budget_s + GRACE_S
+
+
+def unit_overdue(unit: Unit, seconds: float) -> UnitResult:
+    """The result of a unit whose process was killed past its budget: unknown for every
+    target (never a pass)."""
+    check = unit.library().checks[unit.check]
+    names = [RULES, *(p.decl.name for p in check.properties
+                      if unit.engine != "prove" or p.decl.kind == "always")]
+    reason = (f"time budget exhausted: no answer within the {unit.budget_s:g}s budget "
+              f"(+{GRACE_S:g}s grace); the run was stopped after {seconds:.1f}s")
+    engine = ENGINE_NAMES.get(unit.engine, unit.engine)
+    return UnitResult(tuple(Answer(n, Status.UNKNOWN, engine, None, None, reason, seconds,
+                                   (), ()) for n in names))
 
 
 def cost(unit: Unit) -> tuple[float, int]:
@@ -260,27 +286,58 @@ def _child(write_fd: int, fn: Callable[[T], R], item: T, parent: int) -> None:
         os._exit(code)
 
 
+@dataclass(frozen=True)
+class Limit(Generic[T, R]):
+    """How long a forked item may run (``seconds(item)``, None for no limit) and what
+    stands for its result when it runs longer and is killed (``overdue(item, seconds)``)."""
+
+    seconds: Callable[[T], float | None]
+    overdue: Callable[[T, float], R]
+
+
 def forked(fn: Callable[[T], R], items: Sequence[T], order: Sequence[int], jobs: int,
-           done: Callable[[int, T, R], None]) -> list[R]:
+           done: Callable[[int, T, R], None], limit: Limit[T, R] | None = None) -> list[R]:
     """``fn`` of every item, each in a process forked for it (``os.fork``: a worker of a
     process pool or a cluster may fork too), at most ``jobs`` at once, started in
-    ``order``; results in the items' order. ``RunLost`` when one dies."""
+    ``order``; results in the items' order. ``RunLost`` when one dies. With ``limit``, a
+    process that runs past its item's limit is killed and ``limit.overdue`` is its
+    result."""
     results: dict[int, R] = {}
     parent = os.getpid()
     queue = list(order)
     running: dict[int, tuple[int, int, bytearray]] = {}  # read fd -> item, pid, data
+    ends: dict[int, tuple[float, float]] = {}  # read fd -> (started, kill time)
     try:
         while queue or running:
             while queue and len(running) < max(1, jobs):
                 i = queue.pop(0)
                 read_fd, write_fd = os.pipe()
+                began = time.monotonic()
                 pid = os.fork()
                 if pid == 0:  # the child
                     os.close(read_fd)
                     _child(write_fd, fn, items[i], parent)
                 os.close(write_fd)
                 running[read_fd] = (i, pid, bytearray())
-            ready, _, _ = select.select(list(running), [], [])
+                seconds = None if limit is None else limit.seconds(items[i])
+                if seconds is not None:
+                    ends[read_fd] = (began, began + seconds)
+            wait = None
+            if ends:
+                wait = max(0.0, min(end for _, end in ends.values()) - time.monotonic())
+            ready, _, _ = select.select(list(running), [], [], wait)
+            now = time.monotonic()
+            for fd in sorted((f for f, (_, end) in ends.items() if end <= now
+                              and f not in ready), key=lambda f: running[f][0]):
+                assert limit is not None
+                i, pid, _ = running.pop(fd)
+                began, _ = ends.pop(fd)
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                os.close(fd)
+                results[i] = limit.overdue(items[i], now - began)
+                done(len(results), items[i], results[i])
             for fd in sorted(ready, key=lambda f: running[f][0]):
                 i, pid, data = running[fd]
                 chunk = os.read(fd, 1 << 20)
@@ -288,6 +345,7 @@ def forked(fn: Callable[[T], R], items: Sequence[T], order: Sequence[int], jobs:
                     data += chunk
                     continue
                 del running[fd]
+                ends.pop(fd, None)
                 os.close(fd)
                 _, status = os.waitpid(pid, 0)
                 if not data:
@@ -317,11 +375,13 @@ def _status(status: int) -> str:
 def parallel(fn: Callable[[T], R], items: Sequence[T], jobs: int,
              done: Callable[[int, T, R], None],
              key: Callable[[T], tuple[float, int]] | None = None,
-             cluster: Cluster | None = None, isolated: bool = False) -> list[R]:
+             cluster: Cluster | None = None, isolated: bool = False,
+             limit: Limit[T, R] | None = None) -> list[R]:
     """``fn`` of every item, in the items' order; ``jobs > 1`` (or ``isolated``) runs each
     in a process forked for it, ``jobs`` at a time; ``cluster`` on the workers of a Dask
     cluster (``fn`` and the items must pickle). Items start in ``key`` order. ``done`` is
-    called with the number finished so far as each item finishes."""
+    called with the number finished so far as each item finishes; ``limit`` (forked
+    processes only) kills a run that takes too long."""
     order = sorted(range(len(items)), key=(lambda i: key(items[i])) if key else None)
     if cluster is not None:
         return cluster.map(fn, items, order, done)
@@ -331,7 +391,7 @@ def parallel(fn: Callable[[T], R], items: Sequence[T], jobs: int,
             results[i] = fn(item)
             done(len(results), item, results[i])
         return [results[i] for i in range(len(items))]
-    return forked(fn, items, order, jobs, done)
+    return forked(fn, items, order, jobs, done, limit)
 
 
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
@@ -359,17 +419,23 @@ def _worker_start(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
+UNIT_LIMIT: Limit[Unit, UnitResult] = Limit(unit_limit, unit_overdue)
+
+
 def run_units(units: Sequence[Unit], jobs: int,
               done: Callable[[int, Unit, UnitResult], None],
               cluster: Cluster | None = None) -> list[UnitResult]:
     """Every unit's result, in the units' order (see ``parallel``)."""
-    return parallel(run_unit, units, jobs, done, cost, cluster)
+    return parallel(run_unit, units, jobs, done, cost, cluster, limit=UNIT_LIMIT)
 
 
 __all__ = [
     "ENGINES",
+    "GRACE_S",
+    "UNIT_LIMIT",
     "Answer",
     "Found",
+    "Limit",
     "RunLost",
     "Unit",
     "UnitResult",
@@ -381,5 +447,7 @@ __all__ = [
     "parallel",
     "run_unit",
     "run_units",
+    "unit_limit",
+    "unit_overdue",
     "unit_problem",
 ]

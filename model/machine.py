@@ -33,6 +33,7 @@ scenario asks for it).
 from __future__ import annotations
 
 import difflib
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -61,6 +62,18 @@ from model.violation import Party, Severity, Violation
 
 MODES = ("contract", "misuse")
 ENABLED_MEMO = 1 << 14  # states whose enabled actions a model with Python behaviours keeps
+
+
+COMPILE_BATCH = 64  # step functions compiled at once when a deadline is to be kept
+
+
+class DeadlinePassed(Exception):
+    """A ``deadline`` (a ``time.monotonic()`` value) passed while the model was deriving or
+    compiling its actions: ``done`` of ``total`` actions were ready."""
+
+    def __init__(self, what: str, done: int, total: int) -> None:
+        super().__init__(f"the deadline passed after {what} {done} of {total} actions")
+        self.what, self.done, self.total = what, done, total
 
 
 class ModelError(ValueError):
@@ -180,12 +193,30 @@ class Model:
         fn = self._steps[k] = compile_programs([(g.program, g.nlocals)])[0]
         return fn
 
-    def compile_all(self) -> None:
-        """Compile every step function now (engines that will use them all call this)."""
+    def compile_all(self, deadline: float | None = None) -> None:
+        """Compile every step function now (engines that will use them all call this).
+        With a ``deadline``, they are compiled in batches and ``DeadlinePassed`` is raised
+        when it passes between two batches."""
         todo = [k for k, f in enumerate(self._steps) if f is None]
-        for k, fn in zip(todo, compile_programs(
-                [(self.ground[k].program, self.ground[k].nlocals) for k in todo]), strict=True):
-            self._steps[k] = fn
+        batch = len(todo) if deadline is None else COMPILE_BATCH
+        for first in range(0, len(todo), max(1, batch)):
+            if deadline is not None and time.monotonic() > deadline:
+                raise DeadlinePassed("compiling", len(self.ground) - len(todo) + first,
+                                     len(self.ground))
+            part = todo[first:first + batch]
+            for k, fn in zip(part, compile_programs(
+                    [(self.ground[k].program, self.ground[k].nlocals) for k in part]),
+                    strict=True):
+                self._steps[k] = fn
+
+    def derive_effects(self, deadline: float | None = None) -> None:
+        """Execute every ground action's program symbolically now (``effect``), which the
+        guards and the solvers' encoding are made of; ``DeadlinePassed`` when ``deadline``
+        passes first. Raises ``NotEncodable`` for a Python behaviour."""
+        for k in range(len(self.ground)):
+            if deadline is not None and k % 16 == 0 and time.monotonic() > deadline:
+                raise DeadlinePassed("encoding", k, len(self.ground))
+            self.effect(k)
 
     def effect(self, k: int) -> Effect:
         """Ground action ``k``'s program executed on expressions over the state (each
@@ -368,4 +399,4 @@ def _merge_fields(importers: Sequence[Importer]) -> tuple[Field, ...]:
     return tuple(fields.values())
 
 
-__all__ = ["MODES", "Model", "ModelError", "Outcome", "State"]
+__all__ = ["MODES", "DeadlinePassed", "Model", "ModelError", "Outcome", "State"]

@@ -34,7 +34,6 @@ the database is off.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import random
@@ -61,6 +60,7 @@ from checker.judge import Judge
 from checker.problem import RULES, Counterexample, Finding, Problem, Status, Verdict
 from model.action import Action
 from model.compile import compile_predicates
+from model.machine import DeadlinePassed
 
 T = TypeVar("T")
 
@@ -127,6 +127,11 @@ class _Found(Exception):
     """Raised inside the state machine when a step shows a finding."""
 
 
+class _OutOfTime(Exception):
+    """Raised inside the state machine when the time budget is spent: a chunk of runs
+    stops at the step where its deadline passed, not at its end."""
+
+
 @dataclass
 class _Recorder:
     """Shared by every machine instance of one exploration round."""
@@ -150,7 +155,6 @@ class Explorer:
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
         model = self.model = problem.model
-        model.compile_all()
         self.actions: tuple[Action, ...] = model.actions
         self.ops: list[str] = []
         self.op_of: list[str] = []
@@ -209,6 +213,7 @@ class Explorer:
 
         def call(self: Any, data: st.DataObject) -> None:
             """One enabled operation, then one of its enabled ground actions."""
+            ex._on_time()
             ops: list[str] = self.ops
             op = ops[0] if len(ops) == 1 else data.draw(ex._choice(ops))
             choices: list[int] = self.by_op[op]
@@ -221,6 +226,7 @@ class Explorer:
         def start_over(self: Any) -> None:
             """No call is possible (every buffer released): the run goes on from the
             initial state, with a new trace."""
+            ex._on_time()
             ex._start(self)
 
         ns["start_over"] = precondition(lambda self: not self.by_op)(rule()(start_over))
@@ -231,6 +237,10 @@ class Explorer:
         ns["check_always"] = invariant()(check_always)
         name = "".join(c if c.isalnum() else "_" for c in self.problem.check)
         return type(f"Explore_{name}", (RuleBasedStateMachine,), ns)
+
+    def _on_time(self) -> None:
+        if time.monotonic() > self.recorder.deadline:
+            raise _OutOfTime
 
     def _start(self, m: Any) -> None:
         """Begin a new trace at the initial state."""
@@ -329,13 +339,34 @@ class Explorer:
                           str(p.model.scope), p.mode, str(p.depth)])
         return hashlib.sha256(text.encode()).digest()
 
-    def run(self, settings: ExploreSettings | None = None) -> Exploration:
+    def _prepare(self, deadline: float) -> None:
+        """Derive the guards and compile the steps before the first run, within the
+        deadline (``DeadlinePassed`` when it passes first)."""
+        model = self.model
+        if model.encodable:
+            model.derive_effects(deadline)
+        model.compile_all(deadline)
+        model.enabled_indices(model.initial(), self.problem.mode)  # compiles the selector
+        if time.monotonic() > deadline:
+            raise DeadlinePassed("preparing", len(model.ground), len(model.ground))
+
+    def run(self, settings: ExploreSettings | None = None,
+            started: float | None = None) -> Exploration:
+        """Explore within ``settings.time_budget_s`` from ``started`` (a
+        ``time.monotonic()`` value; by default now): preparing the model counts."""
         settings = settings or ExploreSettings.default()
         rec = self.recorder = _Recorder()
-        start = rec.started = time.monotonic()
+        start = rec.started = time.monotonic() if started is None else started
         rec.deadline = start + settings.time_budget_s
         found: list[Counterexample] = []
         stopped = ""
+        try:
+            self._prepare(rec.deadline)
+        except DeadlinePassed as e:
+            seconds = time.monotonic() - start
+            why = f"the {settings.time_budget_s:.3g}s were spent preparing the model: {e}"
+            return Exploration(self._verdicts([], seconds, settings, "time budget", why),
+                               self.coverage, 0, 0, seconds, 0, "time budget")
         for round_no in range(settings.max_findings + 1):
             if len(found) >= settings.max_findings:
                 stopped = f"{settings.max_findings} findings (--max-findings)"
@@ -380,8 +411,15 @@ class Explorer:
             round_no, chunk = where
             test._hypothesis_internal_use_seed = int.from_bytes(hashlib.sha256(
                 f"{settings.seed}/{round_no}/{chunk}".encode()).digest()[:8], "big")
-        with contextlib.suppress(_Found):
+        try:
             test()
+        except (_Found, _OutOfTime):
+            pass
+        except Exception:
+            # Hypothesis replays a failing run to report it; one cut short by the deadline
+            # may not fail the same way again, which it reports as flaky
+            if time.monotonic() <= self.recorder.deadline:
+                raise
 
     def _counterexample(self, trace: tuple[int, ...], finding: Finding,
                         seed: int | None) -> Counterexample:
@@ -394,12 +432,12 @@ class Explorer:
                               ENGINE, seed)
 
     def _verdicts(self, found: list[Counterexample], seconds: float,
-                  settings: ExploreSettings, stopped: str) -> list[Verdict]:
+                  settings: ExploreSettings, stopped: str, why: str = "") -> list[Verdict]:
         p, rec = self.problem, self.recorder
         effort = (f"{rec.examples} runs, {rec.steps} steps, seed "
                   f"{'random' if settings.seed is None else settings.seed}")
         if stopped:
-            effort += f"; stopped: {stopped}"
+            effort += f"; stopped: {stopped}" + (f" ({why})" if why else "")
         fired = self.coverage.op_fired()
         never = [op for op in self.coverage.ops if not fired[op]]
         reach: dict[str, object] = {
@@ -435,8 +473,10 @@ class Explorer:
 
 def explore(problem: Problem, settings: ExploreSettings | None = None) -> Exploration:
     """Explore ``problem`` with Hypothesis: one verdict per target (the rules, each
-    property), the counterexamples shrunk, and the coverage."""
-    return Explorer(problem).run(settings)
+    property), the counterexamples shrunk, and the coverage. The time budget covers
+    building the explorer and preparing the model too."""
+    start = time.monotonic()
+    return Explorer(problem).run(settings, started=start)
 
 
 __all__ = ["ENGINE", "Exploration", "ExploreSettings", "Explorer", "explore", "under_ci"]

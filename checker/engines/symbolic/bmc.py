@@ -83,8 +83,9 @@ def target_names(problem: Problem) -> list[str]:
     return [RULES, *(p.name for p in problem.properties)]
 
 
-def unknown_all(problem: Problem, reason: str, engine: str) -> list[Verdict]:
-    return [Verdict(problem, name, Status.UNKNOWN, engine, reason=reason)
+def unknown_all(problem: Problem, reason: str, engine: str,
+                seconds: float = 0.0) -> list[Verdict]:
+    return [Verdict(problem, name, Status.UNKNOWN, engine, reason=reason, seconds=seconds)
             for name in target_names(problem)]
 
 
@@ -170,8 +171,8 @@ def bmc(problem: Problem, depth: int | None = None, timeout_s: float = 60.0,
     except NotEncodable as e:
         return unknown_all(problem, str(e), ENGINE)
     except EncodeTimeout as e:
-        return unknown_all(problem, f"time budget ({timeout_s:g}s) spent encoding the "
-                           f"model: {e}", ENGINE)
+        return unknown_all(problem, f"time budget ({timeout_s:.3g}s) spent encoding the "
+                           f"model: {e}", ENGINE, time.monotonic() - start)
     solver = new_solver()
     run = Unrolling(enc, solver)
     search = Search(enc, run, deadline, max_findings,

@@ -32,7 +32,7 @@ from z3.z3 import _to_expr_ref
 
 from checker.problem import Monitor, Problem, Property
 from model import expr as mx
-from model.machine import Model, State
+from model.machine import DeadlinePassed, Model, State
 from model.program import Fired, NotEncodable, Site
 from model.violation import Severity
 
@@ -637,6 +637,11 @@ def model_terms(model: Model, mode: str, deadline: float | None = None) -> Model
     key = f"{mode}/{ARITH}"
     if key in per_mode:
         return per_mode[key]
+    if deadline is not None:
+        try:  # the guards the template holds are made of every action's effect
+            model.derive_effects(deadline)
+        except DeadlinePassed as e:
+            raise EncodeTimeout(str(e)) from None
     tpl = model_template(model, mode)
     t, t2, conv = tpl.state, tpl.state2, tpl.conv
     actions = []

@@ -836,7 +836,7 @@ def _prove(problem: Problem, max_k: int, timeout_s: float, strengthen: bool, sam
     except NotEncodable as e:
         return [Verdict(problem, n, Status.UNKNOWN, ENGINE, reason=str(e)) for n in names]
     except EncodeTimeout as e:
-        spent = f"time budget ({timeout_s:g}s) spent encoding the model: {e}"
+        spent = f"time budget ({timeout_s:.3g}s) spent encoding the model: {e}"
         return [Verdict(problem, n, Status.UNKNOWN, ENGINE, reason=spent,
                         seconds=time.monotonic() - start) for n in names]
     model = enc.model
