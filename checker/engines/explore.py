@@ -449,9 +449,10 @@ class Explorer:
         out: list[Verdict] = []
         for name in [RULES, *(q.name for q in (*self.always, *self.responses))]:
             cexs = by_prop.get(name, [])
-            for cex in cexs:
+            for cex in cexs:  # each finding's time: when the run first showed it
+                seen = rec.first_seen.get(cex.finding)
                 out.append(Verdict(p, name, Status.VIOLATED, ENGINE, len(cex.actions), cex,
-                                   effort, seconds))
+                                   effort, seconds if seen is None else seen[1]))
             if not cexs:
                 # random exploration cannot prove absence: a clean run is "holds" only to
                 # the depth explored, and "unknown" when the budget cut it short

@@ -7,8 +7,10 @@ The shape is the Ant/Jenkins "junit-4" one that CI systems read
 * one ``<testsuite>`` per check (per check and profile when a check names several), with
   ``<properties>`` for the exporter, importers, profile, scope, mode, depth and the check's
   DSL location;
-* one ``<testcase>`` per (property, engine): ``classname`` is the check, ``name`` is
-  ``property[engine]`` (``rules[bmc]`` for the model's rules), ``time`` in seconds, and the
+* one ``<testcase>`` per (property, engine), and per finding when an engine found several:
+  ``classname`` is the check, ``name`` is ``property[engine]`` (``rules[bmc]`` for the
+  model's rules; ``rules[bmc] R5 bad-fd`` for one of several findings), ``time`` in seconds
+  (a finding's: when the engine found it), and the
   ``file``/``line`` extension pointing at the property's declaration (the check block for
   the rules).
 
@@ -45,7 +47,7 @@ from checker.report.outcome import (
     Group,
     atomic_write,
     display_path,
-    groups,
+    rows,
     split_where,
     status_text,
 )
@@ -159,8 +161,13 @@ def _suite(name: str, gs: list[Group], files: Mapping[str, WrittenFiles],
         ET.SubElement(props, "property", {"name": key, "value": _clean(value)})
     counts: dict[str, int] = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     total = 0.0
+    several = {(g.prop, g.engine) for g in gs
+               if sum((h.prop, h.engine) == (g.prop, g.engine) for h in gs) > 1}
     for g in gs:
-        attrs = {"classname": _clean(g.check), "name": _clean(case_name(g.prop, g.engine)),
+        name = case_name(g.prop, g.engine)
+        if (g.prop, g.engine) in several and g.counterexamples:
+            name += f" {g.counterexamples[0].finding}"
+        attrs = {"classname": _clean(g.check), "name": _clean(name),
                  "time": _seconds(g.seconds)}
         loc = _location(g, root)
         if loc is not None:
@@ -192,7 +199,7 @@ def junit_xml(verdicts: Sequence[Verdict], files: Mapping[str, WrittenFiles] | N
     are set on each suite only when given."""
     files = files or {}
     by_check: dict[str, list[Group]] = {}
-    for g in groups(verdicts):
+    for g in rows(verdicts):
         by_check.setdefault(g.check, []).append(g)
     root_el = ET.Element("testsuites", {"name": TOOL})
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}

@@ -16,13 +16,15 @@ The exit code follows the CI gate's contract (DESIGN.md, "Reports and CLI"):
 [('error', 2), ('holds', 0), ('unknown', 3), ('violated', 1)]
 
 Verdicts are grouped per (check, property, engine) for the reports: an engine can report
-several counterexamples for the same target (the model's rules, broken in two ways).
+several counterexamples for the same target (the model's rules, broken in two ways). Every
+report shows one entry per finding (``per_finding``, ``rows``): its depth, its own time
+(when the engine found it) and its counterexample.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 
@@ -156,6 +158,69 @@ def groups(verdicts: Iterable[Verdict]) -> list[Group]:
     return [Group(problems[k], k[1], k[2], tuple(vs)) for k, vs in out.items()]
 
 
+# the details of a verdict that list the engine's other findings (bounded model checking's
+# and k-induction's ``rules`` verdict), taken apart by ``per_finding``
+_FINDINGS_DETAILS = ("findings", "found_at")
+
+
+def _own_time(times: Mapping[object, object], key: object, fallback: float) -> float:
+    t = times.get(key)
+    return float(t) if isinstance(t, int | float) else fallback
+
+
+def per_finding(verdicts: Iterable[Verdict]) -> list[Verdict]:
+    """``verdicts`` with one violated verdict per finding: a verdict whose engine lists
+    further findings in ``details["findings"]`` (one run of bounded model checking finds
+    every rule it can break) becomes one verdict per finding, each with its
+    counterexample, its length as the depth and, as its time, when the engine found it
+    (``details["found_at"]``; the run's time when not recorded). The other details stay
+    with the first; ``details["capped"]`` moves to the last, the place a report says the
+    run stopped at its cap. Idempotent; other verdicts pass unchanged."""
+    out: list[Verdict] = []
+    for v in verdicts:
+        extra = v.details.get("findings")
+        if v.status is not Status.VIOLATED or not isinstance(extra, dict):
+            out.append(v)
+            continue
+        at = v.details.get("found_at")
+        times = at if isinstance(at, dict) else {}
+
+
+        rest = {k: x for k, x in v.details.items() if k not in _FINDINGS_DETAILS}
+        capped = rest.pop("capped", None)
+        first_key = next((k for k, c in extra.items() if isinstance(c, Counterexample)
+                          and v.counterexample is not None
+                          and c.name == v.counterexample.name), None)
+        mine = [replace(v, details=rest,
+                        seconds=_own_time(times, first_key, v.seconds))]
+        shown = {v.counterexample.name} if v.counterexample is not None else set()
+        for key, c in extra.items():
+            if isinstance(c, Counterexample) and c.name not in shown:
+                shown.add(c.name)
+                mine.append(Verdict(v.problem, v.prop, Status.VIOLATED, v.engine,
+                                    len(c.actions), c, "", _own_time(times, key, v.seconds)))
+        if capped is not None:
+            mine[-1] = replace(mine[-1], details={**mine[-1].details, "capped": capped})
+        out.extend(mine)
+    return out
+
+
+def rows(verdicts: Iterable[Verdict]) -> list[Group]:
+    """The reports' rows: the groups of ``per_finding(verdicts)``, a violated group split
+    into one group per finding (the group's passing verdicts, such as another seed's,
+    stay with its first finding)."""
+    out: list[Group] = []
+    for g in groups(per_finding(verdicts)):
+        bad = [v for v in g.verdicts if v.status is Status.VIOLATED]
+        if len(bad) <= 1:
+            out.append(g)
+            continue
+        others = tuple(v for v in g.verdicts if v.status is not Status.VIOLATED)
+        for i, v in enumerate(bad):
+            out.append(Group(g.problem, g.prop, g.engine, (v, *others) if i == 0 else (v,)))
+    return out
+
+
 def written(files: Iterable[WrittenFiles]) -> dict[str, WrittenFiles]:
     """The mapping the reports take, from counterexample name (``Counterexample.name``) to
     the files ``checker.counterexample.write.write`` wrote for it."""
@@ -248,6 +313,8 @@ __all__ = [
     "exit_code",
     "groups",
     "information_uri",
+    "per_finding",
+    "rows",
     "split_where",
     "tool_version",
     "worst",

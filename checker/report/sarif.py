@@ -52,6 +52,7 @@ from checker.report.outcome import (
     atomic_write,
     information_uri,
     operations_fired,
+    per_finding,
     split_where,
     status_text,
     tool_version,
@@ -409,6 +410,7 @@ def sarif_log(verdicts: Sequence[Verdict], files: Mapping[str, WrittenFiles] | N
     ``automationDetails.id`` (``category/``) to keep analyses apart; ``information`` the
     tool's ``informationUri`` (by default the installed package's home page)."""
     files = files or {}
+    verdicts = per_finding(verdicts)  # one result per finding
     base = (root or Path.cwd()).resolve()
     descriptors = [rule_descriptor(r) for r in RULEBOOK.values()]
     index = {str(d["id"]): i for i, d in enumerate(descriptors)}

@@ -23,8 +23,9 @@ from checker.report.outcome import (
     Group,
     Summary,
     display_path,
-    groups,
     operations_fired,
+    per_finding,
+    rows,
     split_where,
     status_text,
     tool_version,
@@ -55,25 +56,7 @@ def _details(g: Group, files: Mapping[str, WrittenFiles], root: Path | None) -> 
     unknown and unwitnessed verdicts."""
     cexs = g.counterexamples
     if cexs:
-        lines = [_cex_text(c, files, root) for c in cexs]
-        shown = {c.name for c in cexs}
-        for v in g.verdicts:
-            extra = v.details.get("findings")
-            found_at = v.details.get("found_at")
-            times = found_at if isinstance(found_at, dict) else {}
-            if isinstance(extra, dict):  # the engine's other findings, one line each
-                for key, c in extra.items():
-                    if isinstance(c, Counterexample) and c.name not in shown:
-                        shown.add(c.name)
-                        at = times.get(key)
-                        lines.append(_cex_text(c, files, root)
-                                     + (f" (found at {at:.2f}s)" if isinstance(
-                                         at, int | float) else ""))
-            capped = v.details.get("capped") is True or "(--max-findings)" in v.reason
-            note = f"stopped after {len(shown)} findings (--max-findings): more may exist"
-            if capped and note not in lines:
-                lines.append(note)
-        return lines
+        return [_cex_text(c, files, root) for c in cexs]
     lines = []
     for v in g.failing:
         if v.status is Status.UNWITNESSED:
@@ -94,16 +77,29 @@ def summary_text(verdicts: Sequence[Verdict], files: Mapping[str, WrittenFiles] 
     written files (``outcome.written``); paths are shown relative to ``root`` (the current
     directory by default)."""
     files = files or {}
-    rows: list[tuple[list[str], Status | None]] = []
-    for g in groups(verdicts):
+    verdicts = per_finding(verdicts)
+    table: list[tuple[list[str], Status | None]] = []
+    groups = rows(verdicts)
+    for n, g in enumerate(groups):
         details = _details(g, files, root)
         depth = "-" if g.depth is None else str(g.depth)
         shown = next((status_text(v) for v in g.verdicts if v.status is g.status
                       and status_text(v) != g.status.value), g.status.value)
-        rows.append(([g.check, g.prop, g.engine, shown, depth, _seconds(g.seconds),
-                      details[0]], g.status))
-        rows.extend((["", "", "", "", "", "", d], None) for d in details[1:])
-    widths = [max([len(h), *(len(r[i]) for r, _ in rows)]) for i, h in enumerate(_HEADER)]
+        table.append(([g.check, g.prop, g.engine, shown, depth, _seconds(g.seconds),
+                       details[0]], g.status))
+        table.extend((["", "", "", "", "", "", d], None) for d in details[1:])
+        key = (g.check, g.prop, g.engine)
+        last = n + 1 == len(groups) or (groups[n + 1].check, groups[n + 1].prop,
+                                        groups[n + 1].engine) != key
+        if last and g.status is Status.VIOLATED:
+            mine = [v for h in groups if (h.check, h.prop, h.engine) == key
+                    for v in h.verdicts]
+            if any(v.details.get("capped") is True or "(--max-findings)" in v.reason
+                   for v in mine):
+                found = sum(v.status is Status.VIOLATED for v in mine)
+                table.append((["", "", "", "", "", "", f"stopped after {found} findings "
+                               "(--max-findings): more may exist"], None))
+    widths = [max([len(h), *(len(r[i]) for r, _ in table)]) for i, h in enumerate(_HEADER)]
 
     def line(cells: Sequence[str], status: Status | None, head: bool = False) -> str:
         out = []
@@ -122,7 +118,7 @@ def summary_text(verdicts: Sequence[Verdict], files: Mapping[str, WrittenFiles] 
         return "  ".join(out).rstrip()
 
     lines = [line(_HEADER, None, head=True)]
-    lines += [line(cells, status) for cells, status in rows]
+    lines += [line(cells, status) for cells, status in table]
     summary = Summary.of(verdicts)
     gate = "PASS" if summary.passed else "FAIL"
     gate_colour = "32;1" if summary.passed else ("31;1" if summary.exit_code == 1 else "33;1")
@@ -193,13 +189,14 @@ def json_report(verdicts: Sequence[Verdict], files: Mapping[str, WrittenFiles] |
     (a ``counterexample`` object for violated verdicts and witnessed ``sometimes``
     properties, with the written files relative to ``root``). ``timestamp`` is included
     only when given."""
+    verdicts = per_finding(verdicts)
     summary = Summary.of(verdicts)
     out: dict[str, object] = {"tool": {"name": TOOL, "version": tool_version()}}
     if timestamp is not None:
         out["timestamp"] = timestamp
     out["exit_code"] = summary.exit_code
     out["summary"] = {"total": summary.total, **summary.as_dict()}
-    out["verdicts"] = [verdict_json(v, files, root) for v in verdicts]
+    out["verdicts"] = [verdict_json(v, files, root) for v in verdicts]  # one per finding
     return out
 
 

@@ -54,8 +54,8 @@ def test_rows_and_totals(gate_run: Any) -> None:
     assert row.endswith("counterexamples/remap_after_move-b016ddd3.dmabuf")
 
 
-def test_several_counterexamples_of_one_target_share_a_row(gate_run: Any) -> None:
-    """Two rule findings of one engine: one row, a second detail line."""
+def test_several_counterexamples_of_one_target_have_a_row_each(gate_run: Any) -> None:
+    """Two rule findings of one engine: a row each, with its own depth and time."""
     v1 = gate_run.verdicts[0]
     v2 = next(v for v in gate_run.verdicts if v.problem.check == "access_after_move"
               and v.status is Status.VIOLATED and v.prop == "rules")
@@ -63,7 +63,9 @@ def test_several_counterexamples_of_one_target_share_a_row(gate_run: Any) -> Non
     v2 = dataclasses.replace(v2, problem=v1.problem)
     lines = summary_text([v1, v2], gate_run.files, root=gate_run.root).splitlines()
     assert lines[1].startswith("double_unmap") and "R15 unmap-unmapped" in lines[1]
-    assert lines[2].strip().startswith("R18 access-after-move in 5 steps")
+    assert lines[2].startswith("double_unmap") and lines[2].split()[1:5] == [
+        "rules", "hypothesis", "violated", str(len(v2.counterexample.actions))]
+    assert "R18 access-after-move in 5 steps" in lines[2]
     assert lines[-1].startswith("2 verdicts: 2 violated")
 
 
@@ -110,5 +112,40 @@ def test_every_bmc_finding_has_a_line_and_a_capped_run_says_so(tmp_path: Path) -
     assert code == 1
     table = text[text.index("check  property"):]
     assert table.count(" in 2 steps (not written)") == 4, table
-    assert table.count("(found at ") == 3
+    # one row per finding: its own depth and time (when the solver found it)
+    found = [line.split() for line in table.splitlines() if line.startswith("m ")]
+    assert len(found) == 4 and all(r[:5] == ["m", "rules", "bmc", "violated", "2"]
+                                   for r in found), table
+    times = [float(r[5].removesuffix("s")) for r in found]
+    assert times == sorted(times)
     assert "stopped after 4 findings (--max-findings): more may exist" in table
+    assert "4 verdicts: 4 violated" in table
+
+
+def test_every_finding_is_an_entry_in_json_junit_and_sarif(tmp_path: Path) -> None:
+    import io
+    import json
+    import xml.etree.ElementTree as ET
+
+    from checker.cli import main
+
+    spec = tmp_path / "many.dmabuf"
+    spec.write_text('import "core"\ncheck m { exporter system_heap mode misuse scope 1x1 '
+                    "depth 2 engines bmc properties rules }\n", encoding="utf-8")
+    out = io.StringIO()
+    junit, sarif = tmp_path / "j.xml", tmp_path / "s.sarif"
+    code = main(["check", "--counterexamples", str(tmp_path / "cex"), "--jobs", "1",
+                 "--max-findings", "5", "--format", "json", "--junit", str(junit),
+                 "--sarif", str(sarif), str(spec)], stdout=out, stderr=io.StringIO())
+    assert code == 1
+    report = json.loads(out.getvalue())
+    entries = report["verdicts"]
+    assert len(entries) == 5 and report["summary"]["violated"] == 5
+    findings = [e["counterexample"]["finding"] for e in entries]
+    assert len(set(findings)) == 5
+    assert all(e["counterexample"]["scenario"] for e in entries)
+    cases = ET.parse(junit).getroot().findall(".//testcase")
+    assert sorted(c.get("name") for c in cases) == sorted(f"rules[bmc] {f}" for f in findings)
+    assert all(c.find("failure") is not None for c in cases)
+    results = json.loads(sarif.read_text())["runs"][0]["results"]
+    assert len(results) == 5
