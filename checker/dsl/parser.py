@@ -12,7 +12,8 @@ from lark.exceptions import UnexpectedInput, VisitError
 from lark.tree import Meta
 
 from checker.dsl import ast
-from checker.dsl.diagnostics import Diagnostic, SpecError, syntax_error
+from checker.dsl.diagnostics import Diagnostic, SpecError, did_you_mean, syntax_error
+from model.scope import BOUND_HELP, BOUNDS, MAX_COUNTER, check_bound
 
 
 @cache
@@ -159,8 +160,36 @@ class _Build(Transformer[Token, Any]):
     def profile_decl(self, meta: Meta, ref: ast.ProfileRef) -> ast.ProfileDecl:
         return ast.ProfileDecl(ref, self._span(meta))
 
-    def scope_decl(self, meta: Meta, scope: Token) -> ast.ScopeDecl:
-        return ast.ScopeDecl(str(scope), self._span(meta))
+    def scope_decl(self, meta: Meta, scope: Token, *bounds: tuple[Token, Token]
+                   ) -> ast.ScopeDecl:
+        """``scope 2x3`` or ``scope 2x3 with size=4, cpu=3``: the text kept is the scope's
+        canonical form (``model.scope.Scope.parse`` reads it)."""
+        seen: dict[str, int] = {}
+        for name, value in bounds:
+            key, n = str(name), _int(value, self.path)
+            if key not in BOUNDS:
+                raise SpecError([Diagnostic(
+                    "E113", self._tok(name), f"unknown scope bound '{key}'"
+                    + did_you_mean(key, BOUNDS),
+                    "bounds: " + ", ".join(f"{k} ({v})" for k, v in BOUND_HELP.items()))])
+            try:
+                check_bound(key, n)
+            except ValueError as e:
+                raise SpecError([Diagnostic("E113", self._tok(value), str(e),
+                                            f"write {key}=N with N from 1 to {MAX_COUNTER}")]
+                                ) from None
+            if key in seen:
+                raise SpecError([Diagnostic("E113", self._tok(name),
+                                            f"scope bound '{key}' is given twice",
+                                            "keep one of them")])
+            seen[key] = n
+        text = str(scope)
+        if seen:
+            text += " with " + ", ".join(f"{k}={v}" for k, v in seen.items())
+        return ast.ScopeDecl(text, self._span(meta))
+
+    def scope_bound(self, meta: Meta, name: Token, value: Token) -> tuple[Token, Token]:
+        return (name, value)
 
     def profile_ref(self, meta: Meta, name: Token, *opt: Any) -> ast.ProfileRef:
         options = ((str(opt[0]), bool(opt[1])),) if opt else ()
