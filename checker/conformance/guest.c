@@ -26,7 +26,7 @@
  *   mmap     mmap(pages * 4096, PROT_READ|PROT_WRITE, MAP_SHARED, pgoff * 4096)
  *   munmap   munmap of the newest mapping
  *   sync, set_name, export_sync_file, import_sync_file  the dma-buf ioctls (set_name
- *            with pointer=bad passes an address that is never mapped)
+ *            and sync with pointer=bad pass an address that is never mapped)
  *   llseek   lseek(fd, offset, whence);  poll  poll(fd, POLLIN or POLLOUT, timeout 0)
  * A call through an fd when none is open uses fd -1 (poll: the fd closed last).
  *   signal   DRM_IOCTL_VGEM_FENCE_SIGNAL of the pending fences imported with that usage
@@ -214,6 +214,21 @@ static long num(int argc, char **argv, const char *key, long dflt)
 	return v ? strtol(v, NULL, 0) : dflt;
 }
 
+/* An unsigned 64-bit parameter (ioctl flags up to the field's top bit). */
+static uint64_t unum(int argc, char **argv, const char *key, uint64_t dflt)
+{
+	const char *v = arg(argc, argv, key);
+	return v ? strtoull(v, NULL, 0) : dflt;
+}
+
+/* pointer=bad: an address below mmap_min_addr, never mapped */
+static int bad_pointer(int argc, char **argv)
+{
+	const char *ptr = arg(argc, argv, "pointer");
+	return ptr && !strcmp(ptr, "bad");
+}
+#define BAD_ADDRESS 16
+
 /* A sync file whose fence is pending (write != 0 records it in *p) or signalled. */
 static int sync_file(int pending, struct pending *p, int *out)
 {
@@ -315,10 +330,11 @@ static long step(const char *op, struct buf *b, int argc, char **argv, int *err)
 			r = -EINVAL;
 		}
 	} else if (!strcmp(op, "sync")) {
-		struct dma_buf_sync s = {.flags = (uint64_t)num(argc, argv, "flags", 0)};
-		r = ret_of(ioctl(open_fd(b), DMA_BUF_IOCTL_SYNC, &s));
+		struct dma_buf_sync s = {.flags = unum(argc, argv, "flags", 0)};
+		void *at = bad_pointer(argc, argv) ? (void *)BAD_ADDRESS : (void *)&s;
+		r = ret_of(ioctl(open_fd(b), DMA_BUF_IOCTL_SYNC, at));
 	} else if (!strcmp(op, "set_name")) {
-		char name[256];
+		static char name[8192];
 		long n = num(argc, argv, "length", 1);
 		if (n < 0 || n >= (long)sizeof name)
 			n = sizeof name - 1;
@@ -335,7 +351,7 @@ static long step(const char *op, struct buf *b, int argc, char **argv, int *err)
 		off_t o = lseek(open_fd(b), (off_t)num(argc, argv, "offset", 0), whence);
 		r = o < 0 ? -errno : (long)o;
 	} else if (!strcmp(op, "export_sync_file")) {
-		struct dma_buf_export_sync_file e = {.flags = (uint32_t)num(argc, argv, "flags", 0),
+		struct dma_buf_export_sync_file e = {.flags = (uint32_t)unum(argc, argv, "flags", 0),
 						     .fd = -1};
 		r = ret_of(ioctl(open_fd(b), DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &e));
 		if (!r)
@@ -345,7 +361,7 @@ static long step(const char *op, struct buf *b, int argc, char **argv, int *err)
 		int pending = !f || strcmp(f, "signalled");
 		struct pending p = {0};
 		int sf = -1;
-		uint32_t flags = (uint32_t)num(argc, argv, "flags", 0);
+		uint32_t flags = (uint32_t)unum(argc, argv, "flags", 0);
 		r = sync_file(pending, &p, &sf);
 		if (!r) {
 			struct dma_buf_import_sync_file i = {.flags = flags, .fd = sf};

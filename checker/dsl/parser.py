@@ -113,17 +113,19 @@ def _setting(values: dict[str, Any], setting: tuple[str, Any]) -> None:
     values[key] = value
 
 
-MAX_INT = 10**9  # no counter, bound, depth or flag is anywhere near this
+MAX_INT = 10**9  # no counter, bound or depth is anywhere near this
+MAX_PARAM = 2**64  # an operation's parameter: ioctl arguments are up to 64 bits wide
 
 
-def _int(tok: Token, path: str) -> int:
+def _int(tok: Token, path: str, limit: int = MAX_INT) -> int:
     """An integer literal, refused when it is too long to mean anything here."""
     text = str(tok)
-    if len(text.lstrip("-")) > 9:
+    digits = text.lstrip("-")
+    if len(digits) > len(str(limit)) or int(digits) >= limit:
         span = ast.Span(path, tok.line or 0, tok.column or 0, tok.end_line or 0,
                         tok.end_column or 0)
         raise SpecError([Diagnostic("E005", span, f"number {text[:12]}... is too large",
-                                    f"numbers here are below {MAX_INT}")])
+                                    f"numbers here are below {limit}")])
     return int(text)
 
 
@@ -444,7 +446,7 @@ class _Build(Transformer[Token, Any]):
         return ".".join(str(p) for p in parts)
 
     def param(self, meta: Meta, name: Token, value: Token) -> ast.Param:
-        v: str | int = (_int(value, self.path) if value.type in ("INT", "SIGNED_INT")
+        v: str | int = (_int(value, self.path, MAX_PARAM) if value.type in ("INT", "SIGNED_INT")
                         else str(value))
         return ast.Param(str(name), v, self._span(meta))
 

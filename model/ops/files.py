@@ -96,8 +96,16 @@ def llseek(c: Ctx, b: BufRef, whence: str, offset: int) -> None:
         c.exit(-EINVAL)
 
 
+# dma_buf_set_name copies with strndup_user(buf, DMA_BUF_NAME_LEN): strnlen_user counts the
+# terminating NUL, so a name of up to DMA_BUF_NAME_LEN - 1 characters is taken and one of
+# DMA_BUF_NAME_LEN or more is -EINVAL (strnlen_user stops looking after DMA_BUF_NAME_LEN
+# bytes, however long the string). The lengths: empty, one, each side of the boundary, one
+# past it, and a page.
+NAME_LENGTHS = (0, 1, DMA_BUF_NAME_LEN - 1, DMA_BUF_NAME_LEN, DMA_BUF_NAME_LEN + 1, 4096)
+
+
 def _name_params(env: Env) -> list[Params]:
-    lengths = product(length=(0, 1, DMA_BUF_NAME_LEN - 1, DMA_BUF_NAME_LEN), pointer=("valid",))
+    lengths = product(length=NAME_LENGTHS, pointer=("valid",))
     return [*lengths, {"length": 1, "pointer": "bad"}]
 
 

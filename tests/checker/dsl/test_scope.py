@@ -56,3 +56,12 @@ def test_bad_bounds_are_located(text: str, col: int, message: str) -> None:
     d = e.value.diagnostics[0]
     assert (d.code, d.span.line, d.span.col) == ("E113", 1, col)
     assert message in d.message
+
+
+def test_an_operation_parameter_may_be_any_64_bit_value() -> None:
+    f = parse("scenario s { sync(b0, flags=9223372036854775809) }", "s.dmabuf")
+    step = f.items[0].body[0]  # type: ignore[union-attr]
+    assert step.action.params[0].value == (1 << 63) | 1
+    with pytest.raises(SpecError) as e:
+        parse(f"scenario s {{ sync(b0, flags={1 << 64}) }}", "s.dmabuf")
+    assert e.value.diagnostics[0].code == "E005"

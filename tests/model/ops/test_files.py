@@ -139,7 +139,8 @@ def test_set_name(run: RunFn, profile: str) -> None:
     assert r.at(4) == () and r.errno(4) == 0
 
 
-@pytest.mark.parametrize(("length", "ok"), [(0, True), (1, True), (31, True), (32, False)])
+@pytest.mark.parametrize(("length", "ok"), [(0, True), (1, True), (31, True), (32, False),
+                                            (33, False), (4096, False)])
 def test_set_name_lengths(run: RunFn, length: int, ok: bool) -> None:
     r = run("system_heap", "v6.1", [*OWNED, f"set_name(b0, length={length})"])
     assert r.errno() == (0 if ok else -EINVAL)
