@@ -23,7 +23,9 @@
  *   fd       the held reference becomes an open fd the other calls use
  *   get      dup() of an open fd, held as a reference;  put  close() of a held reference
  *   close    close() of an open fd (close(-1) when none is open)
- *   mmap     mmap(pages * 4096, PROT_READ|PROT_WRITE, MAP_SHARED, pgoff * 4096)
+ *   mmap     mmap(pages * 4096, PROT_READ|PROT_WRITE, MAP_SHARED, pgoff * 4096); with
+ *            pgoff=unaligned offset 1, tail=partial one byte into the last page,
+ *            sharing=private MAP_PRIVATE
  *   munmap   munmap of the newest mapping
  *   sync, set_name, export_sync_file, import_sync_file  the dma-buf ioctls (set_name
  *            and sync with pointer=bad pass an address that is never mapped)
@@ -221,6 +223,24 @@ static uint64_t unum(int argc, char **argv, const char *key, uint64_t dflt)
 	return v ? strtoull(v, NULL, 0) : dflt;
 }
 
+/*
+ * mmap's argument domain: pgoff=unaligned is an offset inside the first page,
+ * tail=partial a length one byte into its last page, sharing=private MAP_PRIVATE.
+ */
+static void mmap_domain(int argc, char **argv, size_t *len, off_t *off, int *share)
+{
+	const char *pgoff = arg(argc, argv, "pgoff");
+	const char *tail = arg(argc, argv, "tail");
+	const char *sharing = arg(argc, argv, "sharing");
+
+	if (pgoff && !strcmp(pgoff, "unaligned"))
+		*off = 1;
+	if (tail && !strcmp(tail, "partial") && *len)
+		*len -= PAGE - 1;
+	if (sharing && !strcmp(sharing, "private"))
+		*share = MAP_PRIVATE;
+}
+
 /* pointer=bad: an address below mmap_min_addr, never mapped */
 static int bad_pointer(int argc, char **argv)
 {
@@ -315,7 +335,9 @@ static long step(const char *op, struct buf *b, int argc, char **argv, int *err)
 	} else if (!strcmp(op, "mmap")) {
 		size_t len = (size_t)num(argc, argv, "pages", 1) * PAGE;
 		off_t off = (off_t)num(argc, argv, "pgoff", 0) * PAGE;
-		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, open_fd(b), off);
+		int share = MAP_SHARED;
+		mmap_domain(argc, argv, &len, &off, &share);
+		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, share, open_fd(b), off);
 		if (p == MAP_FAILED) {
 			r = -errno;
 		} else {

@@ -65,3 +65,4 @@ def test_an_operation_parameter_may_be_any_64_bit_value() -> None:
     with pytest.raises(SpecError) as e:
         parse(f"scenario s {{ sync(b0, flags={1 << 64}) }}", "s.dmabuf")
     assert e.value.diagnostics[0].code == "E005"
+
