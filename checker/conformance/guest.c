@@ -21,7 +21,8 @@
  *            or with via=udmabuf UDMABUF_CREATE of a sealed memfd; the new fd is a
  *            reference the process holds but has not "installed" yet
  *   fd       the held reference becomes an open fd the other calls use
- *   get      dup() of an open fd, held as a reference;  put  close() of a held reference
+ *   get      dup() of an open fd, held as a reference (file=other: DRM_IOCTL_PRIME_FD_TO_HANDLE
+ *            of a memfd, which dma_buf_get refuses);  put  close() of a held reference
  *   close    close() of an open fd (close(-1) when none is open)
  *   mmap     mmap(pages * 4096, PROT_READ|PROT_WRITE, MAP_SHARED, pgoff * 4096); with
  *            pgoff=unaligned offset 1, tail=partial one byte into the last page,
@@ -72,6 +73,7 @@ struct drm_vgem_fence_signal {
 #define DRM_IOCTL_BASE 'd'
 #define DRM_IOCTL_GEM_CLOSE _IOW(DRM_IOCTL_BASE, 0x09, struct drm_gem_close)
 #define DRM_IOCTL_PRIME_HANDLE_TO_FD _IOWR(DRM_IOCTL_BASE, 0x2d, struct drm_prime_handle)
+#define DRM_IOCTL_PRIME_FD_TO_HANDLE _IOWR(DRM_IOCTL_BASE, 0x2e, struct drm_prime_handle)
 #define DRM_IOCTL_MODE_CREATE_DUMB _IOWR(DRM_IOCTL_BASE, 0xB2, struct drm_mode_create_dumb)
 #define DRM_COMMAND_BASE 0x40
 #define DRM_IOCTL_VGEM_FENCE_ATTACH \
@@ -241,6 +243,21 @@ static void mmap_domain(int argc, char **argv, size_t *len, off_t *off, int *sha
 		*share = MAP_PRIVATE;
 }
 
+/*
+ * get with file=other: dma_buf_get of an open fd that is not a dma-buf (a memfd), through
+ * DRM_IOCTL_PRIME_FD_TO_HANDLE (drm_gem_prime_fd_to_handle calls dma_buf_get).
+ */
+static int get_other_file(void)
+{
+	int mfd = memfd_create("not-a-dma-buf", MFD_CLOEXEC);
+	if (mfd < 0)
+		return fail();
+	struct drm_prime_handle p = {.fd = mfd};
+	int r = ret_of(ioctl(drm, DRM_IOCTL_PRIME_FD_TO_HANDLE, &p));
+	close(mfd);
+	return r;
+}
+
 /* pointer=bad: an address below mmap_min_addr, never mapped */
 static int bad_pointer(int argc, char **argv)
 {
@@ -320,6 +337,8 @@ static long step(const char *op, struct buf *b, int argc, char **argv, int *err)
 			b->fds[b->nfds++] = b->held[--b->nheld];
 		else
 			r = -EBADF;
+	} else if (!strcmp(op, "get") && arg(argc, argv, "file")) {
+		r = get_other_file();
 	} else if (!strcmp(op, "get")) {
 		int fd = dup(open_fd(b));
 		r = ret_of(fd);
