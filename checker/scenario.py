@@ -29,7 +29,8 @@ from checker.problem import Property, engine_property
 from model.expr import evaluate, variables
 from model.kernel import ERRNOS, errno_name
 from model.machine import Outcome, State
-from model.violation import Violation
+from model.scope import BOUNDS
+from model.violation import Severity, Violation
 
 
 @dataclass
@@ -151,6 +152,31 @@ class PropertyWatch:
         return tuple(failing)
 
 
+# a counter variable's last name part -> the scope bound that limits it
+_BOUND_OF = {"kref": "refs", "refs": "refs", "fds": "fds", "vmas": "vmas", "pins": "pins",
+             "vmap_cnt": "vmaps", "vmaps": "vmaps", "cpu": "cpu", "reserved": "fence_slots",
+             "maps": "maps"}
+
+
+def _why_impossible(sc: ResolvedScenario, state: State, item: ResolvedStep) -> str:
+    """Why a step cannot be made: a counter at the scope's bound (which the scenario can
+    raise), or the model has no such transition here."""
+    m = sc.model
+    if bool(evaluate(m.ground[m.index(item.action)].pre, state.values)):
+        for v in m.step(state, item.action).violations:
+            if v.severity is Severity.SCOPE:
+                var = v.message.split(" ", 1)[0]
+                bound = _BOUND_OF.get(var.rsplit(".", 1)[-1], "")
+                now = getattr(m.scope, BOUNDS.get(bound, ""), 0)
+                how = (f"raise it in the scenario: scope {m.scope.buffers}x"
+                       f"{m.scope.attachments} with {bound}={now + 1}" if bound else
+                       "raise the scope")
+                return (f"this call leaves the scenario's scope ({m.scope}): {var} is at "
+                        f"its bound; {how}")
+    return ("this call is not possible here (its object does not exist yet, or the "
+            "operation cannot happen now)")
+
+
 def run_scenario(sc: ResolvedScenario, keep_going: bool = False,
                  also: tuple[ResolvedProperty, ...] = ()) -> ScenarioResult:
     """Run a scenario's steps and expectations, stopping at the first that fails, or with
@@ -190,8 +216,7 @@ def run_scenario(sc: ResolvedScenario, keep_going: bool = False,
             index += 1
             continue
         if not possible:
-            r.problems.append("this call is not possible here (its object does not exist "
-                              "yet, or the operation cannot happen now)")
+            r.problems.append(_why_impossible(sc, state, item))
             r.refused = "impossible"
             results.append(r)
             if not keep_going:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 ParamValue = int | str
 DEFAULTS: dict[str, ParamValue] = {"fault": "none", "map": "cached", "at": "start",
-                                   "fence": "pending", "pointer": "valid"}
+                                   "fence": "pending", "pointer": "valid", "tail": "whole",
+                                   "sharing": "shared", "file": "dmabuf"}
 
 _ACTION = re.compile(r"\s*([a-z_][a-z0-9_]*)\s*\(\s*(b\d+(?:\.a\d+)?)\s*((?:,[^)]*)?)\)\s*")
 _PARAM = re.compile(r"\s*([a-z_][a-z0-9_]*)\s*=\s*([A-Za-z0-9_+-]+)\s*")
@@ -28,7 +29,8 @@ class ActionSyntaxError(ValueError):
 class Action:
     """``name(obj, key=value, ...)``; ``obj`` is ``bN`` or ``bN.aM``. Parameters are kept
     sorted by key and a parameter at its default (``fault=none``, ``map=cached``,
-    ``fence=pending``, ``pointer=valid``) is left out."""
+    ``fence=pending``, ``pointer=valid``, ``tail=whole``, ``sharing=shared``, ``file=dmabuf``) is
+    left out."""
 
     name: str
     obj: str

@@ -35,12 +35,15 @@ MANDATORY_OPS = ("map_dma_buf", "unmap_dma_buf", "release")  # R1
 @dataclass(frozen=True, slots=True)
 class Call:
     """The arguments of one callback invocation. ``dir`` is a DMA direction: a constant, or
-    an expression when it comes from the state (an unmap of a recorded mapping)."""
+    an expression when it comes from the state (an unmap of a recorded mapping). ``shared``
+    (mmap only) says whether the vma is VM_SHARED (MAP_SHARED) or a private copy-on-write
+    mapping (MAP_PRIVATE|PROT_WRITE), which an exporter may refuse."""
 
     buf: BufRef
     att: AttRef | None = None
     dir: int | Expr | None = None
     slot: SlotRef | None = None
+    shared: bool | None = None  # mmap: a MAP_SHARED vma (VM_SHARED), or a private COW one
 
 
 Callback = Callable[["Ctx", Call], None]

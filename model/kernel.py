@@ -51,6 +51,13 @@ DMA_BUF_SYNC_START = 0
 DMA_BUF_SYNC_END = 4
 DMA_BUF_SYNC_VALID_FLAGS_MASK = DMA_BUF_SYNC_RW | DMA_BUF_SYNC_END
 DMA_BUF_NAME_LEN = 32
+# representatives of the bits outside a flags mask: the lowest one (past END, or past RW for
+# the sync-file ioctls), and the top bit of the field (struct dma_buf_sync.flags is __u64,
+# struct dma_buf_export_sync_file/import_sync_file.flags are __u32): the kernel tests
+# flags & ~mask over the whole field, so a check narrowed to an int or a byte would miss it
+SYNC_FLAGS_TOP_BIT = 1 << 63
+SYNC_FILE_FLAGS_TOP_BIT = 1 << 31
+PAGE_SIZE = 4096
 
 # enum dma_resv_usage, in order (R24)
 USAGES = ("KERNEL", "WRITE", "READ", "BOOKKEEP")

@@ -21,12 +21,15 @@
  *            or with via=udmabuf UDMABUF_CREATE of a sealed memfd; the new fd is a
  *            reference the process holds but has not "installed" yet
  *   fd       the held reference becomes an open fd the other calls use
- *   get      dup() of an open fd, held as a reference;  put  close() of a held reference
+ *   get      dup() of an open fd, held as a reference (file=other: DRM_IOCTL_PRIME_FD_TO_HANDLE
+ *            of a memfd, which dma_buf_get refuses);  put  close() of a held reference
  *   close    close() of an open fd (close(-1) when none is open)
- *   mmap     mmap(pages * 4096, PROT_READ|PROT_WRITE, MAP_SHARED, pgoff * 4096)
+ *   mmap     mmap(pages * 4096, PROT_READ|PROT_WRITE, MAP_SHARED, pgoff * 4096); with
+ *            pgoff=unaligned offset 1, tail=partial one byte into the last page,
+ *            sharing=private MAP_PRIVATE
  *   munmap   munmap of the newest mapping
  *   sync, set_name, export_sync_file, import_sync_file  the dma-buf ioctls (set_name
- *            with pointer=bad passes an address that is never mapped)
+ *            and sync with pointer=bad pass an address that is never mapped)
  *   llseek   lseek(fd, offset, whence);  poll  poll(fd, POLLIN or POLLOUT, timeout 0)
  * A call through an fd when none is open uses fd -1 (poll: the fd closed last).
  *   signal   DRM_IOCTL_VGEM_FENCE_SIGNAL of the pending fences imported with that usage
@@ -70,6 +73,7 @@ struct drm_vgem_fence_signal {
 #define DRM_IOCTL_BASE 'd'
 #define DRM_IOCTL_GEM_CLOSE _IOW(DRM_IOCTL_BASE, 0x09, struct drm_gem_close)
 #define DRM_IOCTL_PRIME_HANDLE_TO_FD _IOWR(DRM_IOCTL_BASE, 0x2d, struct drm_prime_handle)
+#define DRM_IOCTL_PRIME_FD_TO_HANDLE _IOWR(DRM_IOCTL_BASE, 0x2e, struct drm_prime_handle)
 #define DRM_IOCTL_MODE_CREATE_DUMB _IOWR(DRM_IOCTL_BASE, 0xB2, struct drm_mode_create_dumb)
 #define DRM_COMMAND_BASE 0x40
 #define DRM_IOCTL_VGEM_FENCE_ATTACH \
@@ -214,6 +218,54 @@ static long num(int argc, char **argv, const char *key, long dflt)
 	return v ? strtol(v, NULL, 0) : dflt;
 }
 
+/* An unsigned 64-bit parameter (ioctl flags up to the field's top bit). */
+static uint64_t unum(int argc, char **argv, const char *key, uint64_t dflt)
+{
+	const char *v = arg(argc, argv, key);
+	return v ? strtoull(v, NULL, 0) : dflt;
+}
+
+/*
+ * mmap's argument domain: pgoff=unaligned is an offset inside the first page,
+ * tail=partial a length one byte into its last page, sharing=private MAP_PRIVATE.
+ */
+static void mmap_domain(int argc, char **argv, size_t *len, off_t *off, int *share)
+{
+	const char *pgoff = arg(argc, argv, "pgoff");
+	const char *tail = arg(argc, argv, "tail");
+	const char *sharing = arg(argc, argv, "sharing");
+
+	if (pgoff && !strcmp(pgoff, "unaligned"))
+		*off = 1;
+	if (tail && !strcmp(tail, "partial") && *len)
+		*len -= PAGE - 1;
+	if (sharing && !strcmp(sharing, "private"))
+		*share = MAP_PRIVATE;
+}
+
+/*
+ * get with file=other: dma_buf_get of an open fd that is not a dma-buf (a memfd), through
+ * DRM_IOCTL_PRIME_FD_TO_HANDLE (drm_gem_prime_fd_to_handle calls dma_buf_get).
+ */
+static int get_other_file(void)
+{
+	int mfd = memfd_create("not-a-dma-buf", MFD_CLOEXEC);
+	if (mfd < 0)
+		return fail();
+	struct drm_prime_handle p = {.fd = mfd};
+	int r = ret_of(ioctl(drm, DRM_IOCTL_PRIME_FD_TO_HANDLE, &p));
+	close(mfd);
+	return r;
+}
+
+/* pointer=bad: an address below mmap_min_addr, never mapped */
+static int bad_pointer(int argc, char **argv)
+{
+	const char *ptr = arg(argc, argv, "pointer");
+	return ptr && !strcmp(ptr, "bad");
+}
+#define BAD_ADDRESS 16
+
 /* A sync file whose fence is pending (write != 0 records it in *p) or signalled. */
 static int sync_file(int pending, struct pending *p, int *out)
 {
@@ -285,6 +337,8 @@ static long step(const char *op, struct buf *b, int argc, char **argv, int *err)
 			b->fds[b->nfds++] = b->held[--b->nheld];
 		else
 			r = -EBADF;
+	} else if (!strcmp(op, "get") && arg(argc, argv, "file")) {
+		r = get_other_file();
 	} else if (!strcmp(op, "get")) {
 		int fd = dup(open_fd(b));
 		r = ret_of(fd);
@@ -300,7 +354,9 @@ static long step(const char *op, struct buf *b, int argc, char **argv, int *err)
 	} else if (!strcmp(op, "mmap")) {
 		size_t len = (size_t)num(argc, argv, "pages", 1) * PAGE;
 		off_t off = (off_t)num(argc, argv, "pgoff", 0) * PAGE;
-		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, open_fd(b), off);
+		int share = MAP_SHARED;
+		mmap_domain(argc, argv, &len, &off, &share);
+		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, share, open_fd(b), off);
 		if (p == MAP_FAILED) {
 			r = -errno;
 		} else {
@@ -315,10 +371,11 @@ static long step(const char *op, struct buf *b, int argc, char **argv, int *err)
 			r = -EINVAL;
 		}
 	} else if (!strcmp(op, "sync")) {
-		struct dma_buf_sync s = {.flags = (uint64_t)num(argc, argv, "flags", 0)};
-		r = ret_of(ioctl(open_fd(b), DMA_BUF_IOCTL_SYNC, &s));
+		struct dma_buf_sync s = {.flags = unum(argc, argv, "flags", 0)};
+		void *at = bad_pointer(argc, argv) ? (void *)BAD_ADDRESS : (void *)&s;
+		r = ret_of(ioctl(open_fd(b), DMA_BUF_IOCTL_SYNC, at));
 	} else if (!strcmp(op, "set_name")) {
-		char name[256];
+		static char name[8192];
 		long n = num(argc, argv, "length", 1);
 		if (n < 0 || n >= (long)sizeof name)
 			n = sizeof name - 1;
@@ -335,7 +392,7 @@ static long step(const char *op, struct buf *b, int argc, char **argv, int *err)
 		off_t o = lseek(open_fd(b), (off_t)num(argc, argv, "offset", 0), whence);
 		r = o < 0 ? -errno : (long)o;
 	} else if (!strcmp(op, "export_sync_file")) {
-		struct dma_buf_export_sync_file e = {.flags = (uint32_t)num(argc, argv, "flags", 0),
+		struct dma_buf_export_sync_file e = {.flags = (uint32_t)unum(argc, argv, "flags", 0),
 						     .fd = -1};
 		r = ret_of(ioctl(open_fd(b), DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &e));
 		if (!r)
@@ -345,7 +402,7 @@ static long step(const char *op, struct buf *b, int argc, char **argv, int *err)
 		int pending = !f || strcmp(f, "signalled");
 		struct pending p = {0};
 		int sf = -1;
-		uint32_t flags = (uint32_t)num(argc, argv, "flags", 0);
+		uint32_t flags = (uint32_t)unum(argc, argv, "flags", 0);
 		r = sync_file(pending, &p, &sf);
 		if (!r) {
 			struct dma_buf_import_sync_file i = {.flags = flags, .fd = sf};

@@ -90,7 +90,11 @@ class TreeGen:
         return self.pick(0, 20) if self.pick(0, 5) else self.pick(0, MAX_INT - 1)
 
     def scope(self) -> str:
-        return f"{self.pick(0, 9)}x{self.pick(0, 9)}"
+        head = f"{self.pick(0, 9)}x{self.pick(0, 9)}"
+        if self.flag():
+            return head
+        names = [self.choice(("cpu", "size", "maps", "pins")) for _ in range(self.pick(1, 2))]
+        return head + " with " + ", ".join(f"{n}={self.pick(1, 5)}" for n in dict.fromkeys(names))
 
     def profile(self) -> ast.ProfileRef:
         options = ((self.name(), self.flag()),) if self.flag() else ()

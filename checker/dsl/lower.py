@@ -12,6 +12,8 @@ Inside a handler:
 * ``att``: the attachment (callbacks that have one); ``att.p2p`` is writable (R9);
 * ``dir``: the direction of map/unmap/begin/end_cpu_access, compared with ``BIDIRECTIONAL``,
   ``TO_DEVICE``, ``FROM_DEVICE``, ``NONE``;
+* ``shared`` (``on mmap``): true for a MAP_SHARED vma, false for a private copy-on-write
+  mapping (MAP_PRIVATE with PROT_WRITE), which exporters such as udmabuf refuse;
 * ``injected()``: whether this action injects the failure of a ``fallible`` callback;
 * errno names (``EINVAL``...) and ``true``/``false``;
 * functions ``pins(buf)``, ``attachments(buf)``, ``refcount(buf)``, ``maps(a)``,
@@ -172,13 +174,18 @@ class _Checker:
                 return INT
             if head in DIRECTIONS:
                 return INT
+            if head == "shared":
+                if env.handler != "mmap":
+                    self.error("E108", e.span, f"'shared' is not defined in on {env.handler}",
+                               "only mmap is given a vma, shared or private")
+                return BOOL
             if head == "dir":
                 if not env.has_dir:
                     self.error("E108", e.span, f"'dir' is not defined in on {env.handler}",
                                "only map_dma_buf, unmap_dma_buf and the cpu_access callbacks "
                                "have a direction")
                 return INT
-            known = ["dir", *ERRNOS, *DIRECTIONS]
+            known = ["dir", "shared", *ERRNOS, *DIRECTIONS]
             self.error("E108", e.span, f"unknown name '{head}'" + did_you_mean(head, known))
             return "?"
         kind = env.bound.get(head) or {"buf": "buf", "att": "att"}.get(head)
@@ -385,6 +392,8 @@ class _Lower:
             if name == "dir":
                 assert self.call.dir is not None
                 return mx.lift(self.call.dir)
+            if name == "shared":
+                return mx.FALSE if self.call.shared is False else mx.TRUE
             if name in ERRNOS:
                 return mx.Const(ERRNOS[name])
             return mx.Const(DIRECTIONS[name])

@@ -12,7 +12,8 @@ from lark.exceptions import UnexpectedInput, VisitError
 from lark.tree import Meta
 
 from checker.dsl import ast
-from checker.dsl.diagnostics import Diagnostic, SpecError, syntax_error
+from checker.dsl.diagnostics import Diagnostic, SpecError, did_you_mean, syntax_error
+from model.scope import BOUND_HELP, BOUNDS, MAX_COUNTER, check_bound
 
 
 @cache
@@ -112,17 +113,19 @@ def _setting(values: dict[str, Any], setting: tuple[str, Any]) -> None:
     values[key] = value
 
 
-MAX_INT = 10**9  # no counter, bound, depth or flag is anywhere near this
+MAX_INT = 10**9  # no counter, bound or depth is anywhere near this
+MAX_PARAM = 2**64  # an operation's parameter: ioctl arguments are up to 64 bits wide
 
 
-def _int(tok: Token, path: str) -> int:
+def _int(tok: Token, path: str, limit: int = MAX_INT) -> int:
     """An integer literal, refused when it is too long to mean anything here."""
     text = str(tok)
-    if len(text.lstrip("-")) > 9:
+    digits = text.lstrip("-")
+    if len(digits) > len(str(limit)) or int(digits) >= limit:
         span = ast.Span(path, tok.line or 0, tok.column or 0, tok.end_line or 0,
                         tok.end_column or 0)
         raise SpecError([Diagnostic("E005", span, f"number {text[:12]}... is too large",
-                                    f"numbers here are below {MAX_INT}")])
+                                    f"numbers here are below {limit}")])
     return int(text)
 
 
@@ -159,8 +162,36 @@ class _Build(Transformer[Token, Any]):
     def profile_decl(self, meta: Meta, ref: ast.ProfileRef) -> ast.ProfileDecl:
         return ast.ProfileDecl(ref, self._span(meta))
 
-    def scope_decl(self, meta: Meta, scope: Token) -> ast.ScopeDecl:
-        return ast.ScopeDecl(str(scope), self._span(meta))
+    def scope_decl(self, meta: Meta, scope: Token, *bounds: tuple[Token, Token]
+                   ) -> ast.ScopeDecl:
+        """``scope 2x3`` or ``scope 2x3 with size=4, cpu=3``: the text kept is the scope's
+        canonical form (``model.scope.Scope.parse`` reads it)."""
+        seen: dict[str, int] = {}
+        for name, value in bounds:
+            key, n = str(name), _int(value, self.path)
+            if key not in BOUNDS:
+                raise SpecError([Diagnostic(
+                    "E113", self._tok(name), f"unknown scope bound '{key}'"
+                    + did_you_mean(key, BOUNDS),
+                    "bounds: " + ", ".join(f"{k} ({v})" for k, v in BOUND_HELP.items()))])
+            try:
+                check_bound(key, n)
+            except ValueError as e:
+                raise SpecError([Diagnostic("E113", self._tok(value), str(e),
+                                            f"write {key}=N with N from 1 to {MAX_COUNTER}")]
+                                ) from None
+            if key in seen:
+                raise SpecError([Diagnostic("E113", self._tok(name),
+                                            f"scope bound '{key}' is given twice",
+                                            "keep one of them")])
+            seen[key] = n
+        text = str(scope)
+        if seen:
+            text += " with " + ", ".join(f"{k}={v}" for k, v in seen.items())
+        return ast.ScopeDecl(text, self._span(meta))
+
+    def scope_bound(self, meta: Meta, name: Token, value: Token) -> tuple[Token, Token]:
+        return (name, value)
 
     def profile_ref(self, meta: Meta, name: Token, *opt: Any) -> ast.ProfileRef:
         options = ((str(opt[0]), bool(opt[1])),) if opt else ()
@@ -415,7 +446,7 @@ class _Build(Transformer[Token, Any]):
         return ".".join(str(p) for p in parts)
 
     def param(self, meta: Meta, name: Token, value: Token) -> ast.Param:
-        v: str | int = (_int(value, self.path) if value.type in ("INT", "SIGNED_INT")
+        v: str | int = (_int(value, self.path, MAX_PARAM) if value.type in ("INT", "SIGNED_INT")
                         else str(value))
         return ast.Param(str(name), v, self._span(meta))
 

@@ -17,10 +17,13 @@ from model.kernel import (
     DMA_BUF_SYNC_WRITE,
     DMA_FROM_DEVICE,
     DMA_TO_DEVICE,
+    EFAULT,
     EINTR,
     EINVAL,
     ENOMEM,
     ERESTARTSYS,
+    SYNC_FILE_FLAGS_TOP_BIT,
+    SYNC_FLAGS_TOP_BIT,
     USAGES,
 )
 from model.layout import LIVE, UNEXPORTED, BufRef
@@ -121,15 +124,33 @@ def end_cpu_access_op(c: Ctx, b: BufRef, dir: str) -> None:
     end_cpu_access(c, b, DIRECTIONS[dir], kernel_caller=True)
 
 
+# dma_buf_ioctl refuses flags & ~DMA_BUF_SYNC_VALID_FLAGS_MASK, then flags whose RW part is
+# 0; every flag value falls in one class of those two tests and the RW/END bits, so these
+# stand for all 2^64: every combination of the mask's bits, the lowest bit past it alone
+# (8) and with READ (9: only the mask test refuses it), and the top bit of the __u64 with
+# READ (a mask test narrowed to 32 bits would let it through)
+SYNC_FLAGS = (*range(8), 8, 9, SYNC_FLAGS_TOP_BIT | DMA_BUF_SYNC_READ)
+
+
 def _sync_params(env: Env) -> list[Params]:
-    # every flag combination of the valid mask, a bit outside it alone and with READ
-    return [{"flags": f, **x} for f in (*range(8), 8, 9) for x in faults(env, "begin_cpu_access")]
+    out = [{"flags": f, **x} for f in SYNC_FLAGS for x in faults(env, "begin_cpu_access")]
+    # struct dma_buf_sync at an address the process cannot read: copy_from_user fails
+    return [*out, {"flags": DMA_BUF_SYNC_READ, "fault": "none", "pointer": "bad"}]
 
 
 @op("sync", actor="user", target="buffer", enabled=_user_can_enter,
     kernel="dma_buf_ioctl(DMA_BUF_IOCTL_SYNC)", rules=("R20",), params=_sync_params)
-def sync(c: Ctx, b: BufRef, flags: int, fault: str) -> None:
+def sync(c: Ctx, b: BufRef, flags: int, fault: str, pointer: str = "valid") -> None:
+    """``flags`` as struct dma_buf_sync holds them; ``pointer=bad``: the struct is at an
+    address the process cannot read (copy_from_user fails with -EFAULT before the flags are
+    looked at)."""
     has_fd(c, b, "DMA_BUF_IOCTL_SYNC")
+    if pointer == "bad":
+        c.report("R20", ERRNO, IMPORTER, (b.name,),
+                 f"DMA_BUF_IOCTL_SYNC on {b.name} with a struct dma_buf_sync the kernel "
+                 "cannot read", tag="sync-fault")
+        c.exit(-EFAULT)
+        return
     if flags & ~DMA_BUF_SYNC_VALID_FLAGS_MASK or not flags & DMA_BUF_SYNC_RW:
         c.report("R20", ERRNO, IMPORTER, (b.name,),
                  f"DMA_BUF_IOCTL_SYNC on {b.name} with flags {flags:#x}: valid are READ, WRITE "
@@ -240,8 +261,15 @@ def signal(c: Ctx, b: BufRef, usage: str) -> None:
 SYNC_FILE_FENCES = ("pending", "signalled")  # the state of an imported sync file's fence
 
 
+# dma_buf_export_sync_file and dma_buf_import_sync_file refuse flags & ~DMA_BUF_SYNC_RW,
+# then flags without READ or WRITE: 0..3 (each RW combination), END alone (4) and with
+# READ (5: valid for the SYNC ioctl, refused here by the mask test alone), and the top bit
+# of the __u32 with READ
+SYNC_FILE_FLAGS = (0, 1, 2, 3, 4, 5, SYNC_FILE_FLAGS_TOP_BIT | DMA_BUF_SYNC_READ)
+
+
 def _sync_file_params(env: Env) -> list[Params]:
-    return product(flags=(0, 1, 2, 3, 4))
+    return product(flags=SYNC_FILE_FLAGS)
 
 
 def _sync_file_flags(c: Ctx, b: BufRef, flags: int, what: str) -> bool:
@@ -286,4 +314,5 @@ def import_sync_file(c: Ctx, b: BufRef, flags: int, fault: str, fence: str) -> N
         c.set(b.fences["WRITE" if flags & DMA_BUF_SYNC_WRITE else "READ"], 1)
 
 
-__all__ = ["SYNC_FILE_FENCES", "begin_cpu_access", "end_cpu_access"]
+__all__ = ["SYNC_FILE_FENCES", "SYNC_FILE_FLAGS", "SYNC_FLAGS", "begin_cpu_access",
+           "end_cpu_access"]

@@ -13,8 +13,7 @@ from model.ops.lifetime import drop
 from model.ops.registry import Env, Params, op, product
 
 WRAP = "wrap"  # a pgoff so large that pgoff + pages overflows
-
-
+UNALIGNED = "unaligned"  # an mmap(2) offset that is not a multiple of the page size
 
 
 def _ranges(env: Env, wrap: bool) -> list[Params]:
@@ -22,12 +21,22 @@ def _ranges(env: Env, wrap: bool) -> list[Params]:
     out = product(pgoff=tuple(range(n + 1)), pages=tuple(range(1, n + 1)))
     if wrap:
         out.append({"pgoff": WRAP, "pages": 1})
-    else:  # mmap(2) with length 0
-        out.append({"pgoff": 0, "pages": 0})
+        return out
+    out += [
+        {"pgoff": 0, "pages": 0},  # length 0
+        {"pgoff": UNALIGNED, "pages": 1},  # an offset inside a page
+        # a length that ends inside its last page: the mm rounds it up to whole pages, so
+        # the last page counts against the buffer's end (in bounds, and one page past it)
+        {"pgoff": 0, "pages": n, "tail": "partial"},
+        {"pgoff": 1, "pages": n, "tail": "partial"},
+        # MAP_PRIVATE|PROT_WRITE: a copy-on-write vma, which the exporter may refuse
+        {"pgoff": 0, "pages": 1, "sharing": "private"},
+    ]
     return out
 
 
-def _map_area(c: Ctx, b: BufRef, pgoff: int | str, pages: int, what: str) -> None:
+def _map_area(c: Ctx, b: BufRef, pgoff: int | str, pages: int, what: str,
+              shared: bool = True) -> None:
     if not c.exporter.has("mmap"):
         c.exit(-EINVAL)
         return
@@ -43,7 +52,7 @@ def _map_area(c: Ctx, b: BufRef, pgoff: int | str, pages: int, what: str) -> Non
                  f"{c.scope.size_pages} page(s)", tag="mmap-bounds")
         c.exit(-EINVAL)
         return
-    ret = c.call("mmap", Call(b))
+    ret = c.call("mmap", Call(b, shared=shared))
     with c.when(ret.ne(0)):
         c.exit(ret)
     c.inc(b.vmas)  # the vma holds a reference on the file
@@ -51,16 +60,29 @@ def _map_area(c: Ctx, b: BufRef, pgoff: int | str, pages: int, what: str) -> Non
 
 @op("mmap", actor="user", target="buffer", enabled=exported,
     kernel="dma_buf_mmap_internal", rules=("R26",), params=lambda env: _ranges(env, False))
-def mmap(c: Ctx, b: BufRef, pgoff: int, pages: int) -> None:
-    """mmap(2) of ``pages`` pages from page ``pgoff``; a length of 0 is refused by the mm
-    (do_mmap) before dma-buf is asked."""
+def mmap(c: Ctx, b: BufRef, pgoff: int | str, pages: int, tail: str = "whole",
+         sharing: str = "shared") -> None:
+    """mmap(2) of ``pages`` pages from page ``pgoff``.
+
+    The mm checks before dma-buf is asked: an offset that is not page aligned
+    (``pgoff=unaligned``) is -EINVAL in the mmap syscall, a length of 0 is -EINVAL in
+    do_mmap, and a length ending inside a page (``tail=partial``: ``pages - 1`` pages and
+    one byte) is rounded up to ``pages`` whole pages, which dma_buf_mmap_internal then
+    checks against the buffer's size. ``sharing=private`` is MAP_PRIVATE|PROT_WRITE: the
+    exporter's mmap sees a vma without VM_SHARED (``shared`` is false in ``on mmap``)."""
     has_fd(c, b, "mmap()")
+    if pgoff == UNALIGNED:
+        c.report("R26", _ERRNO, IMPORTER, (b.name,),
+                 f"mmap() of {b.name} at an offset that is not a multiple of the page size",
+                 tag="mmap-unaligned")
+        c.exit(-EINVAL)
+        return
     if pages == 0:
         c.report("R26", _ERRNO, IMPORTER, (b.name,),
                  f"mmap() of {b.name} with length 0", tag="mmap-empty")
         c.exit(-EINVAL)
         return
-    _map_area(c, b, pgoff, pages, "mmap()")
+    _map_area(c, b, pgoff, pages, "mmap()", shared=sharing == "shared")
 
 
 @op("dma_buf_mmap", actor="importer", target="buffer", enabled=exported,
@@ -96,8 +118,16 @@ def llseek(c: Ctx, b: BufRef, whence: str, offset: int) -> None:
         c.exit(-EINVAL)
 
 
+# dma_buf_set_name copies with strndup_user(buf, DMA_BUF_NAME_LEN): strnlen_user counts the
+# terminating NUL, so a name of up to DMA_BUF_NAME_LEN - 1 characters is taken and one of
+# DMA_BUF_NAME_LEN or more is -EINVAL (strnlen_user stops looking after DMA_BUF_NAME_LEN
+# bytes, however long the string). The lengths: empty, one, each side of the boundary, one
+# past it, and a page.
+NAME_LENGTHS = (0, 1, DMA_BUF_NAME_LEN - 1, DMA_BUF_NAME_LEN, DMA_BUF_NAME_LEN + 1, 4096)
+
+
 def _name_params(env: Env) -> list[Params]:
-    lengths = product(length=(0, 1, DMA_BUF_NAME_LEN - 1, DMA_BUF_NAME_LEN), pointer=("valid",))
+    lengths = product(length=NAME_LENGTHS, pointer=("valid",))
     return [*lengths, {"length": 1, "pointer": "bad"}]
 
 

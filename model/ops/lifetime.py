@@ -10,6 +10,7 @@ from model.layout import LIVE, RELEASED, UNEXPORTED, BufRef
 from model.ops.common import (
     BUG,
     CORE,
+    ERRNO,
     EXPORTER,
     IMPORTER,
     LOCKDEP,
@@ -135,8 +136,17 @@ def fd(c: Ctx, b: BufRef, fault: str) -> None:
 
 
 @op("get", actor="importer", target="buffer", enabled=exported, kernel="dma_buf_get",
-    rules=("R5",))
-def get(c: Ctx, b: BufRef) -> None:
+    rules=("R5",), params=lambda env: product(file=("dmabuf", "other")))
+def get(c: Ctx, b: BufRef, file: str = "dmabuf") -> None:
+    """dma_buf_get(fd) of an fd of ``b`` (with none open: fget fails, -EBADF) or, with
+    ``file=other``, of an open fd of another kind of file: is_dma_buf_file refuses it with
+    -EINVAL and no reference is taken."""
+    if file == "other":
+        c.report("R5", ERRNO, IMPORTER, (b.name,),
+                 f"dma_buf_get of an fd that is not a dma-buf where {b.name} was expected",
+                 tag="not-a-dma-buf")
+        c.exit(-EINVAL)
+        return
     has_fd(c, b, "dma_buf_get")
     c.inc(b.kref)
     c.holds(b, "ref", 1)

@@ -70,6 +70,17 @@ def test_impossible_calls_are_mismatches() -> None:
     assert r.failure is not None and "not possible here" in r.failure.problems[0]
 
 
+def test_a_counter_at_its_scope_bound_says_which_bound_to_raise() -> None:
+    starts = "  export(b0)\n  fd(b0)\n" + "  sync(b0, flags=1) -> ok\n" * 3
+    r = run(starts)
+    assert r.failure is not None and r.failure.index == 4
+    assert r.failure.problems == [
+        "this call leaves the scenario's scope (1x1): b0.cpu is at its bound; raise it in "
+        "the scenario: scope 1x1 with cpu=3"]
+    raised = run("  scope 1x1 with cpu=3\n" + starts + "  expect b0.cpu == 3\n")
+    assert raised.passed, raised.render()
+
+
 def test_command_exit_codes(tmp_path: Path) -> None:
     good = tmp_path / "good.dmabuf"
     good.write_text(HEAD + "  export(b0) -> ok\n}\n")

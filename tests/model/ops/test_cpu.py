@@ -8,8 +8,19 @@ from typing import TYPE_CHECKING
 import pytest
 
 from model import PROFILES, Party, Severity
-from model.kernel import DIRECTIONS, EBADF, EINTR, EINVAL, ENOMEM, ERESTARTSYS
+from model.kernel import (
+    DIRECTIONS,
+    DMA_BUF_SYNC_RW,
+    DMA_BUF_SYNC_VALID_FLAGS_MASK,
+    EBADF,
+    EFAULT,
+    EINTR,
+    EINVAL,
+    ENOMEM,
+    ERESTARTSYS,
+)
 from model.layout import LIVE, RELEASED
+from model.ops.cpu import SYNC_FILE_FLAGS, SYNC_FLAGS
 
 if TYPE_CHECKING:
     from conftest import RunFn
@@ -98,7 +109,7 @@ def test_waiting_for_a_fence_fires_its_poll_callback(run: RunFn) -> None:
 
 
 @pytest.mark.parametrize("profile", PROFILES)
-@pytest.mark.parametrize("flags", range(10))
+@pytest.mark.parametrize("flags", SYNC_FLAGS)
 def test_sync_flag_validation(run: RunFn, profile: str, flags: int) -> None:
     r = run("system_heap", profile, [*OPEN, f"sync(b0, flags={flags})"])
     if flags in (1, 2, 3, 5, 6, 7):
@@ -227,10 +238,26 @@ def test_udmabuf_begin_cpu_access_failure(run: RunFn) -> None:
     assert r.value("b0.x.sg") == 1
 
 
+def test_sync_flags_cover_both_tests_and_the_whole_field() -> None:
+    outside = [f for f in SYNC_FLAGS if f & ~DMA_BUF_SYNC_VALID_FLAGS_MASK]
+    assert set(range(8)) <= set(SYNC_FLAGS)
+    assert any(f & DMA_BUF_SYNC_RW for f in outside)  # only the mask test refuses these
+    assert max(SYNC_FLAGS) >> 63 == 1  # the __u64's top bit
+
+
+def test_sync_with_a_bad_pointer_is_efault_before_the_flags(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", [*OPEN, "sync(b0, flags=1, pointer=bad)"])
+    v = r.only(-1)
+    assert (v.rule, v.tag, v.severity, v.party) == (
+        "R20", "sync-fault", Severity.ERRNO, Party.IMPORTER)
+    assert r.errno() == -EFAULT
+    assert r.state == r.outcomes[-2].state  # no bracket opened
+
+
 # ------------------------------------------------------------------ R22: sync files
 
 
-@pytest.mark.parametrize("flags", range(5))
+@pytest.mark.parametrize("flags", SYNC_FILE_FLAGS)
 @pytest.mark.parametrize("ioctl", ["export_sync_file", "import_sync_file"])
 def test_sync_file_flag_validation(run: RunFn, ioctl: str, flags: int) -> None:
     r = run("system_heap", "v6.16+", [*OPEN, f"{ioctl}(b0, flags={flags})"])

@@ -139,7 +139,8 @@ def test_set_name(run: RunFn, profile: str) -> None:
     assert r.at(4) == () and r.errno(4) == 0
 
 
-@pytest.mark.parametrize(("length", "ok"), [(0, True), (1, True), (31, True), (32, False)])
+@pytest.mark.parametrize(("length", "ok"), [(0, True), (1, True), (31, True), (32, False),
+                                            (33, False), (4096, False)])
 def test_set_name_lengths(run: RunFn, length: int, ok: bool) -> None:
     r = run("system_heap", "v6.1", [*OWNED, f"set_name(b0, length={length})"])
     assert r.errno() == (0 if ok else -EINVAL)
@@ -160,3 +161,43 @@ def test_set_name_while_attached_is_allowed(run: RunFn) -> None:
                                     "set_name(b0, length=1)"])
     assert r.violations == []
     assert r.errno() == 0
+
+
+# ------------------------------------------------------------------ R26: mmap's argument domain
+
+
+def test_mmap_at_an_unaligned_offset_is_refused_before_the_exporter(run: RunFn) -> None:
+    r = run("udmabuf", "v6.2-6.15", [*OWNED, "mmap(b0, pgoff=unaligned, pages=1)"])
+    v = r.only(-1)
+    assert (v.rule, v.tag, v.severity, v.party) == (
+        "R26", "mmap-unaligned", Severity.ERRNO, Party.IMPORTER)
+    assert r.errno() == -EINVAL
+    assert r.state == r.outcomes[-2].state
+
+
+@pytest.mark.parametrize(("pgoff", "ok"), [(0, True), (1, False)])
+def test_a_partial_last_page_counts_as_a_whole_page(run: RunFn, pgoff: int, ok: bool) -> None:
+    r = run("system_heap", "v6.16+", [*OWNED, f"mmap(b0, pgoff={pgoff}, pages={SIZE_PAGES}, "
+                                              "tail=partial)"])
+    assert r.errno() == (0 if ok else -EINVAL)
+    assert r.value("b0.vmas") == (1 if ok else 0)
+    assert ("mmap-bounds" in r.tags()) is not ok
+
+
+@pytest.mark.parametrize(("exporter", "profile", "refused"), [
+    ("udmabuf", "v6.2-6.15", True), ("gem_prime", "v6.1", True), ("ttm", "v6.16+", True),
+    ("system_heap", "v6.16+", False)])
+def test_a_private_writable_mapping_is_the_exporters_to_refuse(
+        run: RunFn, exporter: str, profile: str, refused: bool) -> None:
+    r = run(exporter, profile, [*OWNED, "mmap(b0, pgoff=0, pages=1, sharing=private)"])
+    assert r.errno() == (-EINVAL if refused else 0)
+    assert r.value("b0.vmas") == (0 if refused else 1)
+    assert r.violations == []  # refusing is the exporter's right, not a finding
+
+
+def test_a_bigger_buffer_from_the_scope_has_more_pages_to_map(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", [*OWNED, "mmap(b0, pgoff=1, pages=3)",
+                                      "mmap(b0, pgoff=2, pages=3)"],
+            scope="1x1 with size=4, vmas=2")
+    assert r.errno(3) == 0 and r.errno(4) == -EINVAL
+    assert "pages 2..4 lie beyond its 4 page(s)" in r.only(-1).message

@@ -169,6 +169,17 @@ def test_get_and_get_dma_buf_add_a_reference(run: RunFn) -> None:
     assert [r.refcount(step=k) for k in range(4)] == [1, 1, 2, 3]
 
 
+@pytest.mark.parametrize("opened", [True, False])
+def test_dma_buf_get_of_a_file_that_is_not_a_dma_buf(run: RunFn, opened: bool) -> None:
+    seq = ["export(b0)", "fd(b0)"] if opened else ["export(b0)"]
+    r = run("system_heap", "v6.16+", [*seq, "get(b0, file=other)"])
+    v = r.only(-1)
+    assert (v.rule, v.tag, v.severity, v.party) == (
+        "R5", "not-a-dma-buf", Severity.ERRNO, Party.IMPORTER)
+    assert r.errno() == -EINVAL  # is_dma_buf_file, whatever fds of b0 are open
+    assert r.state == r.outcomes[-2].state
+
+
 REFERENCE_MISUSE = [
     # name: sequence, tag, refcount after
     ("put_without_reference", ["export(b0)", "fd(b0)", "put(b0)"], "put-without-reference"),
