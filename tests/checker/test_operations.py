@@ -26,11 +26,12 @@ def test_values_profiles_and_defaults() -> None:
     ops = {op.name: op for op in reference()}
     imp = ops["import_sync_file"]
     assert [v.value for v in imp.params["fence"]] == ["pending", "signalled"]
-    assert [v.value for v in imp.params["flags"]] == ["0", "1", "2", "3", "4"]
+    assert [v.value for v in imp.params["flags"]] == ["0", "1", "2", "3", "4", "5", "2147483649"]
     assert imp.usage() == "import_sync_file(bN, flags=...)"
     assert ops["map_unlocked"].profiles == ["v6.2-6.15", "v6.16+", "v7.x"]
     assert ops["map"].usage() == "map(bN.aM, dir=...)"
-    assert [v.value for v in ops["set_name"].params["length"]] == ["0", "1", "31", "32"]
+    lengths = [v.value for v in ops["set_name"].params["length"]]
+    assert lengths == ["0", "1", "31", "32", "33", "4096"]
 
 
 def test_a_value_only_some_exporters_offer_says_which() -> None:

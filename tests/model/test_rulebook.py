@@ -205,6 +205,8 @@ CASES: dict[str, Case] = {
     "R5-fd": case("R5", "fd-without-reference", SILENT, IMP, *FD, "fd(b0)"),
     "R5-get_dma_buf": case("R5", "get-without-reference", SILENT, IMP, *FD, "get_dma_buf(b0)"),
     "R5-put": case("R5", "put-without-reference", SILENT, IMP, *FD, "put(b0)"),
+    "R5-not-a-dma-buf": case("R5", "not-a-dma-buf", ERRNO, IMP, *FD, "get(b0, file=other)",
+                             errno=-EINVAL),
     "R5-use": case("R5", "use-without-reference", SILENT, IMP, *FD, "lock(b0)"),
     "R5-uaf": case("R5", "use-after-free", SILENT, IMP, E, "put(b0)", "put(b0)", errno=-EFAULT),
     # R6: release
@@ -297,6 +299,8 @@ CASES: dict[str, Case] = {
                                "import_sync_file(b0, flags=2)", "poll(b0, events=EPOLLIN)",
                                "put(b0)"),
     "R20-flags": case("R20", "sync-flags", ERRNO, IMP, *FD, "sync(b0, flags=4)", errno=-EINVAL),
+    "R20-fault": case("R20", "sync-fault", ERRNO, IMP, *FD, "sync(b0, flags=1, pointer=bad)",
+                      errno=-EFAULT),
     "R20-end": case("R20", "end-without-begin", SILENT, IMP, *FD, "sync(b0, flags=5)"),
     "R20-direction": case("R20", "cpu-access-direction", SILENT, IMP, *FD, "sync(b0, flags=1)",
                           "sync(b0, flags=6)"),
@@ -346,6 +350,8 @@ CASES: dict[str, Case] = {
     # R26, R27, R30: files
     "R26-bounds": case("R26", "mmap-bounds", ERRNO, IMP, *FD, "mmap(b0, pages=2, pgoff=1)",
                        errno=-EINVAL),
+    "R26-unaligned": case("R26", "mmap-unaligned", ERRNO, IMP, *FD,
+                          "mmap(b0, pages=1, pgoff=unaligned)", errno=-EINVAL),
     "R26-empty": case("R26", "mmap-empty", ERRNO, IMP, *FD, "mmap(b0, pages=0, pgoff=0)",
                       errno=-EINVAL),
     "R26-overflow": case("R26", "mmap-overflow", ERRNO, IMP, E,
