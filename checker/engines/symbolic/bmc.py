@@ -273,7 +273,8 @@ class Search:
             cex, fired = witness(self.enc, run, m, t, set(self.open_pairs))
             self.first.setdefault(t.name, cex)
             for pair in fired:
-                if pair in self.open_pairs:
+                # one trace may fire several pairs: the cap holds within it too
+                if pair in self.open_pairs and len(self.findings) < self.max_findings:
                     self.open_pairs.discard(pair)
                     self.found_at[pair] = time.monotonic() - self.start
                     self.findings[pair] = Counterexample(
