@@ -415,7 +415,7 @@ class Explorer:
             test()
         except (_Found, _OutOfTime):
             pass
-        except Exception:
+        except hypothesis.errors.Flaky:
             # Hypothesis replays a failing run to report it; one cut short by the deadline
             # may not fail the same way again, which it reports as flaky
             if time.monotonic() <= self.recorder.deadline:
