@@ -202,14 +202,22 @@ def run_unit(unit: Unit) -> UnitResult:
                             for v in verdicts))
 
 
-GRACE_S = 1.0  # how long past its budget a unit's process runs before it is killed
+# how long past its budget a unit's process runs before it is killed: the engines stop at
+# the budget themselves and then shorten and report what they found, which takes a moment
+# (more on a loaded machine); the kill catches work that cannot be interrupted
+GRACE_S = 2.0
+GRACE_SHARE = 0.1  # and this share of the budget
 ENGINE_NAMES = {"hypothesis": "hypothesis", "bmc": "bmc", "prove": "k-induction"}
 
 
 def unit_limit(unit: Unit) -> float:
-    """How long a unit's process may run: its budget and ``GRACE_S`` (the engines stop
-    at the budget themselves; this catches work that cannot be interrupted)."""
-    return unit.budget_s + GRACE_S
+    """How long a unit's process may run: its budget and a grace (``GRACE_S`` and
+    ``GRACE_SHARE`` of the budget)."""
+    return unit.budget_s + grace(unit.budget_s)
+
+
+def grace(budget_s: float) -> float:
+    return GRACE_S + GRACE_SHARE * budget_s
 
 
 def unit_overdue(unit: Unit, seconds: float) -> UnitResult:
@@ -219,7 +227,7 @@ def unit_overdue(unit: Unit, seconds: float) -> UnitResult:
     names = [RULES, *(p.decl.name for p in check.properties
                       if unit.engine != "prove" or p.decl.kind == "always")]
     reason = (f"time budget exhausted: no answer within the {unit.budget_s:g}s budget "
-              f"(+{GRACE_S:g}s grace); the run was stopped after {seconds:.1f}s")
+              f"(+{grace(unit.budget_s):g}s grace); the run was stopped after {seconds:.1f}s")
     engine = ENGINE_NAMES.get(unit.engine, unit.engine)
     return UnitResult(tuple(Answer(n, Status.UNKNOWN, engine, None, None, reason, seconds,
                                    (), ()) for n in names))
@@ -432,6 +440,7 @@ def run_units(units: Sequence[Unit], jobs: int,
 __all__ = [
     "ENGINES",
     "GRACE_S",
+    "GRACE_SHARE",
     "UNIT_LIMIT",
     "Answer",
     "Found",
@@ -442,6 +451,7 @@ __all__ = [
     "cost",
     "estimate",
     "forked",
+    "grace",
     "library",
     "library_text",
     "parallel",

@@ -72,12 +72,12 @@ def test_a_run_past_its_budget_is_killed_and_answers_unknown() -> None:
 
 
 def test_an_overdue_unit_is_unknown_for_every_target() -> None:
-    from checker.runs import GRACE_S, unit_limit, unit_overdue
+    from checker.runs import GRACE_S, GRACE_SHARE, unit_limit, unit_overdue
 
     for engine, engine_name in (("bmc", "bmc"), ("prove", "k-induction"),
                                 ("hypothesis", "hypothesis")):
         unit = Unit((), "c", 0, engine, 0, None, 2.0, 10, SPEC, f"overdue-{engine}.dmabuf")
-        assert unit_limit(unit) == 2.0 + GRACE_S
+        assert unit_limit(unit) == 2.0 + GRACE_S + GRACE_SHARE * 2.0
         result = unit_overdue(unit, 3.2)
         names = [a.prop for a in result.answers]
         assert names[0] == "rules" and len(names) == len(set(names)) > 1
