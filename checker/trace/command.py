@@ -46,11 +46,11 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> argparse.ArgumentParser:
         description="Print a shell script that installs the kprobe events of every dma-buf "
         "function the checker reads and enables them (or, with --bpftrace, a bpftrace "
         "script printing the same events).")
-    p.add_argument("--layout", default="6.12", metavar="NAME|count=N,pgoff=M",
+    p.add_argument("--layout", default="6.12", metavar="NAME|count=N,pgoff=M[,vmflags=K]",
                    help="struct offsets the probes read through: " + ", ".join(
-                       probes.LAYOUTS) + " (verified), or count=N,pgoff=M "
+                       probes.LAYOUTS) + " (verified), or count=N,pgoff=M[,vmflags=K] "
                        "(offsetof(struct file, f_count), offsetof(struct vm_area_struct, "
-                       "vm_pgoff); default 6.12)")
+                       "vm_pgoff), and of vm_flags, 32 if not given); default 6.12)")
     p.add_argument("--tracefs", default="/sys/kernel/tracing", metavar="DIR",
                    help="where tracefs is mounted (default /sys/kernel/tracing)")
     p.add_argument("--bpftrace", action="store_true", help="print a bpftrace script")
@@ -128,7 +128,8 @@ def print_probes(layout: str, tracefs: str, bpf: bool, say: Print, err: Print,
         return EXIT_CLEAN
     text = probes.bpftrace(lay) if bpf else (
         "#!/bin/sh\n# dmabuf-check trace probes: install and enable the dma-buf kprobes "
-        f"(layout {lay.name}: f_count at {lay.count}, vm_pgoff at {lay.pgoff})\n"
+        f"(layout {lay.name}: f_count at {lay.count}, vm_pgoff at {lay.pgoff}, "
+        f"vm_flags at {lay.vmflags})\n"
         + probes.shell(lay, tracefs))
     say(text.rstrip("\n"))
     return EXIT_CLEAN

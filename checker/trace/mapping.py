@@ -24,6 +24,7 @@ from checker.trace.probes import BY_EVENT, IOCTL_EXPORT_SYNC_FILE, IOCTL_SYNC, P
 ERR_MAX = 4095  # IS_ERR_VALUE: the last 4095 addresses are negative errnos
 DIRECTIONS = {0: "BIDIRECTIONAL", 1: "TO_DEVICE", 2: "FROM_DEVICE", 3: "NONE"}
 PAGE = 4096
+VM_MAYSHARE = 0x80  # include/linux/mm.h: set for every MAP_SHARED mapping
 
 
 @dataclass
@@ -252,9 +253,14 @@ class _Mapper:
                 self.skip("an mmap of a file the trace never tied to a buffer")
                 return
             pages = (integer(ev, "end", self.path) - integer(ev, "start", self.path)) // PAGE
-            self.live[key].steps.append(Step(
-                "mmap", ev, errno=errno, count=count,
-                params={"pgoff": integer(ev, "pgoff", self.path), "pages": pages}))
+            area: dict[str, int | str] = {"pgoff": integer(ev, "pgoff", self.path),
+                                          "pages": pages}
+            # a mapping without VM_MAYSHARE is MAP_PRIVATE (a trace recorded before the
+            # probe fetched vm_flags has no field, and its mappings replay as shared)
+            if "vmflags" in ev.fields and not integer(ev, "vmflags", self.path) & VM_MAYSHARE:
+                area["sharing"] = "private"
+            self.live[key].steps.append(Step("mmap", ev, errno=errno, count=count,
+                                             params=area))
             return
         if name == "ioctl":
             cmd = integer(ev, "cmd", self.path)

@@ -11,9 +11,10 @@ A buffer is named by its ``struct dma_buf`` pointer, an attachment by its ``stru
 dma_buf_attachment`` pointer, a mapping by its ``struct sg_table`` pointer. Two fetches
 read through structures: the buffer's file (``dmabuf->file``, the second member of struct
 dma_buf in every kernel since 5.x, offset 8) and that file's reference count
-(``file->f_count``), and for mmap the vma's ``vm_pgoff``. Their offsets depend on the
-kernel's struct layout: ``LAYOUTS`` holds the ones verified in the guest, and ``--layout
-count=N,pgoff=M`` takes others (``pahole -C file vmlinux``, ``pahole -C vm_area_struct``).
+(``file->f_count``), and for mmap the vma's ``vm_pgoff`` and ``vm_flags`` (whether the
+mapping is shared: ``VM_MAYSHARE``). Their offsets depend on the kernel's struct layout:
+``LAYOUTS`` holds the ones verified in the guest, and ``--layout count=N,pgoff=M,vmflags=K``
+takes others (``pahole -C file vmlinux``, ``pahole -C vm_area_struct``).
 """
 
 from __future__ import annotations
@@ -27,18 +28,23 @@ DMABUF_FILE = 8  # offsetof(struct dma_buf, file)
 
 @dataclass(frozen=True)
 class Layout:
-    """Offsets of the fields the probes read through: ``file->f_count`` and
-    ``vma->vm_pgoff``."""
+    """Offsets of the fields the probes read through: ``file->f_count``,
+    ``vma->vm_pgoff`` and ``vma->vm_flags``."""
 
     name: str
     count: int
     pgoff: int
+    vmflags: int = 32  # since 6.1: vm_start, vm_end, vm_mm and vm_page_prot precede it
+
+    def fill(self, fetch: str) -> str:
+        """A fetch with this layout's offsets filled in."""
+        return fetch.format(count=self.count, pgoff=self.pgoff, vmflags=self.vmflags)
 
 
 # verified on Debian's 6.1 and 6.12 kernels under the conformance guest (x86_64)
 LAYOUTS: dict[str, Layout] = {
-    "6.1": Layout("6.1", count=56, pgoff=104),
-    "6.12": Layout("6.12", count=0, pgoff=120),
+    "6.1": Layout("6.1", count=56, pgoff=104, vmflags=32),
+    "6.12": Layout("6.12", count=0, pgoff=120, vmflags=32),
 }
 
 
@@ -47,7 +53,7 @@ class Probe:
     """One kernel function: its entry fetches and whether its return value is fetched."""
 
     function: str
-    args: tuple[tuple[str, str], ...]  # (field, fetch) at entry; {count} {pgoff} filled in
+    args: tuple[tuple[str, str], ...]  # (field, fetch) at entry; Layout.fill's offsets
     ret: str = ""  # the return value's type ("x64" a pointer, "s32" an int); "" void
     since: str = ""  # the first kernel that has it ("" all)
     ret_args: tuple[tuple[str, str], ...] = ()  # fetched at return, after ret
@@ -95,7 +101,8 @@ PROBES: tuple[Probe, ...] = (
     Probe("dma_buf_vunmap_unlocked", BUF, since="6.2"),
     Probe("dma_buf_mmap_internal", (("file", "$arg1:x64"), ("count", "+{count}($arg1):s64"),
                                     ("start", "+0($arg2):x64"),
-                                    ("end", "+8($arg2):x64"), ("pgoff", "+{pgoff}($arg2):u64")),
+                                    ("end", "+8($arg2):x64"), ("pgoff", "+{pgoff}($arg2):u64"),
+                                    ("vmflags", "+{vmflags}($arg2):x64")),
           ret="s32"),
     Probe("dma_buf_ioctl", (("file", "$arg1:x64"), ("count", "+{count}($arg1):s64"),
                             ("cmd", "$arg2:u32"), ("flags", "+u0($arg3):u32")), ret="s32"),
@@ -109,24 +116,26 @@ BY_EVENT: dict[str, tuple[Probe, bool]] = {
 
 
 def parse_layout(text: str) -> Layout:
-    """A layout by name (``6.1``, ``6.12``) or as ``count=N,pgoff=M``."""
+    """A layout by name (``6.1``, ``6.12``) or as ``count=N,pgoff=M[,vmflags=K]``."""
     if text in LAYOUTS:
         return LAYOUTS[text]
-    m = re.fullmatch(r"\s*count=(\d+)\s*,\s*pgoff=(\d+)\s*", text)
+    m = re.fullmatch(r"\s*count=(\d+)\s*,\s*pgoff=(\d+)\s*(?:,\s*vmflags=(\d+)\s*)?", text)
     if not m:
         known = ", ".join(LAYOUTS)
         raise ValueError(f"layout {text!r}: name one of {known} or give the offsets as "
-                         "count=N,pgoff=M (offsetof(struct file, f_count), "
-                         "offsetof(struct vm_area_struct, vm_pgoff))")
-    return Layout(text.strip(), int(m.group(1)), int(m.group(2)))
+                         "count=N,pgoff=M[,vmflags=K] (offsetof(struct file, f_count), "
+                         "offsetof(struct vm_area_struct, vm_pgoff), offsetof(struct "
+                         "vm_area_struct, vm_flags), 32 if not given)")
+    if m.group(3) is None:
+        return Layout(text.strip(), int(m.group(1)), int(m.group(2)))
+    return Layout(text.strip(), int(m.group(1)), int(m.group(2)), int(m.group(3)))
 
 
 def definitions(layout: Layout) -> list[str]:
     """The lines to append to tracefs ``kprobe_events``."""
     out = []
     for p in PROBES:
-        fetch = " ".join(f"{name}={f.format(count=layout.count, pgoff=layout.pgoff)}"
-                         for name, f in p.args)
+        fetch = " ".join(f"{name}={layout.fill(f)}" for name, f in p.args)
         out.append(f"p:{GROUP}/{p.event} {p.function} {fetch}".rstrip())
         ret = f" ret=$retval:{p.ret}" if p.ret else ""  # void: the return closes the call
         ret += "".join(f" {name}={f}" for name, f in p.ret_args)
@@ -181,7 +190,7 @@ def _bpf_fields(args: tuple[tuple[str, str], ...], layout: Layout) -> tuple[str,
     """The printf format and arguments of some fetches."""
     fmt, vals = [], []
     for name, fetch in args:
-        fetch = fetch.format(count=layout.count, pgoff=layout.pgoff)
+        fetch = layout.fill(fetch)
         signed = fetch.endswith((":s32", ":s64"))
         fmt.append(f"{name}=" + ("%ld" if signed else "%lu" if fetch.endswith(":u64")
                                   else "%u" if fetch.endswith(":u32") else "0x%lx"))

@@ -68,7 +68,7 @@ def test_the_recorded_trace_is_written_and_checked(tmp_path: Path,
     # only the case that breaks no rule is traced
     assert seen == ["C k_export\nS 0 export 0 via=vgem\nS 1 fd 0\nS 2 close 0\nE\n"]
     assert (tmp_path / "trace-6.1.txt").read_text() == trace
-    assert "Linux 6.1: trace " in out and ": clean, 690 events consumed" in out
+    assert "Linux 6.1: trace " in out and ": clean, 726 events consumed" in out
 
 
 def test_a_trace_with_a_violation_fails_the_run(tmp_path: Path,

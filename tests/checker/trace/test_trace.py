@@ -148,6 +148,27 @@ def test_a_buffer_seen_only_after_its_export_starts_with_one() -> None:
     assert check(text).clean
 
 
+def test_a_private_mapping_replays_as_sharing_private() -> None:
+    # vm_flags without VM_MAYSHARE (0x100073: a MAP_PRIVATE, PROT_WRITE mapping) is the
+    # model's sharing=private, which gem_prime refuses (drm_gem_shmem_mmap: is_cow_mapping)
+    file = "0xffff888000f00000"
+    head = (*export(B1, file), f"dmabuf_fd: (dma_buf_fd+0x0/0x9) buf={B1} file={file} count=1",
+            "dmabuf_fd_ret: (x+0x1/0x2 <- dma_buf_fd) ret=5")
+
+    def mmap(vmflags: str, ret: str) -> tuple[str, str]:
+        return (f"dmabuf_mmap_internal: (dma_buf_mmap_internal+0x4/0x50) file={file} "
+                f"count=2 start=0x7f0000000000 end=0x7f0000001000 pgoff=0 vmflags={vmflags}",
+                f"dmabuf_mmap_internal_ret: (x+0x1/0x2 <- dma_buf_mmap_internal) ret={ret}")
+
+    refused = lines(*head, *mmap("0x100073", "-22"))
+    (s,) = slice_trace(parse(refused)).slices
+    assert s.steps[-1].params == {"pgoff": 0, "pages": 1, "sharing": "private"}
+    assert check(refused).clean
+    # the same refusal of a shared mapping is a result the model answers differently
+    r = check(lines(*head, *mmap("0xfb", "-22")))
+    assert not r.clean and "the kernel returned -EINVAL, the model ok" in r.findings[0].render("t")
+
+
 # ---------------------------------------------------------------- replay
 def test_recorded_guest_traces_are_clean() -> None:
     for name, profile in (("guest-6.1.txt", "v6.1"), ("guest-6.12.txt", "v6.2-6.15")):
@@ -246,7 +267,7 @@ def test_layout_parse() -> None:
 # ---------------------------------------------------------------- command line
 def test_cli_exit_codes(tmp_path: Path) -> None:
     code, out, _ = cli("trace", "check", str(DATA / "guest-6.1.txt"), "--profile", "v6.1")
-    assert code == 0 and "clean" in out and "690 consumed" in out and "(61 gem_prime)" in out
+    assert code == 0 and "clean" in out and "726 consumed" in out and "(63 gem_prime)" in out
     code, out, _ = cli("trace", "check", str(DATA / "double-put.txt"), "--profile", "v6.1")
     assert code == 1 and "double-put.txt:13: t=10.000400: R5 put-without-reference" in out
     bad = tmp_path / "bad.txt"
