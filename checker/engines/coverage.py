@@ -27,6 +27,9 @@ class Coverage:
     enabled: Counter[str] = field(default_factory=Counter)  # op -> states with it enabled
     exercised: Counter[str] = field(default_factory=Counter)  # property -> states
     states: int = 0
+    # operations no trace within the depth can fire (the search for starts visited every
+    # state to the depth and never saw them enabled)
+    unreachable: tuple[str, ...] = ()
 
     @classmethod
     def empty(cls, problem: Problem, ops: list[str]) -> Coverage:
@@ -51,7 +54,10 @@ class Coverage:
                         "sometimes": "it never held"}.get(p.kind, "never exercised")
                 out.append(f"property {p.name} was never exercised ({what})")
         for op in self.ops:
-            if not fired[op]:
+            if op in self.unreachable:
+                out.append(f"operation {op} cannot fire within depth {self.problem.depth} "
+                           "(no state that many steps from the initial one enables it)")
+            elif not fired[op]:
                 out.append(f"operation {op} never fired (its guard blocked it in all "
                            f"{self.states} states)")
         return out
@@ -67,6 +73,7 @@ class Coverage:
             "actions": {str(actions[k]): n for k, n in sorted(self.fired.items())},
             "properties": {p.name: {"kind": p.kind, "exercised": self.exercised[p.name]}
                            for p in self.problem.properties},
+            "unreachable": list(self.unreachable),
             "warnings": self.warnings(),
         }
 

@@ -18,8 +18,20 @@ favouring the first-declared ones (``export``, ``fd``, ``get``). Bugs that need 
 rarely enabled operations in a row (``pin`` under ``lock``, then ``unlock``, ``detach``)
 are found within a few thousand runs by every seed.
 
-**When nothing is enabled.** A state with nothing enabled (every buffer released) starts
-a new trace from the initial state, and the run goes on with it.
+**Where traces start.** Before the first run, a breadth-first search over the model's
+states (its guards in the problem's mode, no property) finds, for every operation, a
+shortest trace that ends by firing it: its *start*. A trace begins at the initial state or,
+as often, replays one of those starts (drawn by the run's seed) and goes on at random from
+there. Random steps alone rarely line up the three or four calls that enable an operation
+such as ``unpin`` or ``signal`` among a few hundred actions; with the starts every
+operation reachable within the depth fires, and runs explore what follows it. A start is
+an ordinary prefix of the trace: its steps are checked like any other, and a trace is never
+longer than the depth. The search is bounded (``START_STATES`` states, a quarter of the
+budget); when it visits every state to the depth, an operation it never saw enabled cannot
+fire within the depth at all, and the coverage says so.
+
+**When a trace ends.** A trace that reaches the depth, or a state with nothing enabled
+(every buffer released), is followed by a new trace, and the run goes on with it.
 
 **Findings.** A failing trace (from its trace's start) is shortened on the model by the
 judge and becomes a ``Counterexample``; Hypothesis' own shrinking is off unless asked for.
@@ -69,8 +81,74 @@ T = TypeVar("T")
 _machine_test: Any = get_state_machine_test
 ENGINE = "hypothesis"
 CHUNK = 200  # runs per Hypothesis call; the time budget is checked between calls
+START_STATES = 60_000  # states the search for each operation's start may visit
+START_SHARE = 0.25  # and the share of the time budget it may take
 FIRST_CHUNK = 25  # the first calls of a round are shorter (25, 50, 100, then CHUNK)
 DEFAULT_DATABASE = ".hypothesis/examples"
+
+
+@dataclass(frozen=True)
+class Starts:
+    """What the search for starts found: per operation, a shortest trace (ground action
+    indices) from the initial state whose last step fires it; and the operations that
+    cannot fire within the depth (empty unless the search visited every state to it)."""
+
+    traces: dict[str, tuple[int, ...]]
+    unreachable: tuple[str, ...]
+    states: int
+    complete: bool  # every state within the depth was visited
+
+
+def find_starts(problem: Problem, op_of: Sequence[str], deadline: float,
+                max_states: int = START_STATES) -> Starts:
+    """Breadth-first over the model's states, to ``problem.depth`` steps, until every
+    operation in ``op_of`` has been seen enabled, ``max_states`` states were visited or the
+    deadline passed."""
+    model, mode, depth = problem.model, problem.mode, max(1, problem.depth)
+    ops = set(op_of)
+    first: dict[str, tuple[int, ...]] = {}
+    parent: dict[tuple[int, ...], tuple[tuple[int, ...], int] | None] = {}
+    root = model.initial()
+    parent[root.values] = None
+    level = [root]
+    complete = True
+
+    def path(values: tuple[int, ...]) -> tuple[int, ...]:
+        out: list[int] = []
+        link = parent[values]
+        while link is not None:
+            values, k = link
+            out.append(k)
+            link = parent[values]
+        return tuple(reversed(out))
+
+    for d in range(depth):
+        nxt = []
+        for state in level:
+            if time.monotonic() > deadline or len(parent) >= max_states:
+                complete = False
+                break
+            enabled = model.enabled_indices(state, mode)
+            for k in enabled:
+                if op_of[k] not in first:
+                    first[op_of[k]] = (*path(state.values), k)
+            if len(first) == len(ops):
+                break
+            if d + 1 == depth:
+                continue  # a state at the last level fires, nothing follows it
+            for k in enabled:
+                succ = model.step(state, model.actions[k], 0).state
+                if succ.values not in parent:
+                    parent[succ.values] = (state.values, k)
+                    nxt.append(succ)
+        else:
+            level = nxt
+            if level:
+                continue
+        break
+    unreachable = tuple(op for op in dict.fromkeys(op_of)
+                        if op not in first) if complete else ()
+    return Starts(first, unreachable, len(parent), complete)
 
 
 def under_ci() -> bool:
@@ -176,6 +254,8 @@ class Explorer:
         self._choices: dict[tuple[Any, ...], st.SearchStrategy[Any]] = {}
         self._run_seed = st.integers(0, 2**64 - 1)
         self._rank = {op: r for r, op in enumerate(self.ops)}
+        self.starts = Starts({}, (), 0, False)
+        self._start_traces: list[tuple[int, ...]] = []
         self.recorder = _Recorder()
         self.machine_class = self._machine_class()
 
@@ -193,6 +273,7 @@ class Explorer:
             self.left_out = frozenset()
             self.rank = ex._rank
             self.shift = 0
+            self.rng = None
             ex._start(self)
 
         ns["__init__"] = __init__
@@ -207,7 +288,9 @@ class Explorer:
             self.left_out = frozenset(op for op in ex.ops if rng.random() < out)
             self.rank = {op: r for r, op in enumerate(rng.sample(ex.ops, len(ex.ops)))}
             self.shift = rng.randrange(len(ex.actions))
+            self.rng = rng
             ex._keep(self)
+            ex._begin(self)
 
         ns["swarm"] = initialize(data=st.data())(swarm)
 
@@ -221,15 +304,19 @@ class Explorer:
                 (data.draw(ex._choice(range(len(choices)))) + self.shift) % len(choices)]
             ex._apply(self, k)
 
-        ns["call"] = precondition(lambda self: bool(self.by_op))(rule(data=st.data())(call))
+        depth = max(1, self.problem.depth)
+        ns["call"] = precondition(lambda self: bool(self.by_op) and len(self.trace) < depth)(
+            rule(data=st.data())(call))
 
         def start_over(self: Any) -> None:
-            """No call is possible (every buffer released): the run goes on from the
-            initial state, with a new trace."""
+            """The trace is at the depth, or no call is possible (every buffer released):
+            the run goes on with a new trace."""
             ex._on_time()
             ex._start(self)
+            ex._begin(self)
 
-        ns["start_over"] = precondition(lambda self: not self.by_op)(rule()(start_over))
+        ns["start_over"] = precondition(
+            lambda self: not self.by_op or len(self.trace) >= depth)(rule()(start_over))
 
         def check_always(self: Any) -> None:
             ex._check_always(self)
@@ -249,6 +336,14 @@ class Explorer:
         m.found = self.judge.violated_initially()
         m.trace = []
         self._observe(m)
+
+    def _begin(self, m: Any) -> None:
+        """Half of the traces replay a start (one drawn by the run's seed), the others
+        go on from the initial state."""
+        starts = self._start_traces
+        if starts and m.rng is not None and m.rng.random() < 0.5:
+            for k in starts[m.rng.randrange(len(starts))]:
+                self._apply(m, k)
 
     def _choice(self, choices: Sequence[T]) -> st.SearchStrategy[T]:
         key = tuple(choices)
@@ -319,7 +414,8 @@ class Explorer:
             database = DirectoryBasedExampleDatabase(settings.database)
         return hypothesis.settings(
             max_examples=settings.max_examples,
-            stateful_step_count=max(1, self.problem.depth),
+            # the run's first step is its swarm (an initialize rule), then the calls
+            stateful_step_count=max(1, self.problem.depth) + 1,
             database=database,
             deadline=None,
             derandomize=False,
@@ -350,6 +446,14 @@ class Explorer:
         if time.monotonic() > deadline:
             raise DeadlinePassed("preparing", len(model.ground), len(model.ground))
 
+    def _find_starts(self, started: float, settings: ExploreSettings) -> None:
+        """Each operation's start, within ``START_SHARE`` of the budget."""
+        share = started + START_SHARE * settings.time_budget_s
+        self.starts = find_starts(self.problem, self.op_of, min(share, self.recorder.deadline))
+        self._start_traces = [self.starts.traces[op] for op in self.ops
+                              if op in self.starts.traces]
+        self.coverage.unreachable = self.starts.unreachable
+
     def run(self, settings: ExploreSettings | None = None,
             started: float | None = None) -> Exploration:
         """Explore within ``settings.time_budget_s`` from ``started`` (a
@@ -367,6 +471,7 @@ class Explorer:
             why = f"the {settings.time_budget_s:.3g}s were spent preparing the model: {e}"
             return Exploration(self._verdicts([], seconds, settings, "time budget", why),
                                self.coverage, 0, 0, seconds, 0, "time budget")
+        self._find_starts(start, settings)
         for round_no in range(settings.max_findings + 1):
             if len(found) >= settings.max_findings:
                 stopped = f"{settings.max_findings} findings (--max-findings)"
@@ -438,11 +543,15 @@ class Explorer:
                   f"{'random' if settings.seed is None else settings.seed}")
         if stopped:
             effort += f"; stopped: {stopped}" + (f" ({why})" if why else "")
-        fired = self.coverage.op_fired()
-        never = [op for op in self.coverage.ops if not fired[op]]
-        reach: dict[str, object] = {
-            "operations_fired": [len(self.coverage.ops) - len(never), len(self.coverage.ops)],
-            "never_fired": never}
+        # of the operations some trace within the depth can fire, how many fired
+        cov = self.coverage
+        fired = cov.op_fired()
+        can = [op for op in cov.ops if op not in cov.unreachable]
+        never = [op for op in can if not fired[op]]
+        reach: dict[str, object] = {"operations_fired": [len(can) - len(never), len(can)],
+                                    "never_fired": never}
+        if cov.unreachable:
+            reach["unreachable"] = list(cov.unreachable)
         by_prop: dict[str, list[Counterexample]] = {}
         for cex in found:
             by_prop.setdefault(cex.finding.prop, []).append(cex)

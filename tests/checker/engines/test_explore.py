@@ -15,7 +15,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 
 from checker.counterexample.write import write
 from checker.dsl.resolve import load
-from checker.engines.explore import Explorer, ExploreSettings, explore, under_ci
+from checker.engines.explore import Explorer, ExploreSettings, explore, find_starts, under_ci
 from checker.problem import RULES, Finding, Problem, Property, Status, engine_property
 from model import EXPORTERS, Model
 from model.mutants import MUTANTS, Mutant
@@ -170,3 +170,65 @@ def test_a_pass_that_missed_operations_says_so(tmp_path: Path) -> None:
     main(["check", "--no-write", "--jobs", "1", "--examples", "3", str(spec)], stdout=text,
          stderr=io.StringIO())
     assert f"holds ({n} of {m} operations fired)" in text.getvalue()
+
+
+def test_every_operation_has_a_start_that_ends_by_firing_it() -> None:
+    # TTM in contract mode at 1x2, depth 6: the search finds, for each operation, a trace
+    # from the initial state whose every step is enabled and whose last step fires it
+    problem = with_core("ttm", Model(EXPORTERS["ttm"], profile="v7.x", scope="1x2"), depth=6)
+    explorer = Explorer(problem)
+    starts = find_starts(problem, explorer.op_of, deadline=float("inf"))
+    assert set(starts.traces) == set(explorer.op_of) and starts.unreachable == ()
+    model = problem.model
+    for op, trace in starts.traces.items():
+        assert 1 <= len(trace) <= 6
+        state = model.initial()
+        for k in trace:
+            assert k in model.enabled_indices(state, "contract"), (op, trace)
+            state = model.step(state, model.actions[k]).state
+        assert explorer.op_of[trace[-1]] == op
+
+
+def test_an_operation_beyond_the_depth_is_reported_unreachable() -> None:
+    # at depth 2 nothing can be unmapped (export, attach and map come first); the search
+    # visits every state, so it says so, and an incomplete search never claims it
+    problem = with_core("ttm", Model(EXPORTERS["ttm"], profile="v7.x", scope="1x2"), depth=2)
+    explorer = Explorer(problem)
+    starts = find_starts(problem, explorer.op_of, deadline=float("inf"))
+    assert starts.complete
+    assert "unmap" in starts.unreachable and "export" not in starts.unreachable
+    assert "export" in starts.traces and len(starts.traces["export"]) == 1
+    cut = find_starts(problem, explorer.op_of, deadline=float("inf"), max_states=2)
+    assert not cut.complete and cut.unreachable == ()
+    result = explore(problem, ExploreSettings(seed=0, max_examples=50))
+    assert "unmap" in result.coverage.unreachable
+    assert any("operation unmap cannot fire within depth 2" in w
+               for w in result.coverage.warnings())
+    (v,) = [v for v in result.verdicts if v.prop == RULES]
+    n, m = v.details["operations_fired"]
+    assert "unmap" not in v.details["never_fired"] and n <= m < len(set(explorer.op_of))
+
+
+def test_the_explorer_fires_every_operation_of_a_contract_run() -> None:
+    # the case a run of random steps missed: map, pin, unpin and unmap on TTM at 1x2, depth 6
+    problem = with_core("ttm", Model(EXPORTERS["ttm"], profile="v7.x", scope="1x2"), depth=6)
+    result = explore(problem, ExploreSettings(seed=0, max_examples=300))
+    fired = result.coverage.op_fired()
+    for op in ("map", "pin", "unpin", "unmap"):
+        assert fired[op] > 0, op
+    assert [op for op in result.coverage.ops if not fired[op]] == []
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_tours_double_put_is_found_by_every_seed(seed: int) -> None:
+    # the README's tour at its own settings (1x1, depth 4): a bug BMC finds in 3 steps
+    m = MUTANTS["double_put"]
+    model = m.model("1x1")
+    (prop,) = [engine_property(p, model) for p in core_properties()  # type: ignore[arg-type]
+               if p.name == "released_exactly_at_zero"]  # type: ignore[attr-defined]
+    problem = Problem(m.name, model, "contract", 4, (prop,),
+                      exporter_ref=f"model.mutants:MUTANTS.{m.name}.exporter",
+                      importer_refs=(f"model.mutants:MUTANTS.{m.name}.importers",))
+    result = explore(problem, ExploreSettings(seed=seed, max_examples=1000))
+    tags = {c.finding.tag for c in result.counterexamples if c.finding.prop == RULES}
+    assert "put-without-reference" in tags
