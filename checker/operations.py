@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from model.action import DEFAULTS
 from model.behaviour import Exporter, Importer
-from model.ops.registry import REGISTRY, Env, OpSpec
+from model.ops.registry import DESCRIPTOR, REGISTRY, STATUS, VALUE, Env, OpSpec
 from model.profiles import PROFILES
 from model.rules import RULES
 from model.scope import Scope
@@ -44,6 +44,8 @@ class Operation:
     profiles: list[str]
     exporters: set[str]
     params: dict[str, list[Value]]
+    returns: str = STATUS
+    results: tuple[tuple[str, int], ...] = ()
 
     def usage(self) -> str:
         obj = "bN.aM" if self.target == "attachment" else "bN"
@@ -86,8 +88,20 @@ def reference(exporters: tuple[Exporter, ...] | None = None,
                         slot.exporters.add(x.name)
         out.append(Operation(spec.name, spec.actor, spec.target, spec.kernel, _summary(spec),
                              spec.rules, profiles, seen_exporters,
-                             {k: list(v.values()) for k, v in params.items()}))
+                             {k: list(v.values()) for k, v in params.items()},
+                             spec.returns, spec.results))
     return out
+
+
+def _returns(op: Operation) -> str:
+    """What the operation's success result is, as a scenario writes it ("" for 0)."""
+    if op.returns == VALUE:
+        names = ", ".join(f"{k} ({v:#x})" for k, v in op.results)
+        return ("a value, written `returns N`" + (f" or by name: {names}" if names else ""))
+    if op.returns == DESCRIPTOR:
+        return ("a descriptor, which the model does not number: its result is 0, written "
+                "`ok`")
+    return ""
 
 
 def _where(op: Operation, v: Value) -> str:
@@ -121,6 +135,8 @@ def render_text(ops: list[Operation]) -> str:
         lines.append(f"  profiles: {_profiles(op)}")
         rules = ", ".join(f"{r} {RULES[r].title}" if r in RULES else r for r in op.rules)
         lines.append(f"  rules: {rules}")
+        if _returns(op):
+            lines.append(f"  returns: {_returns(op)}")
         for key in op.params:
             lines.append(f"  {key} = {_values(op, key)}")
         lines.append("")
@@ -158,6 +174,8 @@ def render_markdown(ops: list[Operation]) -> str:
         lines.append(f"* profiles: {_profiles(op)}")
         rules = ", ".join(f"{r} ({RULES[r].title})" if r in RULES else r for r in op.rules)
         lines.append(f"* rules: {rules}")
+        if _returns(op):
+            lines.append(f"* returns: {_returns(op)}")
         for key in op.params:
             lines.append(f"* `{key}`: {_values(op, key)}")
         lines.append("")

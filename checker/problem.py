@@ -77,7 +77,8 @@ class Monitor:
     value: cleared by a successful event on the binding, set by a successful trigger on its
     buffer when ``where`` holds. Expressions range over the model's state before the step
     (``Var.index`` < layout size), the flags (``flags[j].index``) and ``ret``, the action's
-    return value.
+    errno (``Outcome.errno``: the negative errno it returned, 0 when it succeeded, whatever
+    value it returned).
     """
 
     def __init__(self, name: str, model: Model, trigger: tuple[str, str],
@@ -136,7 +137,8 @@ class Monitor:
 
     def step(self, k: int, state: Sequence[int], pending: tuple[int, ...],
              ret: int) -> tuple[tuple[int, ...], bool]:
-        """The concrete meaning: the new flags, and whether the step breaks the response."""
+        """The concrete meaning: the new flags, and whether the step breaks the response
+        (``ret``: the step's ``Outcome.errno``)."""
         values = (*state, *pending, ret)
         bad = bool(mx.evaluate(self._violated[k], values))
         return tuple(mx.evaluate(e, values) for e in self._next[k]), bad

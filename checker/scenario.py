@@ -1,14 +1,16 @@
 """The scenario runner: a scenario's steps on the model, judged against its expectations.
 
-A step's expectations are its outcomes: ``ok`` or an errno fix the return value; each
-``violates RULE [tag]`` must occur; ``clean`` says there is none. Any violation a step
-produces that its outcomes do not name is a mismatch, so a setup step that breaks a rule
-unexpectedly fails the scenario. ``violates PROPERTY`` says the step breaks that property:
-every property a scenario names is evaluated at every step (an ``always`` property fails on
-a step when its predicate is false in the state after it; a response property when its
-monitor reports the step), and it must fail exactly on the steps that name it.
-``expect EXPR`` checks the state at that point. In contract mode every step must also be a
-legal call. The run stops at the first mismatch and shows what the step did to the state.
+A step's expectations are its outcomes: ``ok`` (exactly 0), an errno or ``returns VALUE``
+fix the call's result (one integer: a negative errno, 0, or a value such as llseek's offset
+or poll's revents); each ``violates RULE [tag]`` must occur; ``clean`` says there is none.
+Any violation a step produces that its outcomes do not name is a mismatch, so a setup step
+that breaks a rule unexpectedly fails the scenario. ``violates PROPERTY`` says the step
+breaks that property: every property a scenario names is evaluated at every step (an
+``always`` property fails on a step when its predicate is false in the state after it; a
+response property when its monitor reports the step), and it must fail exactly on the steps
+that name it. ``expect EXPR`` checks the state at that point. In contract mode every step
+must also be a legal call. The run stops at the first mismatch and shows what the step did
+to the state.
 """
 
 from __future__ import annotations
@@ -19,16 +21,19 @@ from typing import TextIO
 
 from checker.dsl import ast
 from checker.dsl.resolve import (
+    RESULT_KINDS,
     RULE_ID,
     ResolvedExpect,
     ResolvedProperty,
     ResolvedScenario,
     ResolvedStep,
+    expected_result,
+    result_outcome_text,
 )
 from checker.problem import Property, engine_property
 from model.expr import evaluate, variables
-from model.kernel import ERRNOS, errno_name
 from model.machine import Outcome, State
+from model.ops.registry import result_text
 from model.scope import BOUNDS
 from model.violation import Severity, Violation
 
@@ -38,7 +43,8 @@ class StepResult:
     index: int
     text: str
     span: ast.Span
-    errno: int | None = None
+    ret: int | None = None  # the call's result (None: the step did not run)
+    op: str = ""  # the step's operation ("" for an expect)
     violations: tuple[Violation, ...] = ()
     problems: list[str] = field(default_factory=list)
     diff: list[tuple[str, int, int]] = field(default_factory=list)
@@ -50,9 +56,15 @@ class StepResult:
         return not self.problems
 
     @property
+    def errno(self) -> int | None:
+        """The call's error: its negative errno, 0 when it succeeded (whatever value it
+        returned), None when it did not run."""
+        return None if self.ret is None else min(self.ret, 0)
+
+    @property
     def executed(self) -> bool:
         """Whether the step ran on the model (an ``expect`` or a refused call did not)."""
-        return self.errno is not None
+        return self.ret is not None
 
 
 @dataclass
@@ -77,7 +89,7 @@ class ScenarioResult:
         lines = [head]
         for s in self.steps:
             mark = "ok  " if s.ok else "FAIL"
-            got = "" if s.errno is None else errno_name(s.errno)
+            got = "" if s.ret is None else result_text(s.op, s.ret)
             lines.append(f"  {mark} {s.index:>3} {s.text:50s} {got}")
             for v in s.violations:
                 lines.append(f"             {v.rule} [{v.severity}, {v.party}] {v.tag}: "
@@ -98,11 +110,11 @@ def _judge(step: ResolvedStep, out: Outcome, failing: tuple[str, ...] = (),
     """What differs between a step's outcomes and what it did. ``watched`` are the
     properties the scenario names; ``failing`` those of them the step breaks."""
     problems = []
-    expected_errno = [o for o in step.outcomes if o.kind in ("ok", "errno")]
-    for o in expected_errno:
-        want = 0 if o.kind == "ok" else -ERRNOS[o.errno]
-        if out.errno != want:
-            problems.append(f"expected {errno_name(want)}, got {errno_name(out.errno)}")
+    want = expected_result(step.outcomes, step.action.name)
+    if want is not None and out.ret != want:
+        written = next(o for o in step.outcomes if o.kind in RESULT_KINDS)
+        problems.append(f"expected {result_outcome_text(written)}, got "
+                        f"{result_text(step.action.name, out.ret)}")
     wanted = [o for o in step.outcomes if o.kind == "violates" and RULE_ID.fullmatch(o.rule)]
     remaining = list(out.violations)
     for o in wanted:
@@ -204,7 +216,7 @@ def run_scenario(sc: ResolvedScenario, keep_going: bool = False,
             if not ok and not keep_going:
                 break
             continue
-        r = StepResult(index, str(item.action), item.span)
+        r = StepResult(index, str(item.action), item.span, op=item.action.name)
         possible = m.is_enabled(state, item.action, "misuse")
         if sc.mode == "contract" and not m.is_enabled(state, item.action, "contract"):
             r.problems.append("not a legal call here (contract mode): it would break an "
@@ -224,7 +236,7 @@ def run_scenario(sc: ResolvedScenario, keep_going: bool = False,
             index += 1
             continue
         out = m.step(state, item.action, index)
-        r.errno, r.violations = out.errno, out.violations
+        r.ret, r.violations = out.ret, out.violations
         r.failing = watch.step(m.index(item.action), state, out)
         r.problems = _judge(item, out, r.failing, watch.names)
         r.diff = m.diff(state, out.state)

@@ -85,9 +85,11 @@ class Ctx:
     def dec(self, var: Var, by: int = 1) -> None:
         self.builder.dec(var, by)
 
-    def exit(self, errno: ExprLike) -> None:
-        """Leave the current kernel function, returning ``errno`` (negative, or 0)."""
-        self.builder.exit(errno)
+    def exit(self, result: ExprLike) -> None:
+        """Leave the current kernel function, returning ``result``: a negative errno, 0, or
+        a value (llseek's offset, poll's revents: an operation registered with
+        ``returns=VALUE``)."""
+        self.builder.exit(result)
 
     def local(self, name: str) -> Var:
         return self.builder.local(name)

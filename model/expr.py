@@ -431,3 +431,27 @@ def variables(e: Expr) -> set[Var]:
             out |= variables(a)
         return out
     return set()
+
+
+def error_part(e: Expr) -> Expr:
+    """A call's result reduced to its error: ``e`` where it is negative, 0 where it is not.
+    Pushed through ``ite`` down to the constants (a result is an ``ite`` tree over them
+    nearly always), so a value such as llseek's size never has to fit the narrow integers a
+    solver encodes the result in; anything else becomes ``e if e < 0 else 0``."""
+    memo: dict[int, Expr] = {}
+
+    def part(x: Expr) -> Expr:
+        out = memo.get(id(x))
+        if out is not None:
+            return out
+        if isinstance(x, Const):
+            out = Const(min(x.value, 0))
+        elif isinstance(x, Op) and x.op == "ite":
+            c, a, b = x.args
+            out = ite(c, part(a), part(b))
+        else:
+            out = ite(compare("lt", x, Const(0)), x, 0)
+        memo[id(x)] = out
+        return out
+
+    return part(e)

@@ -98,10 +98,12 @@ class DmaBuf:
     name: str
 
     def _do(self, verb: str, **params: ParamValue) -> int:
-        return self.session.do(verb, self.name, **params).errno
+        """The call's result: a negative errno, 0, or the value it returns."""
+        return self.session.do(verb, self.name, **params).ret
 
     # references and fds (R5, R6)
     def fd(self, fault: str = "none") -> int:
+        """dma_buf_fd: 0 for the descriptor (the model does not number descriptors)."""
         return self._do("fd", fault=fault)
 
     def get(self) -> int:
@@ -161,6 +163,8 @@ class DmaBuf:
         return self._do("sync", flags=flags, fault=fault)
 
     def poll(self, events: str) -> int:
+        """poll(2) with timeout 0: revents (``POLLIN``/``POLLOUT`` when ready, 0 when not,
+        ``POLLNVAL`` with no fd open)."""
         return self._do("poll", events=events)
 
     def export_sync_file(self, flags: int) -> int:
@@ -191,6 +195,7 @@ class DmaBuf:
         return self._do("munmap")
 
     def llseek(self, whence: str, offset: int) -> int:
+        """The new offset: 0 for SEEK_SET, the buffer's size in bytes for SEEK_END."""
         return self._do("llseek", whence=whence, offset=offset)
 
     def set_name(self, length: int) -> int:
@@ -208,7 +213,7 @@ class Attachment:
     name: str
 
     def _do(self, verb: str, **params: ParamValue) -> int:
-        return self.session.do(verb, self.name, **params).errno
+        return self.session.do(verb, self.name, **params).ret
 
     def map(self, dir: str, unlocked: bool = False, fault: str = "none") -> SgTable:
         """dma_buf_map_attachment(_unlocked); the returned handle names the mapping."""

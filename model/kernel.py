@@ -25,10 +25,16 @@ ERRNO_NAMES = {
 ERRNOS = {name: value for value, name in ERRNO_NAMES.items()}
 
 
+MAX_ERRNO = 4095  # include/linux/err.h: a result in -MAX_ERRNO..-1 is an error
+
+
 def errno_name(ret: int) -> str:
-    """``0`` -> ``"ok"``, ``-22`` -> ``"-EINVAL"``."""
+    """``0`` -> ``"ok"``, ``-22`` -> ``"-EINVAL"``. (A call's result can also be a value:
+    ``model.ops.registry.result_text`` writes any result as a scenario does.)"""
     if ret == 0:
         return "ok"
+    if ret > 0:
+        return f"returns {ret}"
     return "-" + ERRNO_NAMES.get(-ret, str(-ret))
 
 
@@ -67,6 +73,11 @@ SEEK_SET, SEEK_CUR, SEEK_END = 0, 1, 2
 WHENCE = {"SEEK_SET": SEEK_SET, "SEEK_CUR": SEEK_CUR, "SEEK_END": SEEK_END}
 WHENCE_NAMES = {v: k for k, v in WHENCE.items()}
 
-# poll events
+# poll events (the values of poll's ``events`` parameter)
 EPOLLIN = "EPOLLIN"
 EPOLLOUT = "EPOLLOUT"
+# poll(2) revents bits (include/uapi/asm-generic/poll.h; EPOLLIN... have the same values):
+# what a poll step returns
+POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL = 0x1, 0x4, 0x8, 0x10, 0x20
+REVENTS = {"POLLIN": POLLIN, "POLLOUT": POLLOUT, "POLLERR": POLLERR, "POLLHUP": POLLHUP,
+           "POLLNVAL": POLLNVAL}

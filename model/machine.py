@@ -88,12 +88,19 @@ class State:
 
 
 class Outcome(NamedTuple):
-    """What one step did: the next state, the violations, and the call's return value
-    (0 or a negative errno)."""
+    """What one step did: the next state, the violations, and the call's result ``ret``:
+    a negative errno, 0, or a value (llseek's offset, poll's revents; ``OpSpec.returns``
+    says which operations return one)."""
 
     state: State
     violations: tuple[Violation, ...]
-    errno: int
+    ret: int
+
+    @property
+    def errno(self) -> int:
+        """The call's error: the negative errno it returned, 0 when it succeeded (whatever
+        value it returned)."""
+        return min(self.ret, 0)
 
 
 @dataclass(frozen=True)
@@ -315,7 +322,7 @@ class Model:
 
     def step(self, state: State, action: Action, index: int = 0) -> Outcome:
         """Apply ``action``: the next state, the violations (numbered ``index``) and the
-        return value. The action must be possible at all (enabled in misuse mode)."""
+        call's result. The action must be possible at all (enabled in misuse mode)."""
         k = self.index(action)
         s = state.values
         if not self._pre_fns[k](s):

@@ -2,10 +2,10 @@
 
 A program is a tuple of statements: ``Assign`` (with the variable's declared bounds checked),
 ``If``, ``Report`` (a violation site), ``Block`` and ``Exit`` (a kernel function that returns
-early: ``Exit`` leaves the innermost ``Block`` with an errno). Programs are data; the concrete
-step compiles them to Python (``model.compile``) and ``symbolic`` turns them into one
-expression per state variable, per violation site and for the errno, which is what derived
-guards and the solver engines consume.
+early: ``Exit`` leaves the innermost ``Block`` with its result, a negative errno or a value).
+Programs are data; the concrete step compiles them to Python (``model.compile``) and
+``symbolic`` turns them into one expression per state variable, per violation site and for
+the result, which is what derived guards and the solver engines consume.
 """
 
 from __future__ import annotations
@@ -28,7 +28,10 @@ from model.expr import (
     not_,
     substitute,
 )
+from model.kernel import MAX_ERRNO
 from model.violation import Party, Severity
+
+MAX_RESULT = (1 << 31) - 1  # the largest value a call returns (a C int's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +80,8 @@ class Report(Stmt):
 
 @dataclass(frozen=True, slots=True)
 class Block(Stmt):
-    """A kernel function body: ``Exit`` inside it stores the errno in ``ret`` and leaves it."""
+    """A kernel function body: ``Exit`` inside it stores the result in ``ret`` and leaves
+    it."""
 
     ret: Var
     body: tuple[Stmt, ...]
@@ -173,8 +177,9 @@ class Builder:
 
     @contextmanager
     def block(self, name: str) -> Iterator[Var]:
-        """A function body; yields the local that receives its errno (0 on success)."""
-        ret = self.local(f"{name}.ret", -4096, 0)
+        """A function body; yields the local that receives its result (a negative errno,
+        0, or a value)."""
+        ret = self.local(f"{name}.ret", -MAX_ERRNO, MAX_RESULT)
         self._stack.append([])
         try:
             yield ret
@@ -195,8 +200,8 @@ class Builder:
     def report(self, site: Site, *args: ExprLike) -> None:
         self.emit(Report(site, tuple(lift(a) for a in args)))
 
-    def exit(self, errno: ExprLike) -> None:
-        self.emit(Exit(lift(errno)))
+    def exit(self, result: ExprLike) -> None:
+        self.emit(Exit(lift(result)))
 
     def local(self, name: str, lo: int = -4096, hi: int = 4096, type_: str = "int") -> Var:
         v = Var(f"local.{name}", self._nstate + len(self.locals), lo, hi, type_)

@@ -89,6 +89,10 @@ class Run:
     def errno(self, step: int = -1) -> int:
         return self.outcomes[step].errno
 
+    def ret(self, step: int = -1) -> int:
+        """The step's result: a negative errno, 0, or the value it returns."""
+        return self.outcomes[step].ret
+
     @property
     def errnos(self) -> list[int]:
         return [o.errno for o in self.outcomes]

@@ -2,12 +2,15 @@
 real kernel; their answers compared step by step.
 
 A case is a scenario whose steps are userspace-visible operations (``USERSPACE_OPS``). The
-model's prediction for a step is its errno and, after the step, the buffer's file
-refcount (``refcount(bN)``: fds, vmas, armed poll callbacks and the references the process
-holds); the kernel's answer is the call's errno and the file count debugfs ``bufinfo``
-shows. A case agrees when every step agrees. A comment line ``# not modelled: REASON``
-right above a scenario says the model does not express what the case shows; such a case
-runs and is shown, but counts neither way.
+model's prediction for a step is its result (one integer: a negative errno, 0, or a value:
+llseek's offset, poll's revents) and, after the step, the buffer's file refcount
+(``refcount(bN)``: fds, vmas, armed poll callbacks and the references the process holds);
+the kernel's answer is the call's result and the file count debugfs ``bufinfo`` shows.
+Results are compared exactly, but for a descriptor (``fd``): the model does not number
+descriptors (its result is 0, standing for one), so any descriptor the kernel returns
+(>= 0) agrees with it. A case agrees when every step agrees. A comment line
+``# not modelled: REASON`` right above a scenario says the model does not express what the
+case shows; such a case runs and is shown, but counts neither way.
 """
 
 from __future__ import annotations
@@ -16,14 +19,14 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from checker.conformance.guest import CaseAnswer
+from checker.conformance.guest import CaseAnswer, StepAnswer
 from checker.dsl.ast import Span
 from checker.dsl.diagnostics import Diagnostic, SpecError
 from checker.dsl.resolve import ResolvedScenario, ResolvedStep, load
 from checker.scenario import run_scenario
 from model.expr import evaluate
-from model.kernel import errno_name
 from model.machine import Model
+from model.ops.registry import DESCRIPTOR, result_text, returns_of
 from model.profiles import profile as lookup_profile
 
 USERSPACE_OPS = frozenset({
@@ -58,7 +61,8 @@ class Case:
 @dataclass(frozen=True)
 class Predicted:
     text: str  # the step as written
-    errno: int  # 0 or a negative errno
+    op: str  # its operation
+    ret: int  # its result: a negative errno, 0, or a value
     count: int  # refcount of the step's buffer after it
 
 
@@ -164,13 +168,35 @@ def predict(case: Case, profile: str) -> list[Predicted]:
     for i, step in enumerate(case.steps):
         o = m.step(state, step.action, i)
         buf = m.layout.buffers[step.action.buffer]
-        out.append(Predicted(str(step.action), o.errno, evaluate(buf.refcount, o.state.values)))
+        out.append(Predicted(str(step.action), step.action.name, o.ret,
+                             evaluate(buf.refcount, o.state.values)))
         state = o.state
     return out
 
 
-def _show(errno: int, count: int) -> str:
-    what = "ok" if errno == 0 else errno_name(errno)
+def kernel_result(answer: StepAnswer) -> int:
+    """The kernel's result for a step as one integer, as the model gives it: the negative
+    errno of a failed call, else what the call returned."""
+    return -answer.errno if answer.errno else answer.ret
+
+
+def agrees(p: Predicted, real: int) -> bool:
+    """Whether the kernel's result ``real`` is the model's: the same integer, or for a
+    descriptor (the model's 0) any descriptor, >= 0."""
+    if returns_of(p.op) == DESCRIPTOR and p.ret == 0:
+        return real >= 0
+    return real == p.ret
+
+
+def _shown(op: str, ret: int, real: bool = False) -> str:
+    """A result as the table shows it; a descriptor the kernel returned is ``fd N``."""
+    if real and ret > 0 and returns_of(op) == DESCRIPTOR:
+        return f"fd {ret}"
+    return result_text(op, ret)
+
+
+def _show(op: str, ret: int, count: int, real: bool = False) -> str:
+    what = _shown(op, ret, real)
     return what if count < 0 else f"{what}, count {count}"
 
 
@@ -182,27 +208,32 @@ def compare(case: Case, kernel: str, predicted: list[Predicted],
         return Verdict(case.name, kernel, f"{len(predicted)} steps", got, DISAGREE,
                        "the guest did not run the whole case")
     for p, a in zip(predicted, answer.steps, strict=True):
-        real_errno = -a.errno
+        real = kernel_result(a)
         count_differs = a.count >= 0 and a.count != p.count
-        if real_errno != p.errno or count_differs:
+        if not agrees(p, real) or count_differs:
             verdict = NOT_MODELLED_VERDICT if case.not_modelled else DISAGREE
             return Verdict(case.name, kernel, f"step {a.index} {p.text}: "
-                           + _show(p.errno, p.count),
-                           _show(real_errno, a.count), verdict, case.not_modelled)
+                           + _show(p.op, p.ret, p.count),
+                           _show(p.op, real, a.count, real=True), verdict, case.not_modelled)
     if answer.left != 0:
         return Verdict(case.name, kernel, "no buffer left", f"{answer.left} left after "
                        "cleanup", DISAGREE, "buffers outlived the case")
     verdict = NOT_MODELLED_VERDICT if case.not_modelled else AGREE
-    return Verdict(case.name, kernel, _summary([(p.errno, p.count) for p in predicted]),
-                   _summary([(-a.errno, a.count) for a in answer.steps]), verdict,
-                   case.not_modelled)
+    return Verdict(case.name, kernel, _summary([(p.op, p.ret, p.count) for p in predicted]),
+                   _summary([(p.op, p.ret if agrees(p, kernel_result(a)) else
+                              kernel_result(a), a.count)
+                             for p, a in zip(predicted, answer.steps, strict=True)]),
+                   verdict, case.not_modelled)
 
 
-def _summary(steps: list[tuple[int, int]]) -> str:
-    """``N steps, -EINVAL at 2, counts 1 1 0``: the errnos and the count after each step."""
-    errs = [f"{errno_name(e)} at {i}" for i, (e, _) in enumerate(steps) if e]
-    counts = " ".join(str(c) if c >= 0 else "-" for _, c in steps)
-    return ", ".join([f"{len(steps)} steps", *errs, f"counts {counts}"])
+def _summary(steps: list[tuple[str, int, int]]) -> str:
+    """``N steps, -EINVAL at 2, returns 8192 at 3, counts 1 1 0``: every result but ``ok``
+    (errnos and values, each with its step) and the count after each step. (A descriptor the
+    kernel returned shows as the model's ``ok``: it agreed.)"""
+    results = [f"{result_text(op, r)} at {i}" for i, (op, r, _) in enumerate(steps)
+               if result_text(op, r) != "ok"]
+    counts = " ".join(str(c) if c >= 0 else "-" for _, _, c in steps)
+    return ", ".join([f"{len(steps)} steps", *results, f"counts {counts}"])
 
 
 def default_cases() -> list[str]:

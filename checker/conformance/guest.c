@@ -8,9 +8,11 @@
  *   E                           end the case: signal every fence, close every fd, munmap
  * Output:
  *   @@ case NAME
- *   @@ step INDEX RET ERRNO COUNT    RET the call's return value, ERRNO 0 or the errno,
- *                                   COUNT the buffer's file count from debugfs bufinfo
- *                                   after the step (0 once released, -1 when unknown)
+ *   @@ step INDEX RET ERRNO COUNT    RET the call's return value (-1 on an error; fd: the
+ *                                   descriptor, llseek: the offset, poll: revents),
+ *                                   ERRNO 0 or the errno, COUNT the buffer's file count
+ *                                   from debugfs bufinfo after the step (0 once released,
+ *                                   -1 when unknown)
  *   @@ end NAME LEFT                LEFT: dma-bufs still listed in bufinfo after cleanup
  *   @@ done CASES
  *
@@ -20,7 +22,8 @@
  *   export   DRM_IOCTL_MODE_CREATE_DUMB + DRM_IOCTL_PRIME_HANDLE_TO_FD + DRM_IOCTL_GEM_CLOSE,
  *            or with via=udmabuf UDMABUF_CREATE of a sealed memfd; the new fd is a
  *            reference the process holds but has not "installed" yet
- *   fd       the held reference becomes an open fd the other calls use
+ *   fd       the held reference becomes an open fd the other calls use; RET is that
+ *            descriptor (the one PRIME_HANDLE_TO_FD's dma_buf_fd returned)
  *   get      dup() of an open fd, held as a reference (file=other: DRM_IOCTL_PRIME_FD_TO_HANDLE
  *            of a memfd, which dma_buf_get refuses);  put  close() of a held reference
  *   close    close() of an open fd (close(-1) when none is open)
@@ -30,8 +33,10 @@
  *   munmap   munmap of the newest mapping
  *   sync, set_name, export_sync_file, import_sync_file  the dma-buf ioctls (set_name
  *            and sync with pointer=bad pass an address that is never mapped)
- *   llseek   lseek(fd, offset, whence);  poll  poll(fd, POLLIN or POLLOUT, timeout 0)
- * A call through an fd when none is open uses fd -1 (poll: the fd closed last).
+ *   llseek   lseek(fd, offset, whence);  poll  poll(fd, POLLIN or POLLOUT, timeout 0),
+ *            RET its revents
+ * A call through an fd when none is open uses fd -1; poll, which skips a negative fd,
+ * uses NOT_OPEN, a descriptor the guest never has open (poll(2) reports it as POLLNVAL).
  *   signal   DRM_IOCTL_VGEM_FENCE_SIGNAL of the pending fences imported with that usage
  * import_sync_file takes a sync file whose fence is pending (a vgem fence attached to a
  * helper buffer, exported with EXPORT_SYNC_FILE) or signalled (exported from an idle
@@ -86,6 +91,9 @@ struct drm_vgem_fence_signal {
 #define MAXB 4
 #define MAXH 16
 #define PAGE 4096
+/* a descriptor number never open here: the guest keeps far fewer files (MAXB buffers of
+ * MAXH fds and held references each, the DRM device, stdio) */
+#define NOT_OPEN 1000
 
 struct pending {
 	uint32_t fence, handle;
@@ -97,7 +105,6 @@ struct buf {
 	unsigned long ino;
 	int held[MAXH], nheld; /* references the process holds (fds not yet installed) */
 	int fds[MAXH], nfds;   /* open fds */
-	int closed;            /* the number of the fd closed last (-1: none yet) */
 	void *vma[MAXH];
 	size_t vlen[MAXH];
 	int nvma;
@@ -333,10 +340,12 @@ static long step(const char *op, struct buf *b, int argc, char **argv, int *err)
 			b->held[b->nheld++] = fd;
 		}
 	} else if (!strcmp(op, "fd")) {
-		if (b->nheld)
+		if (b->nheld) {
 			b->fds[b->nfds++] = b->held[--b->nheld];
-		else
+			r = b->fds[b->nfds - 1];
+		} else {
 			r = -EBADF;
+		}
 	} else if (!strcmp(op, "get") && arg(argc, argv, "file")) {
 		r = get_other_file();
 	} else if (!strcmp(op, "get")) {
@@ -347,8 +356,7 @@ static long step(const char *op, struct buf *b, int argc, char **argv, int *err)
 	} else if (!strcmp(op, "put")) {
 		r = b->nheld ? ret_of(close(b->held[--b->nheld])) : -EBADF;
 	} else if (!strcmp(op, "close")) {
-		b->closed = open_fd(b);
-		r = ret_of(close(b->closed));
+		r = ret_of(close(open_fd(b)));
 		if (b->nfds)
 			b->nfds--;
 	} else if (!strcmp(op, "mmap")) {
@@ -415,8 +423,8 @@ static long step(const char *op, struct buf *b, int argc, char **argv, int *err)
 		}
 	} else if (!strcmp(op, "poll")) {
 		const char *e = arg(argc, argv, "events");
-		/* with no fd open, the one closed last: poll(2) reports it as POLLNVAL */
-		struct pollfd pf = {.fd = b->nfds ? open_fd(b) : b->closed,
+		/* with no fd open, one that is not open: poll(2) reports it as POLLNVAL */
+		struct pollfd pf = {.fd = b->nfds ? open_fd(b) : NOT_OPEN,
 				    .events = e && !strcmp(e, "EPOLLOUT") ? POLLOUT : POLLIN};
 		int n = poll(&pf, 1, 0);
 		r = n < 0 ? -errno : pf.revents;
@@ -453,7 +461,6 @@ static void cleanup(void)
 		while (b->nheld--)
 			close(b->held[b->nheld]);
 		memset(b, 0, sizeof *b);
-		b->closed = -1;
 	}
 }
 
@@ -474,8 +481,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	for (int i = 0; i < MAXB; i++)
-		bufs[i].closed = -1;
 	while (fgets(line, sizeof line, in)) {
 		char *tok[16];
 		int n = 0;

@@ -97,7 +97,7 @@ def program(root: Path | None = None) -> Path:
 @dataclass
 class StepAnswer:
     index: int
-    ret: int
+    ret: int  # what the call returned (-1 on an error): a descriptor, an offset, revents
     errno: int  # 0 or the (positive) errno
     count: int  # the file count after the step; -1 when unknown
 

@@ -33,8 +33,10 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         "conformance", help="compare the model with real kernels (vgem under QEMU)",
         description="Run the conformance cases (DSL scenarios of userspace calls) on the "
         "model and on Debian's Linux kernels booted under QEMU, and compare every step's "
-        f"errno and file count. Kernels: {names}. Exit 0 when every case agrees, 1 on a "
-        "disagreement, 2 on a spec error, 3 when a kernel could not be run.")
+        "result (its errno or the value it returns: llseek's offset, poll's revents; fd's "
+        f"descriptor as a descriptor) and file count. Kernels: {names}. Exit 0 when every "
+        "case agrees, 1 on a disagreement, 2 on a spec error, 3 when a kernel could not be "
+        "run.")
     c.add_argument("--cases", action="append", metavar="FILE", help="a case file "
                    "(repeatable; default: the shipped specs/conformance/*.dmabuf)")
     c.add_argument("--kernel", action="append", metavar="NAME", choices=[k.name for k in

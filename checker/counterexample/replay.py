@@ -45,7 +45,7 @@ from checker.dsl.sources import SourceError, read_spec
 from checker.problem import RULES, Counterexample, Finding, Problem, engine_property
 from checker.scenario import StepResult, run_scenario
 from model.action import Action, ActionSyntaxError
-from model.kernel import errno_name
+from model.ops.registry import result_text
 
 ITF_SUFFIX = ".itf.json"
 ITF_VERSION = f"dmabuf-check counterexample {VERSION}"
@@ -193,9 +193,9 @@ def _now(step: StepResult) -> str:
     if step.refused == "contract":
         return "it is no longer a legal call in contract mode: it would break an importer " \
                "obligation"
-    if step.errno is None:
+    if step.ret is None:
         return "it did not run"
-    bits = [errno_name(step.errno)]
+    bits = [result_text(step.op, step.ret)]
     bits += [f"violates {v.rule} {v.tag}".rstrip() for v in step.violations]
     bits += [f"breaks property {p}" for p in step.failing]
     if len(bits) == 1:
@@ -340,7 +340,15 @@ def _itf_outcomes(state_meta: dict[str, Any], where: str) -> tuple[ast.Outcome, 
     if not isinstance(errno, str) or not re.fullmatch(r"ok|-E[A-Z]+", errno):
         raise _Unreadable(f"{where}: #meta.errno must be \"ok\" or \"-EXXX\", got "
                           f"{json.dumps(errno)}")
-    out = [ast.Outcome("ok") if errno == "ok" else ast.Outcome("errno", errno=errno[1:])]
+    value = state_meta.get("returns")
+    if value is None:
+        out = [ast.Outcome("ok") if errno == "ok" else ast.Outcome("errno", errno=errno[1:])]
+    elif errno != "ok" or not isinstance(value, dict) or not re.fullmatch(
+            r"[0-9]+", str(value.get("#bigint", ""))):
+        raise _Unreadable(f"{where}: #meta.returns must be {{\"#bigint\": \"N\"}} with N >= 0 "
+                          f"and #meta.errno \"ok\", got {json.dumps(value)}")
+    else:
+        out = [ast.Outcome("returns", value=int(value["#bigint"]))]
     violations = state_meta.get("violations", [])
     if not isinstance(violations, list) or not all(
             isinstance(v, dict) and isinstance(v.get("rule"), str) for v in violations):

@@ -48,6 +48,7 @@ from checker.scenario import PropertyWatch
 from model.action import Action
 from model.kernel import errno_name
 from model.machine import ModelError, State
+from model.ops.registry import VALUE, result_names, result_text, returns_of
 from model.profiles import Profile
 from model.rules import RULES as RULEBOOK
 from model.violation import Violation
@@ -71,14 +72,15 @@ class CounterexampleExists(CounterexampleError, FileExistsError):
 
 @dataclass(frozen=True)
 class RecordedStep:
-    """One step as the model ran it: the state before and after, the return value, the
-    violations, and whether the finding's property fails on it."""
+    """One step as the model ran it: the state before and after, the call's result (a
+    negative errno, 0 or a value), the violations, and whether the finding's property fails
+    on it."""
 
     index: int
     action: Action
     before: State
     after: State
-    errno: int
+    ret: int
     violations: tuple[Violation, ...]
     failing: tuple[str, ...] = ()
 
@@ -113,7 +115,7 @@ def record(cex: Counterexample) -> tuple[RecordedStep, ...]:
                                       "the trace reaches")
         out = m.step(state, action, i)
         failing = watch.step(m.index(action), state, out)
-        steps.append(RecordedStep(i, action, state, out.state, out.errno, out.violations,
+        steps.append(RecordedStep(i, action, state, out.state, out.ret, out.violations,
                                   failing))
         state = out.state
     if not shows(steps[-1], cex.finding):
@@ -136,7 +138,7 @@ def outcome_text(step: RecordedStep) -> str:
 
 
 def _outcome_words(step: RecordedStep) -> list[str]:
-    return [errno_name(step.errno), *(f"violates {v.rule} {v.tag}".rstrip()
+    return [result_text(step.action.name, step.ret), *(f"violates {v.rule} {v.tag}".rstrip()
                                       for v in step.violations),
             *(f"violates {name}" for name in step.failing)]
 
@@ -183,11 +185,26 @@ def _behaviours(p: Problem) -> _Behaviours:
 def _step_node(step: RecordedStep) -> ast.Step:
     a = step.action
     call = ast.ActionCall(a.name, a.obj, tuple(ast.Param(k, v) for k, v in a.params))
-    outcomes = [ast.Outcome("ok") if step.errno == 0
-                else ast.Outcome("errno", errno=errno_name(step.errno)[1:])]
+    outcomes = [_result_node(a.name, step.ret)]
     outcomes += [ast.Outcome("violates", rule=v.rule, tag=v.tag) for v in step.violations]
     outcomes += [ast.Outcome("violates", rule=name) for name in step.failing]
     return ast.Step(call, tuple(outcomes))
+
+
+def _result_node(op: str, ret: int) -> ast.Outcome:
+    """A result as the scenario writes it: ``ok``, ``-EXXX`` or ``returns VALUE`` (the
+    value's name when the operation names it)."""
+    if ret < 0:
+        return ast.Outcome("errno", errno=errno_name(ret)[1:])
+    if not _is_value(op, ret):
+        return ast.Outcome("ok")
+    named = [k for k, v in result_names(op).items() if v == ret]
+    return ast.Outcome("returns", value=named[0] if len(named) == 1 else ret)
+
+
+def _is_value(op: str, ret: int) -> bool:
+    """Whether a successful result is a value (``returns``) rather than ``ok``."""
+    return ret > 0 or (ret == 0 and returns_of(op) == VALUE)
 
 
 def finding_text(cex: Counterexample) -> str:
@@ -294,7 +311,10 @@ def itf_trace(cex: Counterexample, steps: Sequence[RecordedStep],
     for s in steps:
         step_meta: dict[str, object] = {
             "index": bigint(s.index + 1), "action": str(s.action),
-            "errno": errno_name(s.errno), "violations": [_violation(v) for v in s.violations]}
+            "errno": errno_name(min(s.ret, 0)),
+            "violations": [_violation(v) for v in s.violations]}
+        if s.ret >= 0 and _is_value(s.action.name, s.ret):
+            step_meta["returns"] = bigint(s.ret)  # a value; "errno" is then "ok"
         if s.failing:
             step_meta["properties"] = list(s.failing)
         states.append({"#meta": step_meta, **encode_state(m, s.after)})

@@ -312,11 +312,14 @@ class PyRef:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """``ok``, an errno (``-EBUSY``), ``violates R13 [tag]``, ``violates PROPERTY`` (the
-    step breaks that property; ``rule`` holds its name) or ``clean`` (no violation)."""
+    """``ok`` (the call returns exactly 0), an errno (``-EBUSY``), ``returns VALUE`` (a
+    number, or a name of the operation's results: ``returns POLLIN``), ``violates R13
+    [tag]``, ``violates PROPERTY`` (the step breaks that property; ``rule`` holds its name)
+    or ``clean`` (no violation)."""
 
-    kind: str  # ok | errno | violates | clean
+    kind: str  # ok | errno | returns | violates | clean
     errno: str = ""
+    value: int | str = 0  # returns: the number, or the name as written
     rule: str = ""
     tag: str = ""
     span: Span = _span()

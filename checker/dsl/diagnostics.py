@@ -164,6 +164,10 @@ SYNTAX: list[tuple[str, str, str, list[str]]] = [
      "write map(b0.a0, dir=TO_DEVICE)",
      _within(_IN_SCENARIO, "map(b0.a0, TO_DEVICE) }", "attach(b0.a0, static) }",
              "sync(b0, 5) }")),
+    ("E020", "returns takes a value: a number or a result's name; an error is its errno",
+     "write -> returns 8192, -> returns POLLIN, or -> -EINVAL",
+     _within(_IN_SCENARIO, "export(b0) -> returns -22 }", "export(b0) -> returns -EINVAL }",
+             "export(b0) -> returns }", "export(b0) -> ok, returns \"x\" }")),
 ]
 
 

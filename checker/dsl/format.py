@@ -262,6 +262,8 @@ def _outcome(o: ast.Outcome) -> str:
     match o.kind:
         case "errno":
             return f"-{o.errno}"
+        case "returns":
+            return f"returns {o.value}"
         case "violates":
             return _words("violates", o.rule, o.tag)
     return o.kind

@@ -23,7 +23,7 @@ T = TypeVar("T")
 Pick = Callable[[int, int], int]
 
 PROFILES = ("v6.1", "v6.2-6.15", "v6.16+", "v7.x")
-OUTCOMES = ("ok", "errno", "violates", "clean")
+OUTCOMES = ("ok", "errno", "returns", "violates", "clean")
 COMPARE = ("==", "!=", "<", "<=", ">", ">=")
 BINARY = ("and", "or", "+", "-", *COMPARE)
 # Names as specs write them, names that start with a keyword, and keywords (made names by a
@@ -224,6 +224,9 @@ class TreeGen:
         match self.choice(OUTCOMES):
             case "errno":
                 return ast.Outcome("errno", errno="E" + self.chars("ABINVALSUY", 1, 6))
+            case "returns":
+                value: str | int = self.name() if self.flag() else self.pick(0, 1 << 20)
+                return ast.Outcome("returns", value=value)
             case "violates":
                 return ast.Outcome("violates", rule=self.name(), tag=self.maybe(self.tag))
             case kind:

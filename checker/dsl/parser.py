@@ -115,6 +115,7 @@ def _setting(values: dict[str, Any], setting: tuple[str, Any]) -> None:
 
 MAX_INT = 10**9  # no counter, bound or depth is anywhere near this
 MAX_PARAM = 2**64  # an operation's parameter: ioctl arguments are up to 64 bits wide
+MAX_RESULT = 2**31  # a call's result (returns N) is a C int
 
 
 def _int(tok: Token, path: str, limit: int = MAX_INT) -> int:
@@ -458,6 +459,11 @@ class _Build(Transformer[Token, Any]):
 
     def errno_outcome(self, meta: Meta, errno: Token) -> ast.Outcome:
         return ast.Outcome("errno", errno=str(errno)[1:], span=self._span(meta))
+
+    def returns_outcome(self, meta: Meta, value: Token) -> ast.Outcome:
+        v: str | int = (_int(value, self.path, MAX_RESULT) if value.type == "INT"
+                        else str(value))
+        return ast.Outcome("returns", value=v, span=self._span(meta))
 
     def violation_outcome(self, meta: Meta, rule: Token, *tag: Token) -> ast.Outcome:
         return ast.Outcome("violates", rule=str(rule), tag=str(tag[0]) if tag else "",

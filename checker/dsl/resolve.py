@@ -34,6 +34,7 @@ from model.kernel import DIRECTIONS, ERRNOS
 from model.layout import ATT_NAMES, LIFE_NAMES, AttRef, BufRef, Layout, pinned_total
 from model.machine import MODES, Model, ModelError
 from model.ops import REGISTRY
+from model.ops.registry import DESCRIPTOR, VALUE, result_names, returns_of
 from model.plugin import PythonExporter, PythonImporter, as_exporter, as_importer
 from model.profiles import PROFILES, Profile
 from model.profiles import profile as lookup_profile
@@ -54,6 +55,11 @@ PYTHON_REF = re.compile(rf"({_DOTTED}):({_DOTTED})")
 TRUSTED_MODULES = ("model.mutants", "model.exporters", "model.importers")
 
 
+def result_outcome_text(o: ast.Outcome) -> str:
+    """A result outcome as written: ``ok``, ``-EINVAL``, ``returns POLLIN``."""
+    return {"ok": "ok", "errno": f"-{o.errno}"}.get(o.kind, f"returns {o.value}")
+
+
 def _shipped_exporters() -> dict[str, Exporter]:
     """The reference exporters and those written with their driver's code, by name."""
     from checker.dsl.library import shipped_exporters
@@ -69,6 +75,23 @@ def _shipped_importers() -> dict[str, Importer]:
 
 
 # ---------------------------------------------------------------- resolved declarations
+
+
+RESULT_KINDS = ("ok", "errno", "returns")  # the outcomes that fix a step's result
+
+
+def expected_result(outcomes: Iterable[ast.Outcome], op: str) -> int | None:
+    """The result a step's outcomes fix (checked by the resolver): ``ok`` is 0, an errno
+    its negative value, ``returns`` its number or the value of its name among ``op``'s
+    results; None when they fix none."""
+    for o in outcomes:
+        if o.kind == "ok":
+            return 0
+        if o.kind == "errno":
+            return -ERRNOS[o.errno]
+        if o.kind == "returns":
+            return o.value if isinstance(o.value, int) else result_names(op)[o.value]
+    return None
 
 
 @dataclass(frozen=True)
@@ -579,7 +602,8 @@ class Resolver:
         for item in d.body:
             if isinstance(item, ast.Step):
                 action = self.action(item.action, model)
-                named.update(self.outcomes(item.outcomes, model))
+                named.update(self.outcomes(item.outcomes, model,
+                                           None if action is None else action.name))
                 if action is not None:
                     body.append(ResolvedStep(action, item.outcomes, item.span))
             else:
@@ -756,14 +780,22 @@ class Resolver:
             "; ".join(f"{k}: {', '.join(sorted(v))}" for k, v in choices.items()))
         return None
 
-    def outcomes(self, outcomes: Iterable[ast.Outcome], model: Model
+    def outcomes(self, outcomes: Sequence[ast.Outcome], model: Model, op: str | None
                  ) -> dict[str, ResolvedProperty]:
-        """Checks a step's outcomes; returns the properties they name."""
+        """Checks a step's outcomes (``op``: its operation, None when it did not resolve);
+        returns the properties they name."""
         named: dict[str, ResolvedProperty] = {}
+        results = [o for o in outcomes if o.kind in RESULT_KINDS]
+        if len(results) > 1:
+            first, second = (result_outcome_text(o) for o in results[:2])
+            self.error("E129", results[1].span, f"a step has one result: '{first}' and "
+                       f"'{second}' are two", "keep one: ok (0), an errno, or returns VALUE")
         for o in outcomes:
             if o.kind == "errno" and o.errno not in ERRNOS:
                 self.error("E119", o.span, f"unknown errno '-{o.errno}'"
                            + did_you_mean(o.errno, ERRNOS), "errnos: " + ", ".join(ERRNOS))
+            elif o.kind == "returns" and op is not None:
+                self.returns(o, op)
             elif o.kind == "violates" and not RULE_ID.fullmatch(o.rule):
                 prop = self.lib.properties.get(o.rule)
                 if prop is None:
@@ -789,6 +821,21 @@ class Resolver:
                                + did_you_mean(o.tag, _tags(model)),
                                "tags name what was broken, as violations print them")
         return named
+
+    def returns(self, o: ast.Outcome, op: str) -> None:
+        """A ``returns VALUE`` outcome: ``op`` must return a value, and a name must be one
+        of its results."""
+        kind, names = returns_of(op), result_names(op)
+        if kind != VALUE:
+            what = (f"'{op}' returns a descriptor, which the model does not number (its "
+                    "result is 0, standing for the descriptor)" if kind == DESCRIPTOR
+                    else f"'{op}' returns no value: it returns 0 or an errno")
+            self.error("E129", o.span, what, "write ok (0) or the errno")
+        elif isinstance(o.value, str) and o.value not in names:
+            self.error("E129", o.span, f"unknown result '{o.value}' of '{op}'"
+                       + did_you_mean(o.value, names),
+                       f"{op} returns a number or one of " + ", ".join(names) if names
+                       else f"{op} returns a number: write returns 0, returns 8192...")
 
     # properties
     def property(self, d: ast.PropertyDecl) -> None:

@@ -30,6 +30,7 @@ from model.action import Action
 from model.expr import evaluate
 from model.kernel import EINTR, ENOENT, ENOMEM, ERESTARTSYS, ERRNO_NAMES, errno_name
 from model.machine import Model, ModelError, State
+from model.ops.registry import VALUE, returns_of
 from model.profiles import profile as lookup_profile
 from model.scope import MAX_ATTACHMENTS, MAX_COUNTER, Scope
 from model.violation import Severity
@@ -208,11 +209,13 @@ def plan_slice(m: Model, sl: Slice) -> tuple[list[Planned], list[Finding]]:
     return plan, notes
 
 
-def _outcomes(errno: int | None) -> tuple[ast.Outcome, ...]:
+def _outcomes(errno: int | None, op: str) -> tuple[ast.Outcome, ...]:
+    """The result a trace records for a call of ``op``: its errno, or 0 for a success
+    (which fixes nothing for an operation that returns a value: the trace has no value)."""
     if errno is None:
         return ()
     if errno == 0:
-        return (ast.Outcome("ok"),)
+        return () if returns_of(op) == VALUE else (ast.Outcome("ok"),)
     if -errno in ERRNO_NAMES:
         return (ast.Outcome("errno", errno=ERRNO_NAMES[-errno]),)
     return ()
@@ -236,7 +239,7 @@ def replay(mapped: Mapped, path: str, profile: str, exporter: str, report: Repor
         report.buffers += 1
         report.steps += len(plan)
         report.inferred += sum(p.inferred for p in plan)
-        body = tuple(ResolvedStep(p.action, _outcomes(p.errno),
+        body = tuple(ResolvedStep(p.action, _outcomes(p.errno, p.action.name),
                                   ast.Span(path, p.event.line, 1, p.event.line, 2))
                      for p in plan)
         decl = ast.ScenarioDecl(name=sl.name, span=ast.Span(path, 1, 1, 1, 1))

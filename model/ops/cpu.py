@@ -22,6 +22,10 @@ from model.kernel import (
     EINVAL,
     ENOMEM,
     ERESTARTSYS,
+    POLLIN,
+    POLLNVAL,
+    POLLOUT,
+    REVENTS,
     SYNC_FILE_FLAGS_TOP_BIT,
     SYNC_FLAGS_TOP_BIT,
     USAGES,
@@ -39,7 +43,7 @@ from model.ops.common import (
     must_hold,
 )
 from model.ops.lifetime import drop
-from model.ops.registry import Env, Params, faults, op, product
+from model.ops.registry import VALUE, Env, Params, faults, op, product
 
 WRITE_SET = ("KERNEL", "WRITE")  # what readers wait for: dma_resv_usage_rw(false)
 READ_SET = ("KERNEL", "WRITE", "READ")  # what writers wait for: dma_resv_usage_rw(true)
@@ -167,14 +171,32 @@ def sync(c: Ctx, b: BufRef, flags: int, fault: str, pointer: str = "valid") -> N
 
 
 @op("poll", actor="user", target="buffer", enabled=_user_can_enter, kernel="dma_buf_poll",
-    rules=("R19",), params=lambda env: product(events=("EPOLLIN", "EPOLLOUT")))
+    rules=("R19",), params=lambda env: product(events=("EPOLLIN", "EPOLLOUT")),
+    returns=VALUE, results=REVENTS)
 def poll(c: Ctx, b: BufRef, events: str) -> None:
-    """EPOLLIN waits for writers, EPOLLOUT for readers and writers; a callback armed on a
-    pending fence holds a file reference until it fires (R19)."""
-    has_fd(c, b, "poll()")
-    waited, cb = (WRITE_SET, b.cb_in) if events == "EPOLLIN" else (READ_SET, b.cb_out)
-    with c.when(b.fence_set(waited) & ~cb):
+    """poll(2) of an fd of the buffer for ``events`` with timeout 0; returns revents:
+    ``POLLIN`` (``POLLOUT``) when the buffer is ready, 0 when it is not, ``POLLNVAL`` when
+    no fd is open.
+
+    EPOLLIN waits for writers (KERNEL and WRITE fences), EPOLLOUT for readers and writers
+    (dma_buf_poll_add_cb over dma_resv_usage_rw). The buffer is ready when no such fence is
+    pending and the direction's callback is not armed. A pending fence arms the callback,
+    which holds a file reference until the fence signals (R19); while it is armed, a poll
+    of that direction reports nothing and arms nothing. poll(2) reports an fd that is not
+    open as POLLNVAL in revents (the call returns 1, never an errno): the bad fd is still
+    the process's mistake (R5 bad-fd)."""
+    with c.when(b.fds.eq(0)):
+        c.report("R5", ERRNO, IMPORTER, (b.name,),
+                 f"poll() with no open fd of {b.name}: revents is POLLNVAL", tag="bad-fd")
+        c.exit(POLLNVAL)
+    ready, waited, cb = ((POLLIN, WRITE_SET, b.cb_in) if events == "EPOLLIN"
+                         else (POLLOUT, READ_SET, b.cb_out))
+    with c.when(cb):
+        c.exit(0)  # dcb->active: this direction is already waiting
+    with c.when(b.fence_set(waited)):
         c.set(cb, 1)
+        c.exit(0)
+    c.exit(ready)
 
 
 @op("lock", actor="importer", target="buffer", enabled=exported, kernel="dma_resv_lock",

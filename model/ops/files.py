@@ -5,12 +5,21 @@ from __future__ import annotations
 from model.behaviour import Call
 from model.context import Ctx
 from model.expr import Expr
-from model.kernel import DMA_BUF_NAME_LEN, EFAULT, EINVAL, EOVERFLOW, SEEK_END, SEEK_SET, WHENCE
+from model.kernel import (
+    DMA_BUF_NAME_LEN,
+    EFAULT,
+    EINVAL,
+    EOVERFLOW,
+    PAGE_SIZE,
+    SEEK_END,
+    SEEK_SET,
+    WHENCE,
+)
 from model.layout import LIVE, BufRef
 from model.ops.common import ERRNO as _ERRNO
 from model.ops.common import IMPORTER, LOCKDEP, buffer_alive, exported, has_fd
 from model.ops.lifetime import drop
-from model.ops.registry import Env, Params, op, product
+from model.ops.registry import VALUE, Env, Params, op, product
 
 WRAP = "wrap"  # a pgoff so large that pgoff + pages overflows
 UNALIGNED = "unaligned"  # an mmap(2) offset that is not a multiple of the page size
@@ -108,14 +117,23 @@ def munmap(c: Ctx, b: BufRef) -> None:
 
 
 @op("llseek", actor="user", target="buffer", enabled=exported, kernel="dma_buf_llseek",
-    rules=("R27",), params=lambda env: product(whence=tuple(WHENCE), offset=(0, 1)))
+    rules=("R27",), params=lambda env: product(whence=tuple(WHENCE), offset=(0, 1)),
+    returns=VALUE)
 def llseek(c: Ctx, b: BufRef, whence: str, offset: int) -> None:
+    """lseek(2) of an fd of the buffer; returns the new offset: 0 for ``SEEK_SET``, the
+    buffer's size in bytes for ``SEEK_END`` (the scope's ``size`` pages of
+    ``PAGE_SIZE`` bytes: ``dmabuf->size``).
+
+    dma_buf_llseek only lets a process discover the size: any other whence, or a non-zero
+    offset, is -EINVAL (R27); the file position is not kept."""
     has_fd(c, b, "llseek()")
     if offset != 0 or WHENCE[whence] not in (SEEK_SET, SEEK_END):
         c.report("R27", _ERRNO, IMPORTER, (b.name,),
                  f"llseek() of {b.name} with {whence} and offset {offset}: only SEEK_SET or "
                  "SEEK_END with offset 0 are allowed", tag="llseek-whence")
         c.exit(-EINVAL)
+        return
+    c.exit(c.scope.size_pages * PAGE_SIZE if WHENCE[whence] == SEEK_END else 0)
 
 
 # dma_buf_set_name copies with strndup_user(buf, DMA_BUF_NAME_LEN): strnlen_user counts the

@@ -22,7 +22,7 @@ from model.ops.common import (
     exported,
     has_fd,
 )
-from model.ops.registry import op, product
+from model.ops.registry import DESCRIPTOR, op, product
 
 
 def release(c: Ctx, b: BufRef) -> None:
@@ -117,8 +117,14 @@ def export(c: Ctx, b: BufRef, fault: str) -> None:
 
 
 @op("fd", actor="importer", target="buffer", enabled=exported, kernel="dma_buf_fd",
-    rules=("R5",), params=lambda env: product(fault=("none", "emfile")))
+    rules=("R5",), params=lambda env: product(fault=("none", "emfile")), returns=DESCRIPTOR)
 def fd(c: Ctx, b: BufRef, fault: str) -> None:
+    """dma_buf_fd: the caller's reference becomes an open fd; returns the descriptor.
+
+    Which number that is (the lowest free one) depends on every file the process has open,
+    which the model does not track, so the model does not number descriptors: its result
+    is 0, standing for "a descriptor" (a scenario writes ``-> ok``; the conformance
+    harness takes any descriptor the kernel returns, >= 0, as agreeing with it)."""
     buffer_alive(c, b, "dma_buf_fd", own_reference=False)
     with c.when(c.own_refs(b).eq(0)):
         c.report("R5", SILENT, IMPORTER, (b.name,),

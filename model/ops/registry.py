@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from model.behaviour import Exporter, Importer
+from model.kernel import errno_name
 from model.profiles import Profile
 from model.scope import Scope
 
 Params = dict[str, Any]
+
+# What an operation returns when it succeeds (``OpSpec.returns``); a failure is always a
+# negative errno. A step's result is one integer: a negative errno, 0, or a value.
+STATUS = "status"  # 0: the call succeeded (most calls)
+VALUE = "value"  # a value the model predicts: llseek's offset, poll's revents
+# a file descriptor: its number is the lowest one free in the process's whole fd table,
+# which the model does not have (it counts each buffer's fds, not the process's files:
+# stdio, the DRM device, sync files, other buffers), so the model does not number
+# descriptors and its result is 0 ("a descriptor"); the conformance harness, which sees the
+# number, takes any descriptor (>= 0) as agreeing with it
+DESCRIPTOR = "descriptor"
+RETURNS = (STATUS, VALUE, DESCRIPTOR)
 
 
 @dataclass(frozen=True)
@@ -33,6 +46,9 @@ class OpSpec:
     the legal ones; exporter and device events are not. ``target`` is ``buffer`` or
     ``attachment``. ``body(c, obj, **params)`` writes the operation's statements;
     ``enabled(obj, **params)`` is when the call can be made at all (misuse mode).
+    ``returns`` is what it returns on success (``STATUS``, ``VALUE`` or ``DESCRIPTOR``);
+    ``results`` names values it can return (poll's ``POLLIN``...), which a scenario may
+    write after ``returns``.
     """
 
     name: str
@@ -44,6 +60,8 @@ class OpSpec:
     available: Callable[[Env], bool]
     kernel: str
     rules: tuple[str, ...]
+    returns: str = STATUS
+    results: tuple[tuple[str, int], ...] = ()
 
 
 REGISTRY: list[OpSpec] = []
@@ -68,17 +86,51 @@ def op(
     rules: tuple[str, ...],
     params: Callable[[Env], Sequence[Params]] = no_params,
     available: Callable[[Env], bool] = always,
+    returns: str = STATUS,
+    results: Mapping[str, int] | None = None,
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Register ``body`` as operation ``name``."""
+    if returns not in RETURNS:
+        raise ValueError(f"operation {name!r}: returns must be one of {', '.join(RETURNS)}")
+    if results and returns != VALUE:
+        raise ValueError(f"operation {name!r}: only an operation that returns a value names "
+                         "its results")
 
     def register(body: Callable[..., None]) -> Callable[..., None]:
         if any(o.name == name for o in REGISTRY):
             raise ValueError(f"operation {name!r} registered twice")
         REGISTRY.append(OpSpec(name, actor, target, body, enabled, params, available, kernel,
-                               rules))
+                               rules, returns, tuple((results or {}).items())))
         return body
 
     return register
+
+
+def spec_named(name: str) -> OpSpec | None:
+    """The core operation ``name`` (None for a driver routine or an unknown name)."""
+    return next((s for s in REGISTRY if s.name == name), None)
+
+
+def returns_of(name: str) -> str:
+    """What operation ``name`` returns on success (a routine: ``STATUS``)."""
+    spec = spec_named(name)
+    return STATUS if spec is None else spec.returns
+
+
+def result_names(name: str) -> dict[str, int]:
+    """The named values operation ``name`` can return (``{}`` when it names none)."""
+    spec = spec_named(name)
+    return {} if spec is None else dict(spec.results)
+
+
+def result_text(name: str, ret: int) -> str:
+    """A step's result as a scenario writes it: ``ok`` (exactly 0, from an operation that
+    returns no value), ``-EINVAL``, or ``returns VALUE`` with the value's name when the
+    operation names it (``returns POLLIN``, ``returns 8192``, ``returns 0``)."""
+    if ret < 0 or (ret == 0 and returns_of(name) != VALUE):
+        return errno_name(ret)
+    named = [k for k, v in result_names(name).items() if v == ret]
+    return f"returns {named[0] if len(named) == 1 else ret}"
 
 
 def product(**choices: Sequence[Any]) -> list[Params]:

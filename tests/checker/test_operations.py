@@ -48,3 +48,14 @@ def test_the_command_prints_and_writes(tmp_path: Path) -> None:
     assert main(["ops", "--format", "markdown", "--output", str(target)], stdout=out) == 0
     assert target.read_text(encoding="utf-8") == render_markdown(reference())
     assert out.getvalue() == f"wrote {target} ({len(REGISTRY)} operations)\n"
+
+
+def test_what_an_operation_returns_is_listed() -> None:
+    text = render_markdown(reference())
+    poll = text.split("## `poll(")[1].split("\n## ")[0]
+    assert "* returns: a value, written `returns N` or by name: POLLIN (0x1)" in poll
+    assert "POLLNVAL (0x20)" in poll
+    fd = text.split("## `fd(")[1].split("\n## ")[0]
+    assert "* returns: a descriptor, which the model does not number" in fd
+    close = text.split("## `close(")[1].split("\n## ")[0]
+    assert "returns:" not in close

@@ -36,6 +36,49 @@ def test_wrong_errno() -> None:
     assert r.failure is not None and r.failure.problems == ["expected ok, got -EBADF"]
 
 
+VALUES = """  export(b0)
+  fd(b0)
+  llseek(b0, whence=SEEK_END, offset=0)   -> returns 8192
+  llseek(b0, whence=SEEK_SET, offset=0)   -> returns 0
+  llseek(b0, whence=SEEK_CUR, offset=0)   -> -EINVAL, violates R27 llseek-whence
+  poll(b0, events=EPOLLIN)                -> returns POLLIN
+  import_sync_file(b0, flags=2)           -> ok
+  poll(b0, events=EPOLLOUT)               -> returns 0
+  signal(b0, usage=WRITE)
+  poll(b0, events=EPOLLOUT)               -> returns 4
+  close(b0)                               -> ok
+  poll(b0, events=EPOLLIN)                -> returns POLLNVAL, violates R5 bad-fd
+"""
+
+
+def test_steps_that_return_values() -> None:
+    r = run(VALUES)
+    assert r.passed, r.render()
+    assert [s.ret for s in r.steps] == [0, 0, 8192, 0, -22, 1, 0, 0, 0, 4, 0, 0x20]
+    assert [s.errno for s in r.steps][2:6] == [0, 0, -22, 0]  # a value is no error
+    shown = [line.split()[-2:] for line in r.render().splitlines() if line.startswith("  ok")]
+    assert shown[2] == ["returns", "8192"] and shown[3] == ["returns", "0"]
+    assert shown[5] == ["returns", "POLLIN"] and shown[11] == ["returns", "POLLNVAL"]
+    assert shown[9] == ["returns", "POLLOUT"]  # written as 4, shown by name
+
+
+@pytest.mark.parametrize(("step", "problem"), [
+    ("llseek(b0, whence=SEEK_END, offset=0) -> ok", "expected ok, got returns 8192"),
+    ("llseek(b0, whence=SEEK_END, offset=0) -> returns 4096",
+     "expected returns 4096, got returns 8192"),
+    ("llseek(b0, whence=SEEK_SET, offset=0) -> returns 8192",
+     "expected returns 8192, got returns 0"),
+    ("poll(b0, events=EPOLLIN) -> ok", "expected ok, got returns POLLIN"),
+    ("poll(b0, events=EPOLLIN) -> returns POLLOUT", "expected returns POLLOUT, got returns POLLIN"),
+    ("poll(b0, events=EPOLLIN) -> -EBADF", "expected -EBADF, got returns POLLIN"),
+    ("llseek(b0, whence=SEEK_CUR, offset=0) -> returns 0, violates R27",
+     "expected returns 0, got -EINVAL"),
+])
+def test_a_wrong_value_is_a_mismatch(step: str, problem: str) -> None:
+    r = run(f"  export(b0)\n  fd(b0)\n  {step}\n")
+    assert r.failure is not None and r.failure.problems == [problem]
+
+
 def test_unexpected_violation_shows_the_state_change() -> None:
     r = run("  export(b0)\n  attach(b0.a0, importer=static)\n  map(b0.a0, dir=TO_DEVICE)\n"
             "  unlock(b0)\n")

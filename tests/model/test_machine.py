@@ -262,3 +262,39 @@ def test_scope_bound_is_a_model_finding(run: RunFn) -> None:
     assert (v.rule, v.severity, v.party, v.tag) == (
         "SCOPE", Severity.SCOPE, Party.MODEL, "scope-bound")
     assert r.value("b0.kref") == 3  # held at the bound
+
+
+def test_a_result_is_one_integer_and_errno_is_its_error_part() -> None:
+    """A call returns a negative errno, 0, or a value (llseek's offset, poll's revents);
+    ``errno`` is 0 for any success, so no value is ever taken for an error."""
+    from model.exporters import SYSTEM_HEAP
+    from model.kernel import POLLIN, POLLNVAL
+
+    m = Model(SYSTEM_HEAP, profile="v6.16+", scope="1x1")
+    outs = m.run(["export(b0)", "llseek(b0, offset=0, whence=SEEK_END)",
+                  "poll(b0, events=EPOLLIN)", "fd(b0)", "poll(b0, events=EPOLLIN)",
+                  "llseek(b0, offset=0, whence=SEEK_END)"])
+    assert [(o.ret, o.errno) for o in outs] == [
+        (0, 0), (-9, -9), (POLLNVAL, 0), (0, 0), (POLLIN, 0), (8192, 0)]
+
+
+def test_result_text_and_what_operations_return() -> None:
+    from model.ops.registry import (
+        DESCRIPTOR,
+        STATUS,
+        VALUE,
+        result_names,
+        result_text,
+        returns_of,
+    )
+
+    assert [returns_of(o) for o in ("poll", "llseek", "fd", "close", "no_such_routine")] == [
+        VALUE, VALUE, DESCRIPTOR, STATUS, STATUS]
+    assert result_names("poll")["POLLNVAL"] == 0x20 and result_names("llseek") == {}
+    assert [result_text("poll", r) for r in (1, 4, 0x20, 0, 5, -9)] == [
+        "returns POLLIN", "returns POLLOUT", "returns POLLNVAL", "returns 0", "returns 5",
+        "-EBADF"]
+    assert [result_text("llseek", r) for r in (8192, 0, -22)] == [
+        "returns 8192", "returns 0", "-EINVAL"]
+    assert [result_text("close", r) for r in (0, -9)] == ["ok", "-EBADF"]
+    assert result_text("fd", 0) == "ok"  # the model's descriptor

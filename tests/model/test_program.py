@@ -66,7 +66,7 @@ def test_compiled_step_agrees_with_symbolic(exporter: str, profile: str) -> None
             out = m.step(s, action)
             nxt, ret, sites = concrete_by_symbolic(m, k, s)
             assert out.state.values == nxt, f"{action}: next states differ"
-            assert out.errno == ret, f"{action}: return values differ"
+            assert out.ret == ret, f"{action}: return values differ"
             step_sites = [v.tag for v in out.violations]
             # the step also reports state invariants; the program's own sites come first
             assert step_sites[: len(sites)] == [site.tag for site in sites], str(action)
@@ -92,7 +92,7 @@ def test_driver_routines_agree_with_symbolic(importer: str, exporter: str) -> No
             out = m.step(s, action)
             nxt, ret, sites = concrete_by_symbolic(m, k, s)
             assert out.state.values == nxt, f"{action}: next states differ"
-            assert out.errno == ret, f"{action}: return values differ"
+            assert out.ret == ret, f"{action}: return values differ"
             assert [v.tag for v in out.violations][: len(sites)] == [x.tag for x in sites]
             driver_steps += m.ground[k].spec.actor == "driver"
     assert driver_steps >= 10

@@ -8,7 +8,8 @@ problem's predicates and response monitors. No rule is stated here.
 A *frame* is one state: a Z3 constant per layout variable (``Bool`` for boolean variables,
 ``Int`` with its declared bounds otherwise) and one per response-monitor flag. A *step*
 from frame ``i`` to ``i + 1`` has an action-choice variable ``act@i`` (the index of the
-ground action taken) and ``ret@i`` (its return value). The template is built once per
+ground action taken) and ``ret@i`` (its errno: the error part of its result, 0 when it
+succeeds). The template is built once per
 problem over template frames ``t`` and ``t'`` and instantiated with ``z3.substitute``, so
 deepening an unrolling never converts the model again.
 
@@ -302,8 +303,8 @@ def _ite(c: z3.BoolRef, a: Term, b: Term) -> Term:
 @dataclass
 class ActionTerms:
     """One ground action over the template frame ``t``: its guard (in the problem's mode,
-    the step staying within scope), its changed variables, its violation sites, its return
-    value."""
+    the step staying within scope), its changed variables, its violation sites, its errno
+    (``effect_of``)."""
 
     guard: z3.BoolRef
     changes: dict[int, Term]
@@ -324,7 +325,7 @@ class Frame:
 @dataclass
 class Step:
     """One transition: ``choice[k]`` is true when ground action ``k`` is taken (exactly one
-    is), ``ret`` is its return value."""
+    is), ``ret`` is its errno (0 when it succeeds)."""
 
     choice: list[z3.BoolRef]
     ret: Num
@@ -533,11 +534,13 @@ def reads_of(exprs: Sequence[mx.Expr]) -> frozenset[int]:
 
 def effect_of(model: Model, k: int) -> tuple[list[mx.Expr], list[Fired], mx.Expr]:
     """Ground action ``k``'s effect over the state: each state variable's next value, its
-    violation sites, its return value."""
+    violation sites, and its errno (the error part of its result, 0 when it succeeds: what
+    a response property's monitor reads, as ``Outcome.errno``; a value such as llseek's
+    size is left out, so it need not fit the encoding's integers)."""
     g = model.ground[k]
     effect = model.effect(k)
     n = model.layout.size
-    return effect.next[:n], effect.fired, effect.next[g.ret]
+    return effect.next[:n], effect.fired, mx.error_part(effect.next[g.ret])
 
 
 @dataclass

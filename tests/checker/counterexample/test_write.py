@@ -247,3 +247,52 @@ def test_render_shows_steps_diffs_and_the_rule(mutant_cex: MutantCex,
     prop = render(property_cex)
     assert "property remap_after_move (response): after a move" in prop
     assert "core.dmabuf:" in prop  # where the property is declared
+
+
+def values_cex() -> Counterexample:
+    """A misuse-mode trace whose steps return values: llseek's size, poll's revents, and
+    the finding: poll with no open fd (POLLNVAL, R5 bad-fd)."""
+    from checker.problem import RULES, Problem
+    from model.exporters import SYSTEM_HEAP
+    from model.importers import IMPORTERS
+    from model.machine import Model
+
+    m = Model(SYSTEM_HEAP, (IMPORTERS["static"],), "v6.16+", "1x1")
+    p = Problem("values", m, "misuse", exporter_ref="system_heap", importer_refs=("static",))
+    actions = ("export(b0)", "fd(b0)", "llseek(b0, offset=0, whence=SEEK_END)",
+               "poll(b0, events=EPOLLIN)", "import_sync_file(b0, fault=none, fence=pending, "
+               "flags=2)", "poll(b0, events=EPOLLOUT)", "signal(b0, usage=WRITE)",
+               "close(b0)", "poll(b0, events=EPOLLIN)")
+    return Counterexample(p, Finding(RULES, "R5", "bad-fd"),
+                          tuple(Action.parse(a) for a in actions), "hand-written")
+
+
+def test_values_are_recorded_and_replay(tmp_path: Path) -> None:
+    from checker.counterexample.replay import Status, replay
+
+    cex = values_cex()
+    steps = [line.strip() for line in scenario_text(cex).splitlines() if "->" in line]
+    assert steps[2] == "llseek(b0, offset=0, whence=SEEK_END) -> returns 8192"
+    assert steps[3] == "poll(b0, events=EPOLLIN) -> returns POLLIN"
+    assert steps[5] == "poll(b0, events=EPOLLOUT) -> returns 0"  # not ready: a value, 0
+    assert steps[1] == "fd(b0) -> ok"  # a descriptor: the model's 0
+    assert steps[-1] == "poll(b0, events=EPOLLIN) -> returns POLLNVAL, violates R5 bad-fd"
+    metas = [s["#meta"] for s in json.loads(itf_text(cex))["states"][1:]]
+    assert [m.get("returns") for m in metas] == [
+        None, None, {"#bigint": "8192"}, {"#bigint": "1"}, None, {"#bigint": "0"}, None,
+        None, {"#bigint": "32"}]
+    assert {m["errno"] for m in metas} == {"ok"}  # a value is not an error
+    w = write(cex, tmp_path)
+    for path in (w.scenario, w.itf):
+        r = replay(path)
+        assert r.status is Status.STILL_FAILS, r
+    # a stored value the model no longer gives: the trace diverged
+    w.itf.write_text(w.itf.read_text().replace('"8192"', '"4096"'))
+    r = replay(w.itf)
+    assert r.status is Status.DIVERGED and "expected returns 4096, got returns 8192" in r.message
+    assert replay(w.scenario).status is Status.DIVERGED  # beside the scenario too
+    data = json.loads(w.itf.read_text())
+    data["states"][3]["#meta"]["returns"] = -1
+    w.itf.write_text(json.dumps(data))
+    r = replay(w.itf)
+    assert r.status is Status.ERROR and "#meta.returns must be" in r.message, r

@@ -301,3 +301,15 @@ def test_cli_probes() -> None:
     assert out.count("-:dmabuf/") == len(probes.BY_EVENT)
     code, _, err = cli("trace", "probes", "--layout", "nope")
     assert code == 2 and "--layout" in err
+
+
+def test_a_traced_success_fixes_no_value() -> None:
+    """A trace records a call's errno, not the value it returned: a success of an operation
+    that returns a value (poll, llseek) expects nothing of it, any other one is ok."""
+    from checker.dsl import ast
+    from checker.trace.replay import _outcomes
+
+    assert _outcomes(0, "poll") == () and _outcomes(0, "llseek") == ()
+    assert _outcomes(0, "fd") == (ast.Outcome("ok"),)
+    assert _outcomes(-22, "llseek") == (ast.Outcome("errno", errno="EINVAL"),)
+    assert _outcomes(None, "map") == ()

@@ -18,6 +18,9 @@ from model.kernel import (
     EINVAL,
     ENOMEM,
     ERESTARTSYS,
+    POLLIN,
+    POLLNVAL,
+    POLLOUT,
 )
 from model.layout import LIVE, RELEASED
 from model.ops.cpu import SYNC_FILE_FLAGS, SYNC_FLAGS
@@ -36,6 +39,7 @@ READ_FENCE = "import_sync_file(b0, flags=1)"
 def test_poll_arms_a_callback_that_holds_a_reference(run: RunFn) -> None:
     r = run("system_heap", "v6.16+", [*OPEN, WRITE_FENCE, "poll(b0, events=EPOLLIN)"])
     assert r.violations == []
+    assert r.ret() == 0  # not ready: revents is empty
     assert r.value("b0.cb_in") == 1 and r.value("b0.cb_out") == 0
     assert r.refcount() == r.refcount(step=3) + 1
 
@@ -62,6 +66,8 @@ def test_poll_without_pending_fences_arms_nothing(run: RunFn) -> None:
     r = run("system_heap", "v6.16+", [*OPEN, "poll(b0, events=EPOLLIN)",
                                       "poll(b0, events=EPOLLOUT)"])
     assert (r.value("b0.cb_in"), r.value("b0.cb_out")) == (0, 0)
+    assert (r.ret(3), r.ret(4)) == (POLLIN, POLLOUT)  # ready at once
+    assert (r.errno(3), r.errno(4)) == (0, 0)  # a value is not an error
 
 
 def test_epollin_waits_only_for_writers(run: RunFn) -> None:
@@ -69,12 +75,22 @@ def test_epollin_waits_only_for_writers(run: RunFn) -> None:
                                       "poll(b0, events=EPOLLOUT)"])
     assert (r.value("b0.cb_in"), r.value("b0.cb_out")) == (0, 1)
     assert r.refcount() == 3
+    assert (r.ret(4), r.ret(5)) == (POLLIN, 0)
 
 
 def test_a_callback_is_armed_once_per_direction(run: RunFn) -> None:
     r = run("system_heap", "v6.16+", [*OPEN, WRITE_FENCE, "poll(b0, events=EPOLLIN)",
                                       "poll(b0, events=EPOLLIN)"])
     assert r.refcount() == r.refcount(step=4)
+    assert r.ret() == 0  # the armed direction still waits (dcb->active)
+
+
+def test_poll_is_ready_again_once_the_fence_signalled(run: RunFn) -> None:
+    r = run("system_heap", "v6.16+", [*OPEN, WRITE_FENCE, "poll(b0, events=EPOLLOUT)",
+                                      "signal(b0, usage=WRITE)", "poll(b0, events=EPOLLOUT)",
+                                      "poll(b0, events=EPOLLIN)"])
+    assert [r.ret(k) for k in (4, 6, 7)] == [0, POLLOUT, POLLIN]
+    assert (r.value("b0.cb_in"), r.value("b0.cb_out")) == (0, 0)
 
 
 def test_one_signal_fires_both_callbacks(run: RunFn) -> None:
@@ -84,9 +100,17 @@ def test_one_signal_fires_both_callbacks(run: RunFn) -> None:
     assert r.refcount() == 2
 
 
-def test_poll_needs_an_fd(run: RunFn) -> None:
+def test_poll_without_an_fd_is_pollnval(run: RunFn) -> None:
+    """poll(2) reports an fd that is not open in revents, never as an errno; the bad fd is
+    still the process's mistake (R5)."""
     r = run("system_heap", "v6.16+", ["export(b0)", "poll(b0, events=EPOLLIN)"])
-    assert (r.only(-1).tag, r.errno()) == ("bad-fd", -EBADF)
+    v = r.only(-1)
+    assert (v.rule, v.tag, v.party, r.ret(), r.errno()) == (
+        "R5", "bad-fd", Party.IMPORTER, POLLNVAL, 0)
+    assert (r.value("b0.cb_in"), r.refcount()) == (0, 1)  # nothing armed
+    r = run("system_heap", "v6.16+", [*OPEN, WRITE_FENCE, "close(b0)",
+                                      "poll(b0, events=EPOLLOUT)"])
+    assert (r.ret(), r.value("b0.cb_out")) == (POLLNVAL, 0)
 
 
 def test_signal_is_only_possible_for_a_pending_fence(run: RunFn) -> None:

@@ -114,11 +114,23 @@ def test_llseek(run: RunFn, whence: str, offset: int) -> None:
     if offset == 0 and whence in ("SEEK_SET", "SEEK_END"):
         assert r.violations == []
         assert r.errno() == 0
+        # the new offset: the size in bytes (2 pages of 4096) from the end, 0 from the start
+        assert r.ret() == (2 * 4096 if whence == "SEEK_END" else 0)
     else:
         v = r.only(-1)
         assert (v.rule, v.tag, v.severity, v.party) == (
             "R27", "llseek-whence", Severity.ERRNO, Party.IMPORTER)
         assert r.errno() == -EINVAL
+
+
+@pytest.mark.parametrize("pages", [1, 3, 64])
+def test_llseek_gives_the_scopes_size(pages: int) -> None:
+    from model.exporters import SYSTEM_HEAP
+    from model.machine import Model
+
+    m = Model(SYSTEM_HEAP, profile="v6.16+", scope=f"1x1 with size={pages}")
+    out = m.run(["export(b0)", "fd(b0)", "llseek(b0, offset=0, whence=SEEK_END)"])
+    assert (out[-1].ret, out[-1].errno, out[-1].violations) == (pages * 4096, 0, ())
 
 
 def test_llseek_needs_an_fd(run: RunFn) -> None:

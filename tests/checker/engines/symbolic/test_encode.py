@@ -13,6 +13,7 @@ from checker.engines.symbolic.bmc import bmc
 from checker.problem import Problem, Status
 from model import Model
 from model import expr as mx
+from model.action import Action
 from model.exporters import SYSTEM_HEAP
 from model.mutants import MUTANTS
 from model.plugin import PythonExporter, as_exporter
@@ -182,3 +183,33 @@ def test_the_benchmark_prints_every_section(capsys: pytest.CaptureFixture[str]) 
     assert "## BMC depth reached in 2 s" in out
     assert "## k-induction of all core invariants at 1x1" in out
     assert "system_heap  v6.16+" in out
+
+
+@pytest.mark.parametrize("pages", [2, 8, 64])
+def test_an_actions_result_is_encoded_as_its_errno(pages: int) -> None:
+    """llseek(SEEK_END) returns the size (8 pages: 32768, past a 16-bit signed integer);
+    the encoding keeps the error part only, so a monitor never reads a value as an error."""
+    m = Model(SYSTEM_HEAP, profile="v6.16+", scope=f"1x1 with size={pages}")
+    for text, errno in (("llseek(b0, offset=0, whence=SEEK_END)", 0),
+                        ("llseek(b0, offset=0, whence=SEEK_CUR)", -22),
+                        ("poll(b0, events=EPOLLIN)", 0)):
+        k = m.index(Action.parse(text))
+        ret = E.effect_of(m, k)[2]
+        state = m.run(["export(b0)", "fd(b0)"])[-1].state
+        out = m.step(state, Action.parse(text))
+        assert mx.evaluate(ret, state.values) == out.errno == errno, text
+        assert z3_value(ret, state.values) == errno, text
+    size = m.step(m.run(["export(b0)", "fd(b0)"])[-1].state,
+                  Action.parse("llseek(b0, offset=0, whence=SEEK_END)"))
+    assert (size.ret, size.errno) == (pages * 4096, 0)
+
+
+def test_error_part() -> None:
+    c = mx.Var("c", 0, 0, 1, mx.BOOL)
+    v = mx.Var("v", 1, -4095, 4095)
+    e = mx.ite(c, 32768, mx.ite(v.eq(0), -22, 1))
+    assert mx.error_part(e) == mx.ite(c, 0, mx.ite(v.eq(0), -22, 0))
+    assert mx.error_part(mx.Const(-9)) == mx.Const(-9)
+    assert mx.error_part(mx.Const(262144)) == mx.Const(0)
+    for values in ((0, 5), (1, 0), (0, -7), (0, 0)):
+        assert mx.evaluate(mx.error_part(v), values) == min(values[1], 0)
