@@ -167,6 +167,18 @@ class Ctx:
 
         unmap_all(self, a)
 
+    def wait_dma(self, ref: BufRef | AttRef) -> None:
+        """Wait for the DMA in flight through an attachment's mappings (an importer), or
+        through every mapping of a buffer (an exporter waiting on its reservation object)."""
+        if isinstance(ref, AttRef):
+            from model.ops.mapping import wait_dma
+
+            wait_dma(self, ref)
+        else:
+            from model.ops.move import wait_dma_all
+
+            wait_dma_all(self, ref)
+
     def backing_moved(self, b: BufRef) -> None:
         from model.ops.move import backing_moved
 

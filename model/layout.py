@@ -51,7 +51,8 @@ def flag(name: str, doc: str = "") -> Field:
 class SlotRef:
     """One sg_table an attachment has mapped: its direction code (0: none, else dir + 1),
     whether mapping it took an exporter pin, whether move_notify has told the importer about
-    it, and whether the backing storage has moved under it."""
+    it, whether the backing storage has moved under it, and whether the importer's device has
+    DMA in flight through it (a job started and not yet finished)."""
 
     name: str
     index: int
@@ -59,6 +60,7 @@ class SlotRef:
     pinned: Var
     notified: Var
     stale: Var
+    dma: Var
 
     @property
     def live(self) -> Expr:
@@ -186,6 +188,7 @@ class Layout:
                         self._bool(f"{q}.s{s}.pinned"),
                         self._bool(f"{q}.s{s}.notified"),
                         self._bool(f"{q}.s{s}.stale"),
+                        self._bool(f"{q}.s{s}.dma"),
                     )
                     for s in range(scope.maps)
                 )

@@ -79,6 +79,7 @@ def _ttm_move_without_notify(c: Ctx, call: Call) -> None:
     with c.when(b.x["pin_count"] > 0):
         c.exit(-EBUSY)
     c.set(b.resv, 1)
+    c.wait_dma(b)
     c.set(b.x["placement"], GTT - b.x["placement"])
     c.backing_moved(b)
     c.set(b.resv, 0)
@@ -88,6 +89,7 @@ def _ttm_move_ignoring_pins(c: Ctx, call: Call) -> None:
     b = call.buf
     c.set(b.resv, 1)
     c.move_notify(b)
+    c.wait_dma(b)
     c.set(b.x["placement"], GTT - b.x["placement"])
     c.backing_moved(b)
     c.set(b.resv, 0)
@@ -99,6 +101,7 @@ def _ttm_notify_before_lock(c: Ctx, call: Call) -> None:
         c.exit(-EBUSY)
     c.move_notify(b)
     c.set(b.resv, 1)
+    c.wait_dma(b)
     c.set(b.x["placement"], GTT - b.x["placement"])
     c.backing_moved(b)
     c.set(b.resv, 0)
@@ -199,6 +202,21 @@ _TTM_MOVE_UNLOCKS_UNHELD = _spec_handlers(TTM, """
     }
     lock()
     move_notify()
+    wait_dma()
+    buf.placement = 1 - buf.placement
+    moved()
+    unlock()
+  }
+""")
+
+# the eviction frees the old location while the importers' jobs still run on it
+_TTM_MOVE_BEFORE_FENCES = _spec_handlers(TTM, """
+  on move {
+    if buf.pin_count > 0 {
+      return -EBUSY
+    }
+    lock()
+    move_notify()
     buf.placement = 1 - buf.placement
     moved()
     unlock()
@@ -224,6 +242,20 @@ def _ignoring(base: Importer, name: str, *tags: str) -> Importer:
 LAZY = DYNAMIC.derive(
     "lazy", "dynamic importer whose move_notify only marks its mappings invalid",
     move_notify=None)
+
+
+
+def _notify_without_sync(c: Ctx, call: Call) -> None:
+    assert call.att is not None
+    c.unmap_all(call.att)
+
+
+# amdgpu_dma_buf_move_notify before "drm/amdgpu: fix sync handling in
+# amdgpu_dma_buf_move_notify": the invalidation did not sync to the jobs still running
+NOTIFY_WITHOUT_SYNC = DYNAMIC.derive(
+    "notify_without_sync", "dynamic importer whose move_notify unmaps without waiting for "
+    "its running jobs", move_notify=_notify_without_sync,
+    ignores=frozenset({"move-notify-under-dma"}))
 
 _NEW_UNLOCKED = ("map_unlocked", "unmap_unlocked")
 
@@ -331,6 +363,19 @@ def _catalogue() -> list[Mutant]:
           "v6.16+",
           ("export(b0)", "dynamic_attach(b0.a0, importer=error_path_skips_unpin)", "lock(b0)",
            "pin(b0.a0)", "unlock(b0)", "detach(b0.a0)")),
+        x("ttm_move_before_fences", "R18", "move-under-dma",
+          "TTM eviction that frees the old location without waiting for the importers' "
+          "fences",
+          _derive(TTM, "ttm_move_before_fences", "eviction ignores the fences",
+                  move=_TTM_MOVE_BEFORE_FENCES["move"]),
+          (STATIC, LAZY), "v7.x",
+          ("export(b0)", "dynamic_attach(b0.a0, importer=lazy)",
+           "map_unlocked(b0.a0, dir=TO_DEVICE)", "start_dma(b0.a0, slot=0)", "move(b0)")),
+        x("move_notify_without_sync", "R18", "move-notify-under-dma",
+          "dynamic importer whose move_notify tears its mappings down under running jobs",
+          TTM, (NOTIFY_WITHOUT_SYNC,), "v7.x",
+          ("export(b0)", "dynamic_attach(b0.a0, importer=notify_without_sync)",
+           "map_unlocked(b0.a0, dir=TO_DEVICE)", "start_dma(b0.a0, slot=0)", "move(b0)")),
         x("access_after_move_notify", "R18", "access-after-move",
           "dynamic importer that keeps using a mapping after move_notify without mapping "
           "again", TTM, (_ignoring(LAZY, "access_after_move_notify", "access-after-move"),),

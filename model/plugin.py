@@ -198,6 +198,11 @@ class BufView(_View):
         """Tell the model that the backing storage is now elsewhere."""
         self._b.run("backing_moved", self._ref)
 
+    def wait_dma(self) -> None:
+        """Wait for every fence in this buffer's reservation object: no importer's job is
+        in flight through a mapping of it (before a move frees the old location)."""
+        self._b.run("wait_dma", self._ref)
+
     def set_resv(self, held: bool) -> None:
         """The exporter takes (True) or drops (False) the reservation lock itself, as its
         move path does; taking it while held or dropping it while not held breaks R24."""
@@ -253,6 +258,11 @@ class AttView(_View):
         exporter (resv is held, as unmap requires)."""
         self._b.run("unmap_all", self._ref)
 
+    def wait_dma(self) -> None:
+        """An importer waits for its device's jobs through this attachment's mappings
+        (before move_notify tears them down)."""
+        self._b.run("wait_dma", self._ref)
+
 
 class CallView:
     """The arguments of one callback: ``buf``, ``att`` (or None), ``dir`` (a direction
@@ -294,7 +304,8 @@ def _report(b: _Bound, rule: str, tag: str, message: str, severity: Severity | N
 
 
 class _Services:
-    """Core functions a Python behaviour may call (move_notify, backing_moved, unmap_all),
+    """Core functions a Python behaviour may call (move_notify, backing_moved, unmap_all,
+    wait_dma),
     compiled on first use per model (layout), object and calling callback."""
 
     def __init__(self) -> None:

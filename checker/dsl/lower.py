@@ -21,7 +21,8 @@ Inside a handler:
   ``forall``/``exists a in buf.attachments [where P]: (Q)``;
 * statements: ``if``/``else``, ``=``, ``+=``, ``-=``, ``return E``, ``report RULE tag "text"
   [values ...]``, and the core calls ``move_notify()``, ``moved()``, ``lock()``, ``unlock()``,
-  ``unmap_all()`` (importers).
+  ``wait_dma()`` (exporters: every job on the buffer; importers: their own jobs on the
+  attachment) and ``unmap_all()`` (importers).
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ BUF_CORE = ("life", "kref", "fds", "vmas", "resv", "reserved", "cb_in", "cb_out"
             "vmap_ptr", "cpu", "cpu_dir")
 ATT_CORE = ("st", "dyn", "p2p", "pins", "apin", "cached")
 ATT_WRITABLE = ("p2p",)
-CORE_CALLS = {"exporter": ("move_notify", "moved", "lock", "unlock"),
-              "importer": ("unmap_all",)}
+CORE_CALLS = {"exporter": ("move_notify", "moved", "lock", "unlock", "wait_dma"),
+              "importer": ("unmap_all", "wait_dma")}
 FUNCTIONS = {"pins": "buf", "attachments": "buf", "refcount": "buf", "maps": "att",
              "current_maps": "att", "injected": None}
 DIRECTIONAL = ("map_dma_buf", "unmap_dma_buf", "begin_cpu_access", "end_cpu_access")
@@ -466,6 +467,9 @@ class _Lower:
                          f"the exporter drops {b.name}'s reservation lock, which is not held",
                          tag="exporter-unlock-unheld")
             c.set(b.resv, 0)
+        elif name == "wait_dma":
+            a = self.call.att
+            c.wait_dma(a if self.party is Party.IMPORTER and a is not None else b)
         else:
             assert name == "unmap_all" and self.call.att is not None
             c.unmap_all(self.call.att)

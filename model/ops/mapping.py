@@ -137,6 +137,7 @@ def _store(c: Ctx, a: AttRef, d: int, pom: Expr, slots: list[SlotRef]) -> None:
         c.set(s.pinned, pom)
         c.set(s.notified, 0)
         c.set(s.stale, 0)
+        c.set(s.dma, 0)
     if len(slots) > 1:
         with c.otherwise():
             _store(c, a, d, pom, slots[1:])
@@ -170,12 +171,17 @@ def unmap_attachment(c: Ctx, a: AttRef, slot: int | str, d: int) -> None:
         c.report("R15", SILENT, IMPORTER, (a.name,),
                  f"dma_buf_unmap_attachment of {s.name} with {DIRECTION_NAMES[d]}, but it was "
                  "mapped with direction code {0}", s.dir - 1, tag="unmap-direction")
+    with c.when(s.dma):
+        c.report("R15", SILENT, IMPORTER, (a.name,),
+                 f"dma_buf_unmap_attachment of {s.name} while the device's DMA through it is "
+                 "in flight: the job reaches addresses the exporter has unmapped (wait for "
+                 "its fence first)", tag="unmap-under-dma")
     release_mapping(c, a, s, d)
 
 
 def forget_mapping(c: Ctx, s: SlotRef) -> None:
     """The slot no longer holds a mapping (unmapped, or leaked with its attachment)."""
-    for var in (s.dir, s.pinned, s.notified, s.stale):
+    for var in (s.dir, s.pinned, s.notified, s.stale, s.dma):
         c.set(var, 0)
 
 
@@ -191,10 +197,24 @@ def release_mapping(c: Ctx, a: AttRef, s: SlotRef, d: int | Expr) -> None:
 
 def unmap_all(c: Ctx, a: AttRef) -> None:
     """Unmap every mapping of ``a`` through the exporter (an importer's move_notify that
-    tears its mappings down at once; resv is held, as unmap requires)."""
+    tears its mappings down at once; resv is held, as unmap requires). A mapping with DMA
+    in flight must be waited for first (``wait_dma``): amdgpu_dma_buf_move_notify syncs its
+    page-table invalidation to the running jobs for exactly this reason."""
     for s in a.slots:
         with c.when(s.live & ~(a.cached if s.index == 0 else FALSE)):
+            with c.when(s.dma):
+                c.report("R18", SILENT, IMPORTER, (a.name,),
+                         f"move_notify invalidates {s.name} while the device's DMA through it "
+                         "is in flight: the running job reaches the old location (wait for "
+                         "or sync to its fence first)", tag="move-notify-under-dma")
             release_mapping(c, a, s, s.dir - 1)
+
+
+def wait_dma(c: Ctx, a: AttRef) -> None:
+    """The importer waits for its device's jobs on ``a`` (dma_resv_wait_timeout on its own
+    fences, or an invalidation synced to them): no DMA is in flight through its mappings."""
+    for s in a.slots:
+        c.set(s.dma, 0)
 
 
 def _locked_around(c: Ctx, a: AttRef, what: str, inner: Callable[[], None]) -> None:
@@ -241,12 +261,9 @@ def _slots(env: Env) -> list[Params]:
     return product(slot=tuple(range(env.scope.maps)))
 
 
-@op("access", actor="importer", target="attachment", enabled=attached_ever,
-    kernel="(device DMA through a mapping)", rules=("R18", "R15"), params=_slots)
-def access(c: Ctx, a: AttRef, slot: int) -> None:
-    """The importer's device reads or writes through the sg_table in ``slot``."""
+def _dma_through(c: Ctx, a: AttRef, s: SlotRef) -> None:
+    """What DMA through ``s`` needs: a mapping, and one made since the last move."""
     b = c.layout.buffers[a.buf]
-    s = a.slots[slot]
     attachment_alive(c, a, "DMA")
     buffer_alive(c, b, "DMA")
     with c.when(~s.live):
@@ -257,6 +274,36 @@ def access(c: Ctx, a: AttRef, slot: int) -> None:
         c.report("R18", SILENT, IMPORTER, (a.name,),
                  f"DMA through {s.name} after move_notify and the move, without mapping "
                  "again: the device reaches the old location", tag="access-after-move")
+
+
+@op("access", actor="importer", target="attachment", enabled=attached_ever,
+    kernel="(device DMA through a mapping)", rules=("R18", "R15"), params=_slots)
+def access(c: Ctx, a: AttRef, slot: int) -> None:
+    """The importer's device reads or writes through the sg_table in ``slot``, and is done
+    before the next step."""
+    _dma_through(c, a, a.slots[slot])
+
+
+@op("start_dma", actor="importer", target="attachment", enabled=attached_ever,
+    kernel="(a device job submitted on a mapping)", rules=("R18", "R15"), params=_slots)
+def start_dma(c: Ctx, a: AttRef, slot: int) -> None:
+    """The importer submits a job that reads or writes through the sg_table in ``slot``
+    and runs until ``dma_done``; its fence is in the buffer's reservation object, so the
+    exporter's ``wait_dma()`` and the importer's own wait for it."""
+    s = a.slots[slot]
+    _dma_through(c, a, s)
+    c.set(s.dma, 1)
+
+
+def _in_flight(c: Ctx, a: AttRef, slot: int, **_: object) -> Expr:
+    return a.slots[slot].dma
+
+
+@op("dma_done", actor="device", target="attachment", enabled=_in_flight,
+    kernel="dma_fence_signal (the job's fence)", rules=("R18",), params=_slots)
+def dma_done(c: Ctx, a: AttRef, slot: int) -> None:
+    """The importer's device finishes the job running through ``slot``."""
+    c.set(a.slots[slot].dma, 0)
 
 
 @op("read_pages", actor="importer", target="attachment", enabled=attached_ever,
@@ -271,4 +318,4 @@ def read_pages(c: Ctx, a: AttRef, slot: int) -> None:
 
 
 __all__ = ["FOREIGN", "forget_mapping", "map_attachment", "pin_on_map", "release_mapping",
-           "unmap_all", "unmap_attachment"]
+           "unmap_all", "unmap_attachment", "wait_dma"]

@@ -99,11 +99,25 @@ def backing_moved(c: Ctx, b: BufRef) -> None:
     for a in b.atts:
         for s in a.slots:
             with c.when(a.live & s.live):
+                with c.when(s.dma):
+                    c.report("R18", SILENT, EXPORTER, (a.name,),
+                             f"{b.name} moved while DMA through {s.name} is in flight: the "
+                             "job still reaches the old location (wait for the reservation "
+                             "object's fences, or pipeline the move after them)",
+                             tag="move-under-dma")
                 with c.when(~s.notified & (pins.eq(0))):
                     c.report("R18", SILENT, EXPORTER, (a.name,),
                              f"{b.name} moved under {s.name} without {notify_name(c)}: the "
                              "importer keeps using the old location", tag="move-without-notify")
                 c.set(s.stale, 1)
+
+
+def wait_dma_all(c: Ctx, b: BufRef) -> None:
+    """The exporter waits for every fence in ``b``'s reservation object (the importers'
+    jobs among them): nothing is in flight through any mapping of ``b``."""
+    for a in b.atts:
+        for s in a.slots:
+            c.set(s.dma, 0)
 
 
 def _movable(c: Ctx, b: BufRef, **_: object) -> Expr:
@@ -122,4 +136,4 @@ def move(c: Ctx, b: BufRef) -> None:
         c.exit(ret)
 
 
-__all__ = ["backing_moved", "move_notify", "notify_name"]
+__all__ = ["backing_moved", "move_notify", "notify_name", "wait_dma_all"]

@@ -93,6 +93,20 @@ def _move_ignoring_pins(c: Ctx, call: Call) -> None:
     c.set(call.buf.resv, 0)
 
 
+def _move_without_waiting(c: Ctx, call: Call) -> None:
+    with c.when(call.buf.x["pin_count"] > 0):
+        c.exit(-EBUSY)
+    c.set(call.buf.resv, 1)
+    c.move_notify(call.buf)
+    _flip(c, call)
+    c.set(call.buf.resv, 0)
+
+
+def _unmap_at_once(c: Ctx, call: Call) -> None:
+    assert call.att is not None
+    c.unmap_all(call.att)
+
+
 def _move_unlocked(c: Ctx, call: Call) -> None:
     with c.when(call.buf.x["pin_count"] > 0):
         c.exit(-EBUSY)
@@ -124,6 +138,7 @@ BROKEN: dict[str, Exporter] = {
     "ttm_ignores_pins": TTM.derive("rb_ttm_ignores_pins", "x", move=_move_ignoring_pins),
     "ttm_no_notify": TTM.derive("rb_ttm_no_notify", "x", move=_move_without_notify),
     "ttm_unlocked_notify": TTM.derive("rb_ttm_unlocked_notify", "x", move=_move_unlocked),
+    "ttm_no_wait": TTM.derive("rb_ttm_no_wait", "x", move=_move_without_waiting),
     "gem_detach_forgets": GEM.derive("rb_gem_detach_forgets", "x",
                                      callbacks={"detach": _nothing}),
     "udmabuf_error_ptr": UDMABUF.derive("rb_udmabuf_error_ptr", "x",
@@ -146,6 +161,7 @@ assert isinstance(_LOCKING_DECL, ExporterDecl)
 BROKEN["locking"] = lower_exporter(_LOCKING_DECL, {"rb_locking.dmabuf": LOCKING_SPEC})
 NO_MOVE_NOTIFY = DYNAMIC.derive("nomn", "x", has_move_notify=False)
 LAZY = DYNAMIC.derive("lazy", "x", move_notify=None)
+NO_SYNC = DYNAMIC.derive("nosync", "x", move_notify=_unmap_at_once)
 
 
 # ------------------------------------------------------------------ the table
@@ -262,6 +278,9 @@ CASES: dict[str, Case] = {
     "R15-twice": case("R15", "unmap-unmapped", SILENT, IMP, *ATT, "lock(b0)",
                       "map(b0.a0, dir=TO_DEVICE)", "unmap(b0.a0, dir=TO_DEVICE, slot=0)",
                       "unmap(b0.a0, dir=TO_DEVICE, slot=0)"),
+    "R15-under-dma": case("R15", "unmap-under-dma", SILENT, IMP, *ATT, "lock(b0)",
+                          "map(b0.a0, dir=TO_DEVICE)", "start_dma(b0.a0, slot=0)",
+                          "unmap(b0.a0, dir=TO_DEVICE, slot=0)"),
     "R15-resv": case("R15", "unmap-without-resv", LOCKDEP, IMP, *ATT,
                      "{map}(b0.a0, dir=TO_DEVICE)", "unmap(b0.a0, dir=TO_DEVICE, slot=0)",
                      profiles=FROM_62),
@@ -291,6 +310,16 @@ CASES: dict[str, Case] = {
                           "dynamic_attach(b0.a0, importer=dynamic)",
                           "map_unlocked(b0.a0, dir=TO_DEVICE)", "move(b0)",
                           profiles=MOVE_NOTIFY_ON, exporter=BROKEN["ttm_no_notify"]),
+    "R18-notify-under-dma": case("R18", "move-notify-under-dma", SILENT, IMP, *OWN,
+                                 "dynamic_attach(b0.a0, importer=nosync)",
+                                 "map_unlocked(b0.a0, dir=TO_DEVICE)", "start_dma(b0.a0, slot=0)",
+                                 "move(b0)", profiles=MOVE_NOTIFY_ON, exporter=TTM,
+                                 importers=(NO_SYNC,)),
+    "R18-move-under-dma": case("R18", "move-under-dma", SILENT, EXP, *OWN,
+                               "dynamic_attach(b0.a0, importer=lazy)",
+                               "map_unlocked(b0.a0, dir=TO_DEVICE)", "start_dma(b0.a0, slot=0)",
+                               "move(b0)", profiles=MOVE_NOTIFY_ON,
+                               exporter=BROKEN["ttm_no_wait"], importers=(LAZY,)),
     "R18-unlocked": case("R18", "move-notify-without-resv", LOCKDEP, EXP, *OWN,
                          "dynamic_attach(b0.a0, importer=dynamic)", "move(b0)",
                          exporter=BROKEN["ttm_unlocked_notify"]),

@@ -328,3 +328,69 @@ def test_move_after_detach_of_the_only_importer(run: RunFn) -> None:
     assert r.at(4) == ()
     assert r.only(-1).tag == "use-after-detach"
     assert r.errno() == -EFAULT
+
+
+# ------------------------------------------------------------------ DMA in flight
+
+
+IN_FLIGHT = [*OWNED, "dynamic_attach(b0.a0, importer=dynamic)",
+             "map_unlocked(b0.a0, dir=TO_DEVICE)", "start_dma(b0.a0, slot=0)"]
+
+
+@pytest.mark.parametrize("profile", MOVE_NOTIFY_ON[:2])
+def test_a_move_under_running_dma_waits_for_it(run: RunFn, profile: str) -> None:
+    # the dynamic importer's move_notify waits for its job, then unmaps; TTM frees the old
+    # location after the fences: nothing is reported and nothing stays in flight
+    r = run("ttm", profile, [*IN_FLIGHT, "move(b0)"], mode="contract")
+    assert r.violations == [], r.explain()
+    assert r.value("b0.a0.s0.dma", len(IN_FLIGHT) - 1) == 1
+    assert r.value("b0.a0.s0.dma") == 0 and r.value("b0.a0.s0.dir") == 0
+
+
+@pytest.mark.parametrize("profile", MOVE_NOTIFY_ON[:2])
+def test_a_finished_job_needs_no_wait(run: RunFn, profile: str) -> None:
+    seq = [*IN_FLIGHT, "dma_done(b0.a0, slot=0)", "lock(b0)",
+           "unmap(b0.a0, dir=TO_DEVICE, slot=0)", "unlock(b0)"]
+    r = run("ttm", profile, seq)
+    assert r.violations == [], r.explain()
+    assert r.value("b0.a0.s0.dma", len(IN_FLIGHT)) == 0
+
+
+def _no_wait(c: Ctx, call: Call) -> None:
+    b = call.buf
+    with c.when(b.x["pin_count"] > 0):
+        c.exit(-EBUSY)
+    c.set(b.resv, 1)
+    c.move_notify(b)
+    c.set(b.x["placement"], 1 - b.x["placement"])
+    c.backing_moved(b)
+    c.set(b.resv, 0)
+
+
+def test_an_exporter_that_moves_under_running_dma_is_caught(run: RunFn) -> None:
+    seq = [*OWNED, "dynamic_attach(b0.a0, importer=lazy)",
+           "map_unlocked(b0.a0, dir=TO_DEVICE)", "start_dma(b0.a0, slot=0)", "move(b0)"]
+    ok = run("ttm", "v7.x", seq, importers=[IMPORTERS["static"], LAZY])
+    assert ok.violations == [], ok.explain()  # TTM waits for the fences (wait_dma)
+    broken = TTM.derive("no_wait", "x", move=_no_wait)
+    r = run(broken, "v7.x", seq, importers=[IMPORTERS["static"], LAZY])
+    (v,) = r.violations
+    assert (v.rule, v.tag, v.party, v.severity) == ("R18", "move-under-dma", Party.EXPORTER,
+                                                    Severity.SILENT)
+    # a job that finished before the move is no finding
+    done = run(broken, "v7.x", [*seq[:-1], "dma_done(b0.a0, slot=0)", "move(b0)"],
+               importers=[IMPORTERS["static"], LAZY])
+    assert done.violations == []
+
+
+def test_dma_done_is_enabled_only_while_a_job_runs() -> None:
+    from model import Model
+
+    m = Model(TTM, profile="v7.x", scope="1x1")
+    state = m.initial()
+    for i, text in enumerate(IN_FLIGHT[:-1]):
+        state = m.step(state, Action.parse(text), i).state
+    done = Action.parse("dma_done(b0.a0, slot=0)")
+    assert not m.is_enabled(state, done, "misuse")
+    state = m.step(state, Action.parse("start_dma(b0.a0, slot=0)"), 9).state
+    assert m.is_enabled(state, done, "misuse")
