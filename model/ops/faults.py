@@ -20,7 +20,7 @@ from __future__ import annotations
 from model.behaviour import Call
 from model.context import Ctx
 from model.expr import Expr
-from model.kernel import EFAULT, VM_FAULT_SIGBUS
+from model.kernel import EFAULT, VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV
 from model.layout import LIVE, BufRef
 from model.ops.common import ERRNO, EXPORTER, IMPORTER, SILENT
 from model.ops.registry import VALUE, Env, Params, op, product
@@ -35,22 +35,21 @@ def _faults(env: Env) -> list[Params]:
     return product(page=tuple(range(env.scope.size_pages + 1)))
 
 
-def _in_vma(c: Ctx, b: BufRef, page: int, **_: object) -> Expr:
-    return _mapped(c, b) & (b.vma_pgoff + page < b.vma_end)
-
-
-@op("page_fault", actor="user", target="buffer", enabled=_in_vma,
+@op("page_fault", actor="user", target="buffer", enabled=_mapped,
     kernel="handle_mm_fault", rules=("R26",), params=_faults, returns=VALUE,
-    results={"SIGBUS": VM_FAULT_SIGBUS})
+    results={"SIGBUS": VM_FAULT_SIGBUS, "SIGSEGV": VM_FAULT_SIGSEGV})
 def page_fault(c: Ctx, b: BufRef, page: int) -> None:
-    """The process touches page ``page`` of the buffer's vma (counted from the vma's start;
-    only pages inside the vma fault into it). Returns 0 when a page is given, ``SIGBUS``
-    (VM_FAULT_SIGBUS) when the process gets SIGBUS.
+    """The process touches page ``page`` of the buffer's vma, counted from the vma's start.
+    Returns 0 when a page is given, ``SIGBUS`` (VM_FAULT_SIGBUS) when the process gets
+    SIGBUS, and ``SIGSEGV`` for a page past the vma's end, which no vma covers (the fault
+    never reaches the buffer: lock_mm_and_find_vma finds no vma, bad_area).
 
     An exporter with no fault handler filled the whole vma at mmap (remap_pfn_range): a
     page of the buffer is there without a fault, and past the buffer's end nothing is, so
     do_fault, finding no ``->fault``, answers VM_FAULT_SIGBUS."""
     pgoff = b.vma_pgoff + page
+    with c.when(pgoff >= b.vma_end):
+        c.exit(VM_FAULT_SIGSEGV)
     pagecount = c.scope.size_pages
     past_end = pgoff >= pagecount
     if not c.exporter.has("page_fault"):
