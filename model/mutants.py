@@ -221,10 +221,11 @@ _UDMABUF_FAULT_UNCHECKED = _spec_handlers(UDMABUF, """
   }
 """)
 
-# the CMA heap's cma_heap_mmap installs a fault handler without VM_DONTEXPAND, and
-# cma_heap_vm_fault compared with '>' ("dma-buf: heaps: Fix off-by-one in CMA heap fault
-# handler"): the page at pagecount is handed out. The catalogue ships no CMA heap (only the
-# plug-in example does), so the bug is seeded on the other heap, the system heap
+# the CMA heap before "dma-buf: heaps: Don't track CMA dma-buf pages under RssFile":
+# cma_heap_mmap installed its fault handler without VM_DONTEXPAND, and cma_heap_vm_fault
+# compared with '>' (until "dma-buf: heaps: Fix off-by-one in CMA heap fault handler"), so
+# a vma grown by mremap was handed the page at pagecount. The catalogue ships no CMA heap
+# (only the plug-in example does), so the bug is seeded on the other heap, the system heap
 _HEAP_FAULT_OFF_BY_ONE = _spec_handlers(SYSTEM_HEAP, """
   on page_fault {
     if pgoff > pagecount {
