@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 import pytest
 
 from checker.dsl.ast import ExporterDecl
-from checker.dsl.diagnostics import SpecError
 from checker.dsl.lower import lower_exporter
 from checker.dsl.parser import parse
 from model import EXPORTERS, PROFILES, Exporter, Party, Severity
@@ -189,17 +188,7 @@ def test_contract_mode_takes_no_refused_mremap(run: RunFn) -> None:
     assert legal == {"mremap(b0, pages=1)"}
 
 
-# ------------------------------------------------------------------ the specification language
-
-
-@pytest.mark.parametrize(("body", "message"), [
-    ("  on mmap {\n    return pgoff\n  }", "'pgoff' is not defined in on mmap"),
-    ("  on page_fault {\n    dontexpand()\n  }", "'dontexpand()' is a call of on mmap only"),
-])
-def test_the_fault_names_belong_to_their_handlers(body: str, message: str) -> None:
-    with pytest.raises(SpecError) as e:
-        _exporter(body)
-    assert message in e.value.render()
+# ------------------------------------------------------------------ the shipped exporters
 
 
 def test_the_shipped_fault_handlers_check_the_page_count() -> None:
