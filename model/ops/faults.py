@@ -90,8 +90,8 @@ def mremap(c: Ctx, b: BufRef, pages: int) -> None:
     growing = end > b.vma_end
     with c.when(growing & ~b.vma_grow):
         c.report("R26", ERRNO, IMPORTER, (b.name,),
-                 f"mremap of {b.name}'s vma to {pages} page(s): the vma is VM_DONTEXPAND and "
-                 "cannot grow", tag="mremap-dontexpand")
+                 f"mremap of {b.name}'s vma to {pages} page(s): the exporter marked the vma "
+                 "VM_DONTEXPAND (or VM_PFNMAP) and it cannot grow", tag="mremap-dontexpand")
         c.exit(-EFAULT)
     with c.when(growing & (end > c.scope.size_pages)):
         c.report("R26", SILENT, EXPORTER, (b.name,),
