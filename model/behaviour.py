@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from model.expr import Expr
+from model.expr import Expr, Var
 from model.layout import AttRef, BufRef, Field, SlotRef
 from model.profiles import PROFILES
 
@@ -24,10 +24,12 @@ if TYPE_CHECKING:
     from model.invariants import Invariant
     from model.routine import Routine
 
-# the members of struct dma_buf_ops the model knows
+# the members of struct dma_buf_ops the model knows, and ``page_fault``: the ``fault``
+# member of the vm_operations_struct the exporter's mmap installs on the vma (an exporter
+# whose mmap fills the whole vma at once, as remap_pfn_range does, has none)
 OPS = (
     "attach", "detach", "pin", "unpin", "map_dma_buf", "unmap_dma_buf", "release",
-    "begin_cpu_access", "end_cpu_access", "mmap", "vmap", "vunmap",
+    "begin_cpu_access", "end_cpu_access", "mmap", "vmap", "vunmap", "page_fault",
 )
 MANDATORY_OPS = ("map_dma_buf", "unmap_dma_buf", "release")  # R1
 
@@ -37,13 +39,18 @@ class Call:
     """The arguments of one callback invocation. ``dir`` is a DMA direction: a constant, or
     an expression when it comes from the state (an unmap of a recorded mapping). ``shared``
     (mmap only) says whether the vma is VM_SHARED (MAP_SHARED) or a private copy-on-write
-    mapping (MAP_PRIVATE|PROT_WRITE), which an exporter may refuse."""
+    mapping (MAP_PRIVATE|PROT_WRITE), which an exporter may refuse. ``dontexpand`` (mmap
+    only) is the local the exporter sets when it marks the vma VM_DONTEXPAND. ``pgoff``
+    (page_fault only) is ``vmf->pgoff``: the faulting page's offset in the buffer, in
+    pages."""
 
     buf: BufRef
     att: AttRef | None = None
     dir: int | Expr | None = None
     slot: SlotRef | None = None
     shared: bool | None = None  # mmap: a MAP_SHARED vma (VM_SHARED), or a private COW one
+    dontexpand: Var | None = None  # mmap: set to 1 by vm_flags_set(vma, VM_DONTEXPAND)
+    pgoff: Expr | None = None  # page_fault: vmf->pgoff
 
 
 Callback = Callable[["Ctx", Call], None]

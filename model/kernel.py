@@ -27,6 +27,12 @@ ERRNOS = {name: value for value, name in ERRNO_NAMES.items()}
 
 MAX_ERRNO = 4095  # include/linux/err.h: a result in -MAX_ERRNO..-1 is an error
 
+# include/linux/mm_types.h, enum vm_fault_reason: what a vma's fault handler returns when
+# the page cannot be given (the faulting process gets SIGBUS); 0 is a page given. A touch
+# of an address no vma covers gets SIGSEGV, which the model writes as VM_FAULT_SIGSEGV
+VM_FAULT_SIGBUS = 0x0002
+VM_FAULT_SIGSEGV = 0x0040
+
 
 def errno_name(ret: int) -> str:
     """``0`` -> ``"ok"``, ``-22`` -> ``"-EINVAL"``. (A call's result can also be a value:

@@ -138,6 +138,9 @@ class BufRef:
     vmap_ptr: Var
     cpu: Var
     cpu_dir: Var
+    vma_pgoff: Var
+    vma_end: Var
+    vma_grow: Var
     atts: tuple[AttRef, ...]
     x: Mapping[str, Var]
     r: Mapping[str, Var] = field(default_factory=_no_vars)  # suspended routines' frames
@@ -230,6 +233,14 @@ class Layout:
                 vmap_ptr=self._bool(f"{p}.vmap_ptr"),
                 cpu=self._var(f"{p}.cpu", 0, scope.cpu),
                 cpu_dir=self._var(f"{p}.cpu_dir", 0, 3),
+                # the mmap()ed area (R26): its first and one-past-last page of the buffer,
+                # and whether mremap may grow it (the exporter's mmap did not set
+                # VM_DONTEXPAND); the model keeps one area per buffer, the latest mapped
+                # (with the default ``vmas=1``, the only one), and clears it when the last
+                # vma goes. A grown area ends at most ``size_pages + 1`` pages past its start
+                vma_pgoff=self._var(f"{p}.vma_pgoff", 0, scope.size_pages - 1),
+                vma_end=self._var(f"{p}.vma_end", 0, 2 * scope.size_pages),
+                vma_grow=self._bool(f"{p}.vma_grow"),
                 atts=tuple(atts),
                 x=self._fields(f"{p}.x", exporter_buffer),
                 r=self._fields(f"{p}.r", buffer_frames),

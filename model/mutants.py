@@ -165,14 +165,16 @@ def _field_decl(owner: str, f: Field) -> str:
     return f"  {owner} {f.name}: {kind}"
 
 
-def _spec_handlers(base: Exporter, handlers: str) -> dict[str, Callback]:
-    """Handlers written in the specification language over ``base``'s ops and fields,
-    lowered as the shipped exporters' are (the exporter's own ``lock()`` and ``unlock()``
-    of the reservation, with their R24 checks, exist only there). ``move`` is included
-    under its name."""
+def _spec_handlers(base: Exporter, handlers: str,
+                   more_ops: frozenset[str] = frozenset()) -> dict[str, Callback]:
+    """Handlers written in the specification language over ``base``'s ops (and
+    ``more_ops``) and fields, lowered as the shipped exporters' are (the exporter's own
+    ``lock()`` and ``unlock()`` of the reservation, with their R24 checks, exist only
+    there). ``move`` is included under its name."""
     fields = [_field_decl("buffer", f) for f in base.buffer_fields]
     fields += [_field_decl("attachment", f) for f in base.attachment_fields]
-    text = "\n".join([f"exporter {base.name} {{", f"  ops {', '.join(sorted(base.ops))}",
+    ops = ", ".join(sorted(base.ops | more_ops))
+    text = "\n".join([f"exporter {base.name} {{", f"  ops {ops}",
                       *fields, handlers, "}", ""])
     path = f"model/mutants.py ({base.name})"
     (decl,) = [i for i in parse(text, path).items if isinstance(i, ast.ExporterDecl)]
@@ -220,6 +222,53 @@ _TTM_MOVE_BEFORE_FENCES = _spec_handlers(TTM, """
     buf.placement = 1 - buf.placement
     moved()
     unlock()
+  }
+""")
+
+
+# udmabuf before "udmabuf: use vmf_insert_pfn and VM_PFNMAP for handling mmap" left the vma
+# expandable, and its udmabuf_vm_fault had lost the bound check ("udmabuf: add back sanity
+# check"): a fault on a page the grown vma has past the memfd pages reads beyond ubuf->pages
+_UDMABUF_FAULT_UNCHECKED = _spec_handlers(UDMABUF, """
+  on mmap {
+    if not shared {
+      return -EINVAL
+    }
+  }
+  on page_fault {
+  }
+""")
+
+# the CMA heap before "dma-buf: heaps: Don't track CMA dma-buf pages under RssFile":
+# cma_heap_mmap installed its fault handler without VM_DONTEXPAND, and cma_heap_vm_fault
+# compared with '>' (until "dma-buf: heaps: Fix off-by-one in CMA heap fault handler"), so
+# a vma grown by mremap was handed the page at pagecount. The catalogue ships no CMA heap
+# (only the plug-in example does), so the bug is seeded on the other heap, the system heap
+_HEAP_FAULT_OFF_BY_ONE = _spec_handlers(SYSTEM_HEAP, """
+  on page_fault {
+    if pgoff > pagecount {
+      return SIGBUS
+    }
+  }
+""", frozenset({"page_fault"}))
+
+
+# drm_prime's mmap as drm_gem_prime_mmap hands it on, without the VM_DONTEXPAND of
+# drm_gem_mmap_obj (as vb2 dma-sg's mmap left it out: B50)
+_GEM_MMAP_EXPANDABLE = _spec_handlers(GEM_PRIME, """
+  on mmap {
+    if not shared {
+      return -EINVAL
+    }
+  }
+""")
+
+# a GEM fault handler that counts the last page as past the end
+_GEM_FAULT_LAST_PAGE = _spec_handlers(GEM_PRIME, """
+  on page_fault {
+    if pgoff + 1 >= pagecount {
+      return SIGBUS
+    }
   }
 """)
 
@@ -443,6 +492,39 @@ def _catalogue() -> list[Mutant]:
           _derive(TTM, "ttm_vmap_fails_in_vram", "vmap does not migrate",
                   callbacks={"vmap": _ttm_vmap_without_migration}),
           (STATIC, DYNAMIC, PINNED), "v6.16+", ("export(b0)", "vmap_unlocked(b0)")),
+        # ---- mmap: the vma's growth and its fault handler (R26)
+        x("mremap_expandable", "R26", "mmap-expandable",
+          "drm_prime mmap that leaves the vma without VM_DONTEXPAND, so mremap grows it past "
+          "the buffer",
+          _derive(GEM_PRIME, "mremap_expandable", "mmap without VM_DONTEXPAND",
+                  callbacks={"mmap": _GEM_MMAP_EXPANDABLE["mmap"]}),
+          (STATIC, DYNAMIC, PINNED), "v6.16+",
+          ("export(b0)", "dma_buf_mmap(b0, pages=1, pgoff=0)", "mremap(b0, pages=3)"),
+          resembles="B50"),
+        x("gem_fault_sigbus_last_page", "R26", "fault-sigbus",
+          "GEM fault handler that answers SIGBUS for the buffer's last page",
+          _derive(GEM_PRIME, "gem_fault_sigbus_last_page", "fault bound check one page short",
+                  callbacks={"page_fault": _GEM_FAULT_LAST_PAGE["page_fault"]}),
+          (STATIC, DYNAMIC, PINNED), "v6.16+",
+          ("export(b0)", "dma_buf_mmap(b0, pages=1, pgoff=1)", "page_fault(b0, page=0)")),
+        x("udmabuf_fault_no_bound_check", "R26", "fault-past-end",
+          "udmabuf whose vma can grow and whose fault handler does not check the page offset "
+          "against the page count",
+          _derive(UDMABUF, "udmabuf_fault_no_bound_check", "fault handler without bound check",
+                  callbacks={"mmap": _UDMABUF_FAULT_UNCHECKED["mmap"],
+                             "page_fault": _UDMABUF_FAULT_UNCHECKED["page_fault"]}),
+          (STATIC, DYNAMIC, PINNED), "v6.16+",
+          ("export(b0)", "dma_buf_mmap(b0, pages=1, pgoff=0)", "mremap(b0, pages=3)",
+           "page_fault(b0, page=2)")),
+        x("cma_heap_fault_off_by_one", "R26", "fault-past-end",
+          "heap whose vma can grow and whose fault handler lets the page at the page count "
+          "through (pgoff > pagecount instead of >=), seeded on the system heap",
+          _derive(SYSTEM_HEAP, "cma_heap_fault_off_by_one", "fault bound check off by one",
+                  ops=SYSTEM_HEAP.ops | {"page_fault"},
+                  callbacks={"mmap": None, "page_fault": _HEAP_FAULT_OFF_BY_ONE["page_fault"]}),
+          (STATIC, DYNAMIC, PINNED), "v6.16+",
+          ("export(b0)", "dma_buf_mmap(b0, pages=1, pgoff=1)", "mremap(b0, pages=2)",
+           "page_fault(b0, page=1)")),
         # ---- importer obligations, one or more per rule
         x("attach_after_fd", "R8", "attached-without-reference",
           "importer that attaches after dma_buf_fd took its reference (attach takes none)",

@@ -46,7 +46,7 @@ from typing import Any
 from model.behaviour import MANDATORY_OPS, OPS, Call, Exporter, Importer
 from model.context import Ctx
 from model.expr import Expr, Var, evaluate
-from model.kernel import DIRECTION_NAMES
+from model.kernel import DIRECTION_NAMES, VM_FAULT_SIGBUS
 from model.layout import ATTACHED, AttRef, BufRef, Field, Layout, counter, flag
 from model.ops.registry import FALLIBLE
 from model.profiles import PROFILES
@@ -267,11 +267,25 @@ class AttView(_View):
 class CallView:
     """The arguments of one callback: ``buf``, ``att`` (or None), ``dir`` (a direction
     name, or None) and ``failing``: whether this action injects the exporter's own failure
-    (its ``fault`` is ``exporter``, possible only for callbacks declared ``fallible``)."""
+    (its ``fault`` is ``exporter``, possible only for callbacks declared ``fallible``).
+    ``page_fault`` (the vma's fault handler) is also given ``pgoff``, the faulting page's
+    offset in the buffer, and ``pagecount``, the buffer's size in pages (both None
+    elsewhere); ``mmap`` may call ``dontexpand()``."""
 
     def __init__(self, buf: BufView, att: AttView | None, dir: str | None,
-                 failing: bool = False) -> None:
+                 failing: bool = False, pgoff: int | None = None,
+                 pagecount: int | None = None,
+                 dontexpand: Callable[[], None] | None = None) -> None:
         self.buf, self.att, self.dir, self.failing = buf, att, dir, failing
+        self.pgoff, self.pagecount, self._dontexpand = pgoff, pagecount, dontexpand
+
+    def dontexpand(self) -> None:
+        """In ``mmap``: mark the vma VM_DONTEXPAND (with VM_DONTDUMP), so that mremap cannot
+        grow it past the buffer (R26)."""
+        if self._dontexpand is None:
+            raise PluginError(f"{self.buf._b.who}: dontexpand() is for mmap(), which is "
+                              "given the vma")
+        self._dontexpand()
 
     def report(self, rule: str, tag: str, message: str,
                severity: Severity | None = None) -> None:
@@ -337,21 +351,33 @@ def _extern(owner: str, cls: str, callback: str, method: Callable[[CallView], in
         buf, att, d = call.buf, call.att, call.dir
         ret_var = c._returns[-1] if c._returns else None
         failing = c.failing("exporter")
+        pagecount = c.scope.size_pages if call.pgoff is not None else None
 
         def run(values: list[int], fired: Fired) -> None:
             # a direction read from the state (an unmap of a recorded mapping) is evaluated now
             direction = d if d is None or isinstance(d, int) else evaluate(d, tuple(values))
             b = _Bound(values, fired, f"{cls}.{callback}()", party, services, c, callback)
+            pgoff = None if call.pgoff is None else evaluate(call.pgoff, tuple(values))
+            flag_var = call.dontexpand
+
+            def dontexpand() -> None:
+                assert flag_var is not None
+                values[flag_var.index] = 1
+
             view = CallView(BufView(buf, b), AttView(att, b) if att is not None else None,
                             DIRECTION_NAMES.get(direction) if direction is not None else None,
-                            failing)
+                            failing, pgoff, pagecount,
+                            dontexpand if flag_var is not None else None)
             ret = method(view)
             if ret is None:
                 ret = 0
-            if isinstance(ret, bool) or not isinstance(ret, int) or ret > 0:
+            if callback == "page_fault" and ret == VM_FAULT_SIGBUS:
+                pass  # the fault handler's vm_fault_t: the page cannot be given
+            elif isinstance(ret, bool) or not isinstance(ret, int) or ret > 0:
                 raise PluginError(
                     f"{cls}.{callback}() returned {ret!r}: return 0 (or None) for success or a"
-                    " negative errno such as -ENOMEM (errno constants: model.kernel)")
+                    " negative errno such as -ENOMEM (errno constants: model.kernel); a"
+                    " page_fault() returns 0 or VM_FAULT_SIGBUS")
             if ret_var is not None:
                 values[ret_var.index] = ret
 

@@ -595,15 +595,20 @@ _CATALOGUE: tuple[Rule, ...] = (
     Rule(
         id="R26",
         title="mmap bounds",
-        kernel_functions=("dma_buf_mmap_internal", "dma_buf_mmap", "vma_set_file"),
-        parties=(_IMP,),
-        consequences=(_ERRNO, _WARN_ERRNO),
+        kernel_functions=("dma_buf_mmap_internal", "dma_buf_mmap", "vma_set_file",
+                          "vma_to_resize", "handle_mm_fault"),
+        parties=(_IMP, _EXP),
+        consequences=(_ERRNO, _WARN_ERRNO, _SILENT),
         profiles=_ALL,
         summary=(
             "A mapping must lie within the buffer's whole pages and the exporter must "
             "implement mmap; otherwise the userspace path fails with -EINVAL, and the kernel "
             "dma_buf_mmap also reports -EOVERFLOW on offset wrap and WARNs with -EINVAL on "
-            "NULL. A successful mapping gives the vma its own file reference on the buffer."
+            "NULL. A successful mapping gives the vma its own file reference on the buffer. "
+            "The exporter's mmap must set VM_DONTEXPAND so that mremap cannot grow the vma "
+            "past the buffer (growing such a vma is -EFAULT), and its fault handler must "
+            "answer VM_FAULT_SIGBUS for a page offset past the buffer's page count, and "
+            "only there."
         ),
         versions=(
             "The checks are the same everywhere; the early 6.2 releases briefly ran the "

@@ -14,6 +14,9 @@ Inside a handler:
   ``TO_DEVICE``, ``FROM_DEVICE``, ``NONE``;
 * ``shared`` (``on mmap``): true for a MAP_SHARED vma, false for a private copy-on-write
   mapping (MAP_PRIVATE with PROT_WRITE), which exporters such as udmabuf refuse;
+* ``pgoff`` and ``pagecount`` (``on page_fault``, the vma's fault handler): the faulting
+  page's offset in the buffer (``vmf->pgoff``) and the buffer's size in pages; the handler
+  ``return SIGBUS`` (VM_FAULT_SIGBUS) for a page it cannot give, and returns 0 otherwise;
 * ``injected()``: whether this action injects the failure of a ``fallible`` callback;
 * errno names (``EINVAL``...) and ``true``/``false``;
 * functions ``pins(buf)``, ``attachments(buf)``, ``refcount(buf)``, ``maps(a)``,
@@ -22,7 +25,8 @@ Inside a handler:
 * statements: ``if``/``else``, ``=``, ``+=``, ``-=``, ``return E``, ``report RULE tag "text"
   [values ...]``, and the core calls ``move_notify()``, ``moved()``, ``lock()``, ``unlock()``,
   ``wait_dma()`` (exporters: every job on the buffer; importers: their own jobs on the
-  attachment) and ``unmap_all()`` (importers).
+  attachment), ``unmap_all()`` (importers), and in ``on mmap`` ``dontexpand()``: the
+  exporter sets VM_DONTEXPAND (with VM_DONTDUMP) on the vma, so that mremap cannot grow it.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from model import expr as mx
 from model.behaviour import OPS, Call, Exporter, Importer
 from model.context import Ctx
 from model.invariants import Invariant
-from model.kernel import DIRECTIONS, ERRNOS
+from model.kernel import DIRECTIONS, ERRNOS, VM_FAULT_SIGBUS
 from model.layout import ATTACHED, AttRef, BufRef, Field, pinned_total
 from model.ops.registry import FALLIBLE
 from model.profiles import PROFILES
@@ -52,8 +56,13 @@ BUF_CORE = ("life", "kref", "fds", "vmas", "resv", "reserved", "cb_in", "cb_out"
             "vmap_ptr", "cpu", "cpu_dir")
 ATT_CORE = ("st", "dyn", "p2p", "pins", "apin", "cached")
 ATT_WRITABLE = ("p2p",)
-CORE_CALLS = {"exporter": ("move_notify", "moved", "lock", "unlock", "wait_dma"),
+CORE_CALLS = {"exporter": ("move_notify", "moved", "lock", "unlock", "wait_dma",
+                           "dontexpand"),
               "importer": ("unmap_all", "wait_dma")}
+# the core calls an exporter may make in one handler only
+CALL_HANDLER = {"dontexpand": "mmap"}
+# the names the vma's fault handler (on page_fault) is given, with their types
+FAULT_NAMES = {"pgoff": INT, "pagecount": INT, "SIGBUS": INT}
 FUNCTIONS = {"pins": "buf", "attachments": "buf", "refcount": "buf", "maps": "att",
              "current_maps": "att", "injected": None}
 DIRECTIONAL = ("map_dma_buf", "unmap_dma_buf", "begin_cpu_access", "end_cpu_access")
@@ -175,6 +184,11 @@ class _Checker:
                 return INT
             if head in DIRECTIONS:
                 return INT
+            if head in FAULT_NAMES:
+                if env.handler != "page_fault":
+                    self.error("E108", e.span, f"'{head}' is not defined in on {env.handler}",
+                               "only page_fault is given a faulting page")
+                return FAULT_NAMES[head]
             if head == "shared":
                 if env.handler != "mmap":
                     self.error("E108", e.span, f"'shared' is not defined in on {env.handler}",
@@ -186,7 +200,7 @@ class _Checker:
                                "only map_dma_buf, unmap_dma_buf and the cpu_access callbacks "
                                "have a direction")
                 return INT
-            known = ["dir", "shared", *ERRNOS, *DIRECTIONS]
+            known = ["dir", "shared", *FAULT_NAMES, *ERRNOS, *DIRECTIONS]
             self.error("E108", e.span, f"unknown name '{head}'" + did_you_mean(head, known))
             return "?"
         kind = env.bound.get(head) or {"buf": "buf", "att": "att"}.get(head)
@@ -240,6 +254,10 @@ class _Checker:
                                f"unknown call '{st.name}()' in an {env.owner}"
                                + did_you_mean(st.name, allowed),
                                "calls: " + ", ".join(f"{n}()" for n in allowed))
+                elif CALL_HANDLER.get(st.name, env.handler) != env.handler:
+                    self.error("E109", st.span,
+                               f"'{st.name}()' is a call of on {CALL_HANDLER[st.name]} only",
+                               f"call it in on {CALL_HANDLER[st.name]}")
 
     def severity(self, name: str, span: ast.Span) -> None:
         if name and name not in SEVERITIES:
@@ -294,7 +312,7 @@ def check_exporter(d: ast.ExporterDecl) -> list[Diagnostic]:
             continue
         env = Scope_("exporter", h.name, h.name not in ("release", "move", "begin_cpu_access",
                                                          "end_cpu_access", "mmap", "vmap",
-                                                         "vunmap"),
+                                                         "vunmap", "page_fault"),
                      h.name in DIRECTIONAL, fields["buffer"], fields["attachment"])
         ch.stmts(h.body, env)
     for inv in d.invariants:
@@ -395,6 +413,13 @@ class _Lower:
                 return mx.lift(self.call.dir)
             if name == "shared":
                 return mx.FALSE if self.call.shared is False else mx.TRUE
+            if name == "pgoff":
+                assert self.call.pgoff is not None
+                return self.call.pgoff
+            if name == "pagecount":
+                return mx.Const(self.c.scope.size_pages)
+            if name == "SIGBUS":
+                return mx.Const(VM_FAULT_SIGBUS)
             if name in ERRNOS:
                 return mx.Const(ERRNOS[name])
             return mx.Const(DIRECTIONS[name])
@@ -461,6 +486,9 @@ class _Lower:
                          f"the exporter takes {b.name}'s reservation lock in a context that "
                          "already holds it", tag="exporter-recursive-resv")
             c.set(b.resv, 1)
+        elif name == "dontexpand":
+            assert self.call.dontexpand is not None
+            c.set(self.call.dontexpand, 1)
         elif name == "unlock":
             with c.when(~b.resv):
                 c.report("R24", Severity.LOCKDEP, Party.EXPORTER, (b.name,),

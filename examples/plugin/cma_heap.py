@@ -55,7 +55,7 @@ on them. Write the exporter in the DSL (``cma_heap.dmabuf``) for proofs.
 
 from __future__ import annotations
 
-from model.kernel import ENOMEM
+from model.kernel import ENOMEM, VM_FAULT_SIGBUS
 from model.plugin import CallView, PythonExporter, Severity, counter, flag
 
 
@@ -75,7 +75,8 @@ class CmaHeap(PythonExporter):
     # plus the mandatory map_dma_buf, unmap_dma_buf and release; listing them says exactly
     # what the driver fills in (a member without a method succeeds and changes nothing).
     ops = frozenset({"attach", "detach", "map_dma_buf", "unmap_dma_buf", "release",
-                     "begin_cpu_access", "end_cpu_access", "mmap", "vmap", "vunmap"})
+                     "begin_cpu_access", "end_cpu_access", "mmap", "vmap", "vunmap",
+                     "page_fault"})
 
     # Callbacks with a failure path of their own. For each, the model adds actions that
     # inject the failure (``attach(b0.a0, fault=exporter, importer=static)``), and in those
@@ -179,10 +180,21 @@ class CmaHeap(PythonExporter):
                             "sg_table that is not mapped", Severity.SILENT)
 
     def mmap(self, call: CallView) -> int:
-        """cma_heap_mmap: installs the heap's fault handler (cma_heap_vm_fault). The driver
-        refuses a private mapping with -EINVAL; the model's mmap is always shared, and the
-        core checks the bounds (R26) and takes the vma's file reference."""
+        """cma_heap_mmap: installs the heap's fault handler (cma_heap_vm_fault) and, since
+        "dma-buf: heaps: Don't track CMA dma-buf pages under RssFile", marks the vma
+        VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP, so that mremap cannot grow it past
+        the buffer (R26). The driver refuses a private mapping with -EINVAL; the model's
+        mmap is always shared, and the core checks the bounds (R26) and takes the vma's
+        file reference."""
+        call.dontexpand()
         return 0
+
+    def page_fault(self, call: CallView) -> int:
+        """cma_heap_vm_fault: a page offset at or past the buffer's page count is
+        VM_FAULT_SIGBUS (the comparison was '>' until "dma-buf: heaps: Fix off-by-one in
+        CMA heap fault handler")."""
+        assert call.pgoff is not None and call.pagecount is not None
+        return VM_FAULT_SIGBUS if call.pgoff >= call.pagecount else 0
 
     # ------------------------------------------------------------------ kernel mapping
     def vmap(self, call: CallView) -> int:

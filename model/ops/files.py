@@ -61,10 +61,16 @@ def _map_area(c: Ctx, b: BufRef, pgoff: int | str, pages: int, what: str,
                  f"{c.scope.size_pages} page(s)", tag="mmap-bounds")
         c.exit(-EINVAL)
         return
-    ret = c.call("mmap", Call(b, shared=shared))
+    dontexpand = c.builder.local(f"{b.name}.vm_dontexpand", 0, 1)
+    ret = c.call("mmap", Call(b, shared=shared, dontexpand=dontexpand))
     with c.when(ret.ne(0)):
         c.exit(ret)
     c.inc(b.vmas)  # the vma holds a reference on the file
+    # the area the faults and mremap of model.ops.faults work on; the mm lets mremap grow a
+    # vma unless its flags have VM_DONTEXPAND or VM_PFNMAP (vma_to_resize)
+    c.set(b.vma_pgoff, pgoff)
+    c.set(b.vma_end, pgoff + pages)
+    c.set(b.vma_grow, 1 - dontexpand)
 
 
 @op("mmap", actor="user", target="buffer", enabled=exported,
@@ -114,6 +120,9 @@ def _mapped(c: Ctx, b: BufRef, **_: object) -> Expr:
     rules=("R26", "R6"))
 def munmap(c: Ctx, b: BufRef) -> None:
     drop(c, b, b.vmas)
+    with c.when(b.vmas.eq(0)):  # the last vma is gone: no area is left
+        for var in (b.vma_pgoff, b.vma_end, b.vma_grow):
+            c.set(var, 0)
 
 
 @op("llseek", actor="user", target="buffer", enabled=exported, kernel="dma_buf_llseek",

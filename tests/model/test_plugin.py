@@ -9,6 +9,7 @@ import pytest
 
 from model import Model
 from model.importers import STATIC
+from model.kernel import EFAULT, VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV
 from model.plugin import (
     CallView,
     PluginError,
@@ -478,3 +479,51 @@ def test_report_defaults_to_the_rules_typical_consequence() -> None:
     (v,) = m.run(MAP)[-1].violations
     assert (v.rule, v.tag, v.objects) == ("R12", "default-severity", ("b0", "b0.a0"))
     assert v.severity is RULES["R12"].consequences[0]
+
+
+class Faulting(PythonExporter):
+    """An mmap that may mark the vma VM_DONTEXPAND, and a fault handler whose bound check
+    may be off by one (as cma_heap_vm_fault's was)."""
+
+    name = "faulting"
+    ops = frozenset({"map_dma_buf", "unmap_dma_buf", "release", "mmap", "page_fault"})
+
+    def __init__(self, dontexpand: bool, off_by_one: bool) -> None:
+        self.dontexpand, self.off_by_one = dontexpand, off_by_one
+
+    def mmap(self, call: CallView) -> None:
+        if self.dontexpand:
+            call.dontexpand()
+
+    def page_fault(self, call: CallView) -> int:
+        assert call.pgoff is not None and call.pagecount is not None
+        past = call.pgoff > call.pagecount if self.off_by_one else call.pgoff >= call.pagecount
+        return VM_FAULT_SIGBUS if past else 0
+
+
+FAULT = ["export(b0)", "fd(b0)", "get(b0)", "mmap(b0, pages=2, pgoff=0)", "mremap(b0, pages=3)",
+         "page_fault(b0, page=1)", "page_fault(b0, page=2)"]
+
+
+@pytest.mark.parametrize(("dontexpand", "off_by_one", "tags", "results"), [
+    (True, False, ["mremap-dontexpand"], [-EFAULT, 0, VM_FAULT_SIGSEGV]),
+    (False, False, ["mmap-expandable"], [0, 0, VM_FAULT_SIGBUS]),
+    (False, True, ["mmap-expandable", "fault-past-end"], [0, 0, 0]),
+])
+def test_a_python_fault_handler_and_dontexpand(dontexpand: bool, off_by_one: bool,
+                                               tags: list[str], results: list[int]) -> None:
+    m = Model(as_exporter(Faulting(dontexpand, off_by_one)), profile="v6.16+", scope="1x1")
+    out = m.run(FAULT)
+    assert [v.tag for o in out for v in o.violations] == tags
+    assert [o.ret for o in out[-3:]] == results
+
+
+def test_dontexpand_outside_mmap_is_a_mistake() -> None:
+    class Misplaced(Faulting):
+        def page_fault(self, call: CallView) -> int:
+            call.dontexpand()
+            return 0
+
+    m = Model(as_exporter(Misplaced(False, False)), profile="v6.16+", scope="1x1")
+    with pytest.raises(PluginError, match=re.escape("dontexpand() is for mmap()")):
+        m.run([*FAULT[:4], "page_fault(b0, page=0)"])
