@@ -31,7 +31,7 @@ from model.profiles import profile as lookup_profile
 
 USERSPACE_OPS = frozenset({
     "export", "fd", "get", "put", "close", "mmap", "munmap", "sync", "set_name", "llseek",
-    "export_sync_file", "import_sync_file", "poll", "signal"})
+    "export_sync_file", "import_sync_file", "poll", "signal", "mremap", "page_fault"})
 NOT_MODELLED = re.compile(r"#\s*not modelled:\s*(.+?)\s*$")
 
 AGREE, DISAGREE, NOT_MODELLED_VERDICT, NOT_RUN = "agree", "disagree", "not modelled", "not run"

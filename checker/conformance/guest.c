@@ -30,7 +30,12 @@
  *   mmap     mmap(pages * 4096, PROT_READ|PROT_WRITE, MAP_SHARED, pgoff * 4096); with
  *            pgoff=unaligned offset 1, tail=partial one byte into the last page,
  *            sharing=private MAP_PRIVATE
+ *            into a reservation one page longer whose last page stays PROT_NONE, so the
+ *            address just past the mapping is never another mapping's
  *   munmap   munmap of the newest mapping
+ *   mremap   mremap(pages * 4096, MREMAP_MAYMOVE) of the newest mapping
+ *   page_fault  a read of page P of the newest mapping; RET 0, or the VM_FAULT code the
+ *            signal stands for: 0x2 (VM_FAULT_SIGBUS) for SIGBUS, 0x40 for SIGSEGV
  *   sync, set_name, export_sync_file, import_sync_file  the dma-buf ioctls (set_name
  *            and sync with pointer=bad pass an address that is never mapped)
  *   llseek   lseek(fd, offset, whence);  poll  poll(fd, POLLIN or POLLOUT, timeout 0),
@@ -47,6 +52,8 @@
 #include <fcntl.h>
 #include <linux/dma-buf.h>
 #include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +114,7 @@ struct buf {
 	int fds[MAXH], nfds;   /* open fds */
 	void *vma[MAXH];
 	size_t vlen[MAXH];
+	void *guard[MAXH]; /* the PROT_NONE page reserved past each mapping */
 	int nvma;
 	struct pending fences[MAXH];
 	int nfences;
@@ -117,6 +125,35 @@ static unsigned pages = 2;
 static struct buf bufs[MAXB];
 
 static int fail(void) { return -errno; }
+
+#define VM_FAULT_SIGBUS 0x2
+#define VM_FAULT_SIGSEGV 0x40
+static sigjmp_buf fault_jump;
+static void on_fault(int sig) { siglongjmp(fault_jump, sig); }
+
+/* Read one byte at p: 0, or the VM_FAULT code of the signal the read raised. */
+static long touch(volatile const char *p)
+{
+	struct sigaction sa = {.sa_handler = on_fault}, old_bus, old_segv;
+	long r = 0;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &old_bus);
+	sigaction(SIGSEGV, &sa, &old_segv);
+	int sig = sigsetjmp(fault_jump, 1);
+	if (!sig)
+		(void)*p;
+	else
+		r = sig == SIGBUS ? VM_FAULT_SIGBUS : VM_FAULT_SIGSEGV;
+	sigaction(SIGBUS, &old_bus, NULL);
+	sigaction(SIGSEGV, &old_segv, NULL);
+	return r;
+}
+
+static void unmap_vma(struct buf *b, int k)
+{
+	munmap(b->vma[k], b->vlen[k]);
+	munmap(b->guard[k], PAGE);
+}
 
 static int ret_of(long r) { return r < 0 ? -errno : 0; }
 
@@ -364,20 +401,46 @@ static long step(const char *op, struct buf *b, int argc, char **argv, int *err)
 		off_t off = (off_t)num(argc, argv, "pgoff", 0) * PAGE;
 		int share = MAP_SHARED;
 		mmap_domain(argc, argv, &len, &off, &share);
-		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, share, open_fd(b), off);
+		size_t whole = (len + PAGE - 1) / PAGE * PAGE;
+		char *at = mmap(NULL, whole + PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (at == MAP_FAILED)
+			return fail();
+		void *p = mmap(at, len, PROT_READ | PROT_WRITE, share | MAP_FIXED, open_fd(b), off);
 		if (p == MAP_FAILED) {
 			r = -errno;
+			munmap(at, whole + PAGE);
 		} else {
 			b->vma[b->nvma] = p;
-			b->vlen[b->nvma++] = len;
+			b->guard[b->nvma] = at + whole;
+			b->vlen[b->nvma++] = whole;
 		}
 	} else if (!strcmp(op, "munmap")) {
 		if (b->nvma) {
 			b->nvma--;
 			r = ret_of(munmap(b->vma[b->nvma], b->vlen[b->nvma]));
+			munmap(b->guard[b->nvma], PAGE);
 		} else {
 			r = -EINVAL;
 		}
+	} else if (!strcmp(op, "mremap")) {
+		if (b->nvma) {
+			int k = b->nvma - 1;
+			size_t len = (size_t)num(argc, argv, "pages", 1) * PAGE;
+			void *p = mremap(b->vma[k], b->vlen[k], len, MREMAP_MAYMOVE);
+			if (p == MAP_FAILED) {
+				r = -errno;
+			} else {
+				b->vma[k] = p;
+				b->vlen[k] = len;
+			}
+		} else {
+			r = -EINVAL;
+		}
+	} else if (!strcmp(op, "page_fault")) {
+		if (b->nvma)
+			r = touch((const char *)b->vma[b->nvma - 1] + num(argc, argv, "page", 0) * PAGE);
+		else
+			r = -EINVAL;
 	} else if (!strcmp(op, "sync")) {
 		struct dma_buf_sync s = {.flags = unum(argc, argv, "flags", 0)};
 		void *at = bad_pointer(argc, argv) ? (void *)BAD_ADDRESS : (void *)&s;
@@ -455,7 +518,7 @@ static void cleanup(void)
 		for (int k = 0; k < b->nfences; k++)
 			signal_fence(&b->fences[k]);
 		while (b->nvma--)
-			munmap(b->vma[b->nvma], b->vlen[b->nvma]);
+			unmap_vma(b, b->nvma);
 		while (b->nfds--)
 			close(b->fds[b->nfds]);
 		while (b->nheld--)
