@@ -20,9 +20,11 @@ are found within a few thousand runs by every seed.
 
 **Where traces start.** Before the first run, a breadth-first search over the model's
 states (its guards in the problem's mode, no property) finds, for every operation, a
-shortest trace that ends by firing it: its *start*. A trace begins at the initial state or,
-as often, replays one of those starts (drawn by the run's seed) and goes on at random from
-there. Random steps alone rarely line up the three or four calls that enable an operation
+shortest trace that ends by firing it: its *start*. Each start is first run once on its
+own, checked like any trace, so every operation reachable within the depth fires whatever
+the seed; then, in the random runs, a trace begins at the initial state or, as often,
+replays one of those starts (drawn by the run's seed) and goes on at random from there.
+Random steps alone rarely line up the three or four calls that enable an operation
 such as ``unpin`` or ``signal`` among a few hundred actions; with the starts every
 operation reachable within the depth fires, and runs explore what follows it. A start is
 an ordinary prefix of the trace: its steps are checked like any other, and a trace is never
@@ -53,6 +55,7 @@ import random
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
 import hypothesis
@@ -130,10 +133,11 @@ class Starts:
 
 
 def find_starts(problem: Problem, op_of: Sequence[str], deadline: float,
-                max_states: int = START_STATES) -> Starts:
+                max_states: int | None = None) -> Starts:
     """Breadth-first over the model's states, to ``problem.depth`` steps, until every
     operation in ``op_of`` has been seen enabled, ``max_states`` states were visited or the
-    deadline passed."""
+    deadline passed (by default ``START_STATES``)."""
+    max_states = START_STATES if max_states is None else max_states
     model, mode, depth = problem.model, problem.mode, max(1, problem.depth)
     ops = set(op_of)
     first: dict[str, tuple[int, ...]] = {}
@@ -502,7 +506,10 @@ class Explorer:
             return Exploration(self._verdicts([], seconds, settings, "time budget", why),
                                self.coverage, 0, 0, seconds, 0, "time budget")
         self._find_starts(start, settings)
+        stopped = self._run_starts(found, settings)
         for round_no in range(settings.max_findings + 1):
+            if stopped:
+                break
             if len(found) >= settings.max_findings:
                 stopped = f"{settings.max_findings} findings (--max-findings)"
                 break
@@ -532,6 +539,35 @@ class Explorer:
         return Exploration(self._verdicts(found, seconds, settings, stopped), self.coverage,
                            rec.examples, rec.steps, seconds, rec.traces, stopped,
                            dict(rec.first_seen))
+
+    def _run_starts(self, found: list[Counterexample], settings: ExploreSettings) -> str:
+        """Run each operation's start once, outside Hypothesis, with every check a run
+        makes; what they find is kept as the rounds keep it. Returns why exploration must
+        stop ("" to go on)."""
+        rec = self.recorder
+        for trace in self._start_traces:
+            if len(found) >= settings.max_findings:
+                return f"{settings.max_findings} findings (--max-findings)"
+            if time.monotonic() > rec.deadline:
+                return "time budget"
+            m = SimpleNamespace(left_out=frozenset(), rank=self._rank, rng=None)
+            rec.failing = None
+            try:
+                self._start(m)
+                self._check_always(m)
+                for k in trace:
+                    self._apply(m, k)
+                    self._check_always(m)
+            except _Found:
+                assert rec.failing is not None
+                failing, findings = rec.failing
+                for finding in findings:
+                    rec.ignored.add(finding)
+                    found.append(self._counterexample(failing, finding, settings.seed))
+                rec.failing = None
+            if settings.stop_after and settings.stop_after <= rec.ignored:
+                return "found what was asked for"
+        return ""
 
     def _run_chunk(self, settings: ExploreSettings, examples: int,
                    where: tuple[int, int]) -> None:
