@@ -90,6 +90,7 @@ def _sync_every_attachment(c: Ctx, call: Call) -> None:
 
 
 def _begin_syncs_for_device(c: Ctx, call: Call) -> None:
+    assert call.dir is not None
     c.sync_for_device(call.buf, None, call.dir)
 
 

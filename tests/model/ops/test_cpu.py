@@ -436,7 +436,8 @@ def _nothing(c: Ctx, call: Call) -> None:
 
 
 def _exporter_with(base: str, **callbacks: Callback) -> Exporter:
-    return EXPORTERS[base].derive(f"t_{base}", "x", callbacks=callbacks)
+    exporter: Exporter = EXPORTERS[base]
+    return exporter.derive(f"t_{base}", "x", callbacks=callbacks)
 
 
 def _syncing(for_cpu: bool, att: bool, d: int | None = None) -> Callback:
