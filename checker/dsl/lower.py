@@ -276,6 +276,10 @@ class _Checker:
                        f"write {st.name}(a, dir) inside for a in buf.attachments, or "
                        f"{st.name}(dir) for the exporter's own mapping of all the pages")
             return
+        if len(st.args) == 1 and self.object_kind(st.args[0], env) == "att":
+            self.error("E138", st.span, f"{st.name}() needs the direction to sync with",
+                       f"write {st.name}({st.args[0]}, dir): the caller's direction")
+            return
         if len(st.args) == 2 and self.object_kind(st.args[0], env) != "att":
             self.error("E138", getattr(st.args[0], "span", st.span),
                        f"{st.name}()'s first argument is the attachment whose sg_table it "

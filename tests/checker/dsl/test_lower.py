@@ -67,6 +67,7 @@ def test_the_own_mapping_form_and_cpu_coherent() -> None:
 
 @pytest.mark.parametrize(("body", "code", "text"), [
     ("sync_for_cpu()", "E138", "takes a direction"),
+    ("sync_for_cpu(a)", "E138", "needs the direction"),
     ("sync_for_cpu(a, dir, dir)", "E138", "takes a direction"),
     ("sync_for_cpu(dir=dir)", "E138", "takes a direction"),
     ("sync_for_cpu(buf, dir)", "E138", "first argument is the attachment"),
