@@ -84,6 +84,9 @@ class Exporter:
     modelled_on: str = ""
     encodable: bool = True  # False for Python classes (model.plugin)
     routines: tuple[Routine, ...] = ()  # the driver's own code that calls the core
+    # its memory needs no cache maintenance for CPU access: begin/end_cpu_access owe no
+    # sync of the attachments' mappings (R21)
+    cpu_coherent: bool = False
 
     def __post_init__(self) -> None:
         unknown = set(self.ops) - set(OPS)

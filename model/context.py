@@ -16,6 +16,7 @@ from model.scope import Scope
 from model.violation import Party, Severity
 
 if TYPE_CHECKING:
+    from model.ops.cpu import CpuBracket
     from model.routine import Frame
 
 LOCKED_CALLBACKS = frozenset({"pin", "unpin", "map_dma_buf", "unmap_dma_buf", "vmap", "vunmap"})
@@ -42,6 +43,8 @@ class Ctx:
         self._returns: list[Var] = []
         self._callbacks: list[str] = []
         self.frame: Frame | None = None  # the driver routine whose core calls are built
+        # the begin/end_cpu_access whose exporter callback is being built (R21)
+        self.cpu_bracket: CpuBracket | None = None
 
     # ------------------------------------------------------------ who holds what
     def own_refs(self, b: BufRef) -> Expr:
@@ -178,6 +181,19 @@ class Ctx:
             from model.ops.move import wait_dma_all
 
             wait_dma_all(self, ref)
+    def sync_for_cpu(self, b: BufRef, a: AttRef | None, d: ExprLike) -> None:
+        """dma_sync_sgtable_for_cpu of attachment ``a``'s mapping with direction ``d``, or
+        with ``a`` None of the exporter's own device mapping of all of ``b``'s pages; only
+        inside begin/end_cpu_access (R21)."""
+        from model.ops.cpu import cpu_sync
+
+        cpu_sync(self, b, a, d, for_cpu=True)
+
+    def sync_for_device(self, b: BufRef, a: AttRef | None, d: ExprLike) -> None:
+        """dma_sync_sgtable_for_device, as ``sync_for_cpu``."""
+        from model.ops.cpu import cpu_sync
+
+        cpu_sync(self, b, a, d, for_cpu=False)
 
     def backing_moved(self, b: BufRef) -> None:
         from model.ops.move import backing_moved

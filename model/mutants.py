@@ -273,6 +273,48 @@ _GEM_FAULT_LAST_PAGE = _spec_handlers(GEM_PRIME, """
 """)
 
 
+# CPU-access cache maintenance (R21), each a variant of the shipped driver's callback
+_UDMABUF_BEGIN_FOR_DEVICE = _spec_handlers(UDMABUF, """
+  on begin_cpu_access {
+    if buf.sg == 0 {
+      if injected() {
+        return -ENOMEM
+      }
+      buf.sg = 1
+    }
+    sync_for_device(dir)
+  }
+""")
+_UDMABUF_BEGIN_FROM_DEVICE_ONLY = _spec_handlers(UDMABUF, """
+  on begin_cpu_access {
+    if buf.sg == 0 {
+      if injected() {
+        return -ENOMEM
+      }
+      buf.sg = 1
+    }
+    sync_for_cpu(FROM_DEVICE)
+  }
+""")
+_HEAP_SKIPS_SYNC = _spec_handlers(SYSTEM_HEAP, """
+  on begin_cpu_access {
+  }
+  on end_cpu_access {
+  }
+""")
+_HEAP_SYNCS_UNMAPPED = _spec_handlers(SYSTEM_HEAP, """
+  on begin_cpu_access {
+    for a in buf.attachments {
+      sync_for_cpu(a, dir)
+    }
+  }
+""")
+_HEAP_UNMAP_KEEPS_MAPPED = _spec_handlers(SYSTEM_HEAP, """
+  on unmap_dma_buf {
+  }
+""")
+
+
 def _derive(base: Exporter, name: str, summary: str,
             callbacks: Mapping[str, object] | None = None, **changes: object) -> Exporter:
     if callbacks is not None:
@@ -525,6 +567,53 @@ def _catalogue() -> list[Mutant]:
           (STATIC, DYNAMIC, PINNED), "v6.16+",
           ("export(b0)", "dma_buf_mmap(b0, pages=1, pgoff=1)", "mremap(b0, pages=2)",
            "page_fault(b0, page=1)")),
+        # ---- CPU-access cache maintenance (R21)
+        x("udmabuf_begin_syncs_for_device", "R21", "cpu-sync-wrong-way",
+          "udmabuf begin_cpu_access that syncs its mapping for the device instead of the CPU",
+          _derive(UDMABUF, "udmabuf_begin_syncs_for_device", "begin syncs for the device",
+                  callbacks={"begin_cpu_access":
+                             _UDMABUF_BEGIN_FOR_DEVICE["begin_cpu_access"]}),
+          (STATIC, DYNAMIC, PINNED), "v6.16+",
+          ("export(b0)", "begin_cpu_access(b0, dir=FROM_DEVICE)"), resembles="B13"),
+        x("udmabuf_begin_fixed_direction", "R21", "cpu-sync-direction",
+          "udmabuf begin_cpu_access that syncs for the CPU with DMA_FROM_DEVICE whatever "
+          "direction the caller asked for",
+          _derive(UDMABUF, "udmabuf_begin_fixed_direction", "begin ignores the direction",
+                  callbacks={"begin_cpu_access":
+                             _UDMABUF_BEGIN_FROM_DEVICE_ONLY["begin_cpu_access"]}),
+          (STATIC, DYNAMIC, PINNED), "v6.16+",
+          ("export(b0)", "begin_cpu_access(b0, dir=TO_DEVICE)")),
+        x("system_heap_begin_skips_sync", "R21", "begin-cpu-not-synced",
+          "system heap begin_cpu_access that syncs no mapped attachment for the CPU",
+          _derive(SYSTEM_HEAP, "system_heap_begin_skips_sync", "begin syncs nothing",
+                  callbacks={"begin_cpu_access": _HEAP_SKIPS_SYNC["begin_cpu_access"]}),
+          (STATIC, DYNAMIC, PINNED), "v6.16+",
+          ("export(b0)", "attach(b0.a0, importer=static)",
+           "map_unlocked(b0.a0, dir=FROM_DEVICE)", "begin_cpu_access(b0, dir=FROM_DEVICE)"),
+          resembles="B13"),
+        x("system_heap_end_skips_sync", "R21", "end-cpu-not-synced",
+          "system heap end_cpu_access that syncs no mapped attachment for the device",
+          _derive(SYSTEM_HEAP, "system_heap_end_skips_sync", "end syncs nothing",
+                  callbacks={"end_cpu_access": _HEAP_SKIPS_SYNC["end_cpu_access"]}),
+          (STATIC, DYNAMIC, PINNED), "v6.16+",
+          ("export(b0)", "attach(b0.a0, importer=static)",
+           "map_unlocked(b0.a0, dir=TO_DEVICE)", "begin_cpu_access(b0, dir=TO_DEVICE)",
+           "end_cpu_access(b0, dir=TO_DEVICE)"), resembles="B13"),
+        x("system_heap_syncs_unmapped", "R21", "cpu-sync-unmapped",
+          "system heap begin_cpu_access that syncs every attachment, mapped or not",
+          _derive(SYSTEM_HEAP, "system_heap_syncs_unmapped", "begin ignores a->mapped",
+                  callbacks={"begin_cpu_access": _HEAP_SYNCS_UNMAPPED["begin_cpu_access"]}),
+          (STATIC, DYNAMIC, PINNED), "v6.16+",
+          ("export(b0)", "attach(b0.a0, importer=static)",
+           "begin_cpu_access(b0, dir=FROM_DEVICE)")),
+        x("system_heap_unmap_keeps_mapped", "R21", "heap-mapped-count",
+          "system heap unmap_dma_buf that leaves the attachment marked mapped",
+          _derive(SYSTEM_HEAP, "system_heap_unmap_keeps_mapped", "unmap keeps a->mapped",
+                  callbacks={"unmap_dma_buf": _HEAP_UNMAP_KEEPS_MAPPED["unmap_dma_buf"]}),
+          (STATIC, DYNAMIC, PINNED), "v6.16+",
+          ("export(b0)", "attach(b0.a0, importer=static)",
+           "map_unlocked(b0.a0, dir=TO_DEVICE)",
+           "unmap_unlocked(b0.a0, dir=TO_DEVICE, slot=0)")),
         # ---- importer obligations, one or more per rule
         x("attach_after_fd", "R8", "attached-without-reference",
           "importer that attaches after dma_buf_fd took its reference (attach takes none)",

@@ -45,9 +45,10 @@ from typing import Any
 
 from model.behaviour import MANDATORY_OPS, OPS, Call, Exporter, Importer
 from model.context import Ctx
-from model.expr import Expr, Var, evaluate
-from model.kernel import DIRECTION_NAMES, VM_FAULT_SIGBUS
+from model.expr import BOOL, Expr, Var, evaluate
+from model.kernel import DIRECTION_NAMES, DIRECTIONS, VM_FAULT_SIGBUS
 from model.layout import ATTACHED, AttRef, BufRef, Field, Layout, counter, flag
+from model.ops.cpu import CpuBracket, cpu_sync
 from model.ops.registry import FALLIBLE
 from model.profiles import PROFILES
 from model.program import Extern, Site, bound_site
@@ -121,9 +122,11 @@ class _Bound:
     so far, who is running (for messages) and the model's services."""
 
     def __init__(self, values: list[int], fired: Fired, who: str, party: Party,
-                 services: _Services, ctx: Ctx, callback: str) -> None:
+                 services: _Services, ctx: Ctx, callback: str,
+                 bracket: CpuBracket | None = None) -> None:
         self.values, self.fired, self.who, self.party = values, fired, who, party
         self.services, self.ctx, self.callback = services, ctx, callback
+        self.bracket = bracket  # begin/end_cpu_access: what the syncs record (R21)
 
     def read(self, ref: BufRef | AttRef, name: str, core: tuple[str, ...], kind: str) -> int:
         v = getattr(ref, name, None) if name in core else None
@@ -137,6 +140,16 @@ class _Bound:
 
     def run(self, service: str, ref: BufRef | AttRef) -> None:
         self.services.run(service, ref, self)
+
+    def sync(self, buf: BufRef, att: AttRef | None, direction: str, for_cpu: bool) -> None:
+        name = "sync_for_cpu" if for_cpu else "sync_for_device"
+        if self.bracket is None:
+            raise PluginError(f"{self.who}: {name}() is cache maintenance for CPU access: "
+                              "call it from begin_cpu_access or end_cpu_access")
+        if direction not in DIRECTIONS:
+            raise PluginError(f"{self.who}: {name}({direction!r}): give a direction name, "
+                              f"{', '.join(DIRECTIONS)} (the caller's is call.dir)")
+        self.services.sync(self, buf, att, DIRECTIONS[direction], for_cpu)
 
 
 class _View:
@@ -188,6 +201,16 @@ class BufView(_View):
                severity: Severity | None = None) -> None:
         """Report a violation of ``rule`` by this exporter, about this buffer."""
         _report(self._b, rule, tag, message, severity, (self.name,))
+
+    def sync_for_cpu(self, dir: str) -> None:
+        """dma_sync_sg_for_cpu of the exporter's own device mapping of all the buffer's
+        pages, which covers every attachment (udmabuf's misc device); only in
+        begin_cpu_access (R21)."""
+        self._b.sync(self._ref, None, dir, for_cpu=True)
+
+    def sync_for_device(self, dir: str) -> None:
+        """dma_sync_sg_for_device of the exporter's own mapping; only in end_cpu_access."""
+        self._b.sync(self._ref, None, dir, for_cpu=False)
 
     def move_notify(self) -> None:
         """dma_buf_move_notify on this buffer (outside a locked callback, hold resv first:
@@ -252,6 +275,16 @@ class AttView(_View):
     @p2p.setter
     def p2p(self, value: bool) -> None:
         self._b.values[self._ref.p2p.index] = int(bool(value))
+
+    def sync_for_cpu(self, dir: str) -> None:
+        """dma_sync_sgtable_for_cpu of this attachment's sg_table with direction ``dir``
+        (the caller's is ``call.dir``); only in begin_cpu_access (R21)."""
+        self._b.sync(self._b.ctx.layout.buffers[self._ref.buf], self._ref, dir, for_cpu=True)
+
+    def sync_for_device(self, dir: str) -> None:
+        """dma_sync_sgtable_for_device of this attachment's sg_table; only in
+        end_cpu_access."""
+        self._b.sync(self._b.ctx.layout.buffers[self._ref.buf], self._ref, dir, for_cpu=False)
 
     def unmap_all(self) -> None:
         """An importer's move_notify: unmap every mapping of this attachment through the
@@ -324,6 +357,7 @@ class _Services:
 
     def __init__(self) -> None:
         self._fns: dict[tuple[str, str, str, Layout], Callable[..., Any]] = {}
+        self._syncs: dict[tuple[str, str, str, Layout], tuple[Callable[..., Any], CpuBracket]] = {}
 
     def run(self, service: str, ref: BufRef | AttRef, b: _Bound) -> None:
         from model.compile import compile_program
@@ -342,6 +376,35 @@ class _Services:
         b.values[:n] = out[:n]
         b.fired.extend(more)
 
+    def sync(self, b: _Bound, buf: BufRef, att: AttRef | None, d: int, for_cpu: bool) -> None:
+        """The core's sync (model.ops.cpu.cpu_sync) into the calling begin/end_cpu_access's
+        bracket: compiled with a bracket of its own, whose marks are copied to the caller's."""
+        from model.compile import compile_program
+
+        outer = b.bracket
+        assert outer is not None
+        ctx = b.ctx
+        key = ("sync", f"{buf.name}/{att.name if att else ''}/{d}/{for_cpu}/{outer.begin}/"
+               f"{outer.dir}", b.callback, ctx.layout)
+        entry = self._syncs.get(key)
+        if entry is None:
+            c = Ctx(ctx.layout, ctx.profile, ctx.exporter, ctx.importers)
+            c._callbacks.append(b.callback)
+            inner = CpuBracket(outer.buf, outer.dir, outer.begin, {
+                k: c.builder.local(f"synced.{k}", 0, 1, BOOL) for k in outer.synced})
+            c.cpu_bracket = inner
+            cpu_sync(c, buf, att, d, for_cpu)
+            fn = compile_program(c.builder.program(), len(c.builder.locals))
+            entry = self._syncs[key] = (fn, inner)
+        fn, inner = entry
+        n = ctx.layout.size
+        out, more = fn(tuple(b.values[:n]))
+        b.values[:n] = out[:n]
+        for k, v in inner.synced.items():
+            if out[v.index]:
+                b.values[outer.synced[k].index] = 1
+        b.fired.extend(more)
+
 
 def _extern(owner: str, cls: str, callback: str, method: Callable[[CallView], int | None],
             services: _Services, party: Party) -> Callable[[Ctx, Call], None]:
@@ -352,11 +415,11 @@ def _extern(owner: str, cls: str, callback: str, method: Callable[[CallView], in
         ret_var = c._returns[-1] if c._returns else None
         failing = c.failing("exporter")
         pagecount = c.scope.size_pages if call.pgoff is not None else None
+        bracket = c.cpu_bracket if callback in ("begin_cpu_access", "end_cpu_access") else None
 
         def run(values: list[int], fired: Fired) -> None:
             # a direction read from the state (an unmap of a recorded mapping) is evaluated now
             direction = d if d is None or isinstance(d, int) else evaluate(d, tuple(values))
-            b = _Bound(values, fired, f"{cls}.{callback}()", party, services, c, callback)
             pgoff = None if call.pgoff is None else evaluate(call.pgoff, tuple(values))
             flag_var = call.dontexpand
 
@@ -364,6 +427,8 @@ def _extern(owner: str, cls: str, callback: str, method: Callable[[CallView], in
                 assert flag_var is not None
                 values[flag_var.index] = 1
 
+            b = _Bound(values, fired, f"{cls}.{callback}()", party, services, c, callback,
+                       bracket)
             view = CallView(BufView(buf, b), AttView(att, b) if att is not None else None,
                             DIRECTION_NAMES.get(direction) if direction is not None else None,
                             failing, pgoff, pagecount,
@@ -403,6 +468,9 @@ class PythonExporter:
     * ``profiles``: the kernel profiles it exists in (default: all);
     * ``priv``: whether it passes a ``priv`` to dma_buf_export (R1);
     * ``cache_sgt_mapping``: asks the core to cache sg_tables (up to 6.15, R29);
+    * ``cpu_coherent``: its memory needs no sync for CPU access; otherwise begin/end_cpu_access
+      must sync every mapped attachment (``AttView.sync_for_cpu``...) with the caller's
+      direction (R21);
     * ``buffer_fields``, ``attachment_fields``: its private state (``counter``, ``flag``).
 
     The model runs a callback on many states and in any order (also to find out which
@@ -418,6 +486,7 @@ class PythonExporter:
     profiles: tuple[str, ...] | None = None
     priv = True
     cache_sgt_mapping = False
+    cpu_coherent = False
     buffer_fields: tuple[Field, ...] = ()
     attachment_fields: tuple[Field, ...] = ()
 
@@ -524,7 +593,7 @@ def as_exporter(obj: PythonExporter) -> Exporter:
             raise PluginError(f"{cls}.profiles is empty: name at least one of "
                               f"{', '.join(PROFILES)} (or leave it None for all)")
         profiles = tuple(p for p in PROFILES if p in chosen)
-    for attr in ("priv", "cache_sgt_mapping"):
+    for attr in ("priv", "cache_sgt_mapping", "cpu_coherent"):
         if not isinstance(getattr(obj, attr), bool):
             raise PluginError(f"{cls}.{attr} = {getattr(obj, attr)!r}: give True or False")
     buffer_fields = _fields(cls, "buffer_fields", obj.buffer_fields)
@@ -542,7 +611,8 @@ def as_exporter(obj: PythonExporter) -> Exporter:
     modelled_on = f"Python class {type(obj).__qualname__}"
     return Exporter(
         obj.name, obj.summary, ops=ops, callbacks=callbacks, priv=obj.priv,
-        cache_sgt_mapping=obj.cache_sgt_mapping, buffer_fields=buffer_fields,
+        cache_sgt_mapping=obj.cache_sgt_mapping, cpu_coherent=obj.cpu_coherent,
+        buffer_fields=buffer_fields,
         attachment_fields=attachment_fields,
         move=(_extern(owner, cls, "move", move, services, Party.EXPORTER) if callable(move)
               else None),

@@ -497,6 +497,8 @@ _CATALOGUE: tuple[Rule, ...] = (
             "dma_buf_end_cpu_access",
             "might_lock",
             "dma_resv_wait_timeout",
+            "dma_sync_sgtable_for_cpu",
+            "dma_sync_sgtable_for_device",
         ),
         parties=(_IMP, _EXP),
         consequences=(_LOCKDEP, _WARN_ERRNO, _WARN, _SILENT, _BUG),
@@ -506,7 +508,10 @@ _CATALOGUE: tuple[Rule, ...] = (
             "holding its resv; begin waits for the implicit fences matching the direction "
             "once the exporter hook succeeds, end waits for nothing. Holding resv is flagged "
             "by lockdep, a NULL buffer makes begin WARN with -EINVAL, and makes end WARN and "
-            "then crash."
+            "then crash. Unless its memory is CPU-coherent, the exporter's begin hook syncs "
+            "every DMA-mapped attachment for the CPU and its end hook for the device, with "
+            "the caller's direction; a mapping left unsynced, synced the wrong way or with "
+            "another direction leaves stale data unnoticed."
         ),
         versions="",
     ),

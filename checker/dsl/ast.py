@@ -261,6 +261,7 @@ class ExporterDecl:
     invariants: tuple[InvariantDecl, ...] = ()
     span: Span = _span()
     routines: tuple[RoutineDecl, ...] = ()
+    cpu_coherent: bool = False  # begin/end_cpu_access owe no sync of the mappings (R21)
 
 
 @dataclass(frozen=True, slots=True)

@@ -224,6 +224,7 @@ def _exporter(x: ast.ExporterDecl) -> list[str]:
         *_setting("modelled_on", _quote(x.modelled_on) if x.modelled_on else ""),
         *_setting("ops", _list(x.ops)),
         *_setting("cache_sgt_mapping", "true" if x.cache_sgt_mapping else ""),
+        *_setting("cpu_coherent", "true" if x.cpu_coherent else ""),
         *_setting("priv", "" if x.priv else "false"),
         *_setting("profiles", _list(_profile(p) for p in x.profiles)),
         *_setting("fallible", _list(x.fallible)),

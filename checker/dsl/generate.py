@@ -205,7 +205,7 @@ class TreeGen:
             self.name(), self.maybe(self.text), self.some(self.name, 4), self.some(self.field),
             self.some(self.name, 2), self.flag(), self.flag(), self.maybe(self.text),
             self.some(self.profile, 2), self.some(self.handler), self.some(self.invariant, 2),
-            routines=self.some(self.routine, 2))
+            routines=self.some(self.routine, 2), cpu_coherent=self.flag())
 
     def importer(self) -> ast.ImporterDecl:
         return ast.ImporterDecl(

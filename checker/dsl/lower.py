@@ -22,11 +22,17 @@ Inside a handler:
 * functions ``pins(buf)``, ``attachments(buf)``, ``refcount(buf)``, ``maps(a)``,
   ``current_maps(a)`` (mappings not made stale by a move) and the quantifiers
   ``forall``/``exists a in buf.attachments [where P]: (Q)``;
-* statements: ``if``/``else``, ``=``, ``+=``, ``-=``, ``return E``, ``report RULE tag "text"
-  [values ...]``, and the core calls ``move_notify()``, ``moved()``, ``lock()``, ``unlock()``,
+* statements: ``if``/``else``, ``for a in buf.attachments { ... }`` (the body once per live
+  attachment), ``=``, ``+=``, ``-=``, ``return E``, ``report RULE tag "text" [values ...]``,
+  and the core calls ``move_notify()``, ``moved()``, ``lock()``, ``unlock()``,
   ``wait_dma()`` (exporters: every job on the buffer; importers: their own jobs on the
-  attachment), ``unmap_all()`` (importers), and in ``on mmap`` ``dontexpand()``: the
-  exporter sets VM_DONTEXPAND (with VM_DONTDUMP) on the vma, so that mremap cannot grow it.
+  attachment), ``unmap_all()`` (importers), in ``on mmap`` ``dontexpand()`` (the exporter
+  sets VM_DONTEXPAND, with VM_DONTDUMP, on the vma, so that mremap cannot grow it) and, in
+  ``on begin_cpu_access`` / ``on end_cpu_access`` only,
+  ``sync_for_cpu(a, dir)`` / ``sync_for_device(a, dir)`` (attachment ``a``'s sg_table) and
+  ``sync_for_cpu(dir)`` / ``sync_for_device(dir)`` (the exporter's own device mapping of
+  all the pages), the cache maintenance R21 asks of an exporter that is not
+  ``cpu_coherent``.
 """
 
 from __future__ import annotations
@@ -57,12 +63,16 @@ BUF_CORE = ("life", "kref", "fds", "vmas", "resv", "reserved", "cb_in", "cb_out"
 ATT_CORE = ("st", "dyn", "p2p", "pins", "apin", "cached")
 ATT_WRITABLE = ("p2p",)
 CORE_CALLS = {"exporter": ("move_notify", "moved", "lock", "unlock", "wait_dma",
-                           "dontexpand"),
+                           "dontexpand", "sync_for_cpu", "sync_for_device"),
               "importer": ("unmap_all", "wait_dma")}
 # the core calls an exporter may make in one handler only
 CALL_HANDLER = {"dontexpand": "mmap"}
 # the names the vma's fault handler (on page_fault) is given, with their types
 FAULT_NAMES = {"pgoff": INT, "pagecount": INT, "SIGBUS": INT}
+# cache maintenance for CPU access (R21): (dir) syncs the exporter's own device mapping of
+# all the pages, (a, dir) one attachment's sg_table; only the CPU-access callbacks sync
+SYNC_CALLS = ("sync_for_cpu", "sync_for_device")
+SYNC_HANDLERS = ("begin_cpu_access", "end_cpu_access")
 FUNCTIONS = {"pins": "buf", "attachments": "buf", "refcount": "buf", "maps": "att",
              "current_maps": "att", "injected": None}
 DIRECTIONAL = ("map_dma_buf", "unmap_dma_buf", "begin_cpu_access", "end_cpu_access")
@@ -247,6 +257,15 @@ class _Checker:
                 self.severity(st.severity, st.span)
                 for v in st.values:
                     self.expr(v, env)
+            elif isinstance(st, ast.ForStmt):
+                if st.collection != ("buf", "attachments"):
+                    self.error("E134", st.span, f"cannot iterate over "
+                               f"{'.'.join(st.collection)}: only a bounded collection",
+                               "iterate over buf.attachments")
+                inner = Scope_(env.owner, env.handler, env.has_att, env.has_dir,
+                               env.buffer_fields, env.attachment_fields,
+                               {**env.bound, st.var: "att"})
+                self.stmts(st.body, inner)
             elif isinstance(st, ast.CoreCall):
                 allowed = CORE_CALLS[env.owner]
                 if st.name not in allowed:
@@ -258,6 +277,34 @@ class _Checker:
                     self.error("E109", st.span,
                                f"'{st.name}()' is a call of on {CALL_HANDLER[st.name]} only",
                                f"call it in on {CALL_HANDLER[st.name]}")
+                elif st.name in SYNC_CALLS:
+                    self.sync_call(st, env)
+
+    def sync_call(self, st: ast.CoreCall, env: Scope_) -> None:
+        """sync_for_cpu/_for_device: only in the CPU-access callbacks, with a direction and
+        optionally the attachment whose sg_table is synced first."""
+        if env.handler not in SYNC_HANDLERS:
+            self.error("E137", st.span, f"{st.name}() in on {env.handler}: cache maintenance "
+                       "for CPU access belongs in on begin_cpu_access and on end_cpu_access",
+                       "begin_cpu_access syncs the mappings for the CPU, end_cpu_access for "
+                       "the device (R21)")
+            return
+        if st.kwargs or len(st.args) not in (1, 2):
+            self.error("E138", st.span, f"{st.name}() takes a direction, after the attachment "
+                       "whose mapping it syncs if any",
+                       f"write {st.name}(a, dir) inside for a in buf.attachments, or "
+                       f"{st.name}(dir) for the exporter's own mapping of all the pages")
+            return
+        if len(st.args) == 1 and self.object_kind(st.args[0], env) == "att":
+            self.error("E138", st.span, f"{st.name}() needs the direction to sync with",
+                       f"write {st.name}({st.args[0]}, dir): the caller's direction")
+            return
+        if len(st.args) == 2 and self.object_kind(st.args[0], env) != "att":
+            self.error("E138", getattr(st.args[0], "span", st.span),
+                       f"{st.name}()'s first argument is the attachment whose sg_table it "
+                       "syncs", "iterate: for a in buf.attachments { ... }")
+            return
+        self.want(st.args[-1], env, INT)
 
     def severity(self, name: str, span: ast.Span) -> None:
         if name and name not in SEVERITIES:
@@ -441,18 +488,23 @@ class _Lower:
             return mx.ite(obj.live, obj.maps, 0)
         return mx.total([obj.live & s.live & ~s.stale for s in obj.slots])
 
-    def stmts(self, body: Iterable[ast.Stmt]) -> None:
+    def stmts(self, body: Iterable[ast.Stmt], bound: dict[str, AttRef] | None = None) -> None:
         c = self.c
+        b = bound or {}
         for st in body:
             if isinstance(st, ast.IfStmt):
-                with c.when(self.expr(st.cond)):
-                    self.stmts(st.then)
+                with c.when(self.expr(st.cond, b)):
+                    self.stmts(st.then, b)
                 if st.orelse:
                     with c.otherwise():
-                        self.stmts(st.orelse)
+                        self.stmts(st.orelse, b)
+            elif isinstance(st, ast.ForStmt):
+                for a in self.call.buf.atts:
+                    with c.when(a.live):
+                        self.stmts(st.body, {**b, st.var: a})
             elif isinstance(st, ast.AssignStmt):
-                target = self.var(st.target, {})
-                value = self.expr(st.value)
+                target = self.var(st.target, b)
+                value = self.expr(st.value, b)
                 if st.op == "=":
                     c.set(target, value)
                 elif st.op == "+=":
@@ -460,7 +512,7 @@ class _Lower:
                 else:
                     c.set(target, target - value)
             elif isinstance(st, ast.ReturnStmt):
-                c.exit(self.expr(st.value))
+                c.exit(self.expr(st.value, b))
             elif isinstance(st, ast.ReportStmt):
                 severity = SEVERITIES.get(st.severity) or RULES[st.rule].consequences[0]
                 party = Party(st.party) if st.party else self.party
@@ -469,10 +521,27 @@ class _Lower:
                 if self.call.att is not None:
                     text = text.replace("{att}", self.call.att.name)
                 c.report(st.rule, severity, party, objs, text,
-                         *(self.expr(v) for v in st.values), tag=st.tag)
+                         *(self.expr(v, b) for v in st.values), tag=st.tag)
             else:
                 assert isinstance(st, ast.CoreCall)
-                self.core(st.name)
+                if st.name in SYNC_CALLS:
+                    self.sync(st, b)
+                else:
+                    self.core(st.name)
+
+    def sync(self, st: ast.CoreCall, bound: dict[str, AttRef]) -> None:
+        d = self.expr(st.args[-1], bound)
+        att = None
+        if len(st.args) == 2:
+            ref = st.args[0]
+            assert isinstance(ref, ast.Ref)
+            obj = self.obj(ref.parts[0], bound)
+            assert isinstance(obj, AttRef)
+            att = obj
+        if st.name == "sync_for_cpu":
+            self.c.sync_for_cpu(self.call.buf, att, d)
+        else:
+            self.c.sync_for_device(self.call.buf, att, d)
 
     def core(self, name: str) -> None:
         c, b = self.c, self.call.buf
@@ -545,7 +614,8 @@ def lower_exporter(d: ast.ExporterDecl, source: dict[str, str] | None = None) ->
         move=_handler(move, Party.EXPORTER) if move is not None else None,
         fallible=frozenset(d.fallible), invariants=tuple(_invariant(i) for i in d.invariants),
         profiles=tuple(p.name for p in d.profiles) or tuple(PROFILES),
-        modelled_on=d.modelled_on, routines=lower_routines(owner_of(d)))
+        modelled_on=d.modelled_on, routines=lower_routines(owner_of(d)),
+        cpu_coherent=d.cpu_coherent)
 
 
 def lower_importer(d: ast.ImporterDecl, source: dict[str, str] | None = None) -> Importer:

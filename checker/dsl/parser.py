@@ -223,7 +223,8 @@ class _Build(Transformer[Token, Any]):
             name, summary, values["ops"], tuple(values["fields"]), values["fallible"],
             values.get("cache_sgt_mapping", False), values.get("priv", True),
             values.get("modelled_on", ""), values["profiles"], tuple(values["handlers"]),
-            tuple(values["invariants"]), self._span(meta), tuple(values["routines"]))
+            tuple(values["invariants"]), self._span(meta), tuple(values["routines"]),
+            values.get("cpu_coherent", False))
 
     @v_args(meta=True, inline=False)
     def routine_decl(self, meta: Meta, children: list[Any]) -> tuple[str, Any]:
@@ -262,6 +263,9 @@ class _Build(Transformer[Token, Any]):
 
     def cache_decl(self, meta: Meta, value: bool) -> tuple[str, Any]:
         return ("cache_sgt_mapping", value)
+
+    def coherent_decl(self, meta: Meta, value: bool) -> tuple[str, Any]:
+        return ("cpu_coherent", value)
 
     def priv_decl(self, meta: Meta, value: bool) -> tuple[str, Any]:
         return ("priv", value)

@@ -104,7 +104,7 @@ class CmaHeap(PythonExporter):
         flag("vaddr", "buffer->vaddr is set: the heap's vmap() of its pages exists"),
     )
     attachment_fields = (
-        flag("mapped", "a->mapped: the attachment's sg_table copy is DMA-mapped"),
+        counter("mapped", 2, "a->mapped: DMA mappings of the attachment's sg_table copy"),
     )
 
     # ------------------------------------------------------------------ attachments
@@ -115,13 +115,13 @@ class CmaHeap(PythonExporter):
         assert call.att is not None
         if call.failing:  # kzalloc or sg_alloc_table_from_pages failed
             return -ENOMEM
-        call.att.x["mapped"] = False
+        call.att.x["mapped"] = 0
         return 0
 
     def detach(self, call: CallView) -> None:
         """cma_heap_detach: the copy is freed (sg_free_table, kfree)."""
         assert call.att is not None
-        call.att.x["mapped"] = False
+        call.att.x["mapped"] = 0
 
     # ------------------------------------------------------------------ DMA mapping
     def map_dma_buf(self, call: CallView) -> int:
@@ -129,55 +129,53 @@ class CmaHeap(PythonExporter):
         mapped. Its failure (-ENOMEM) needs no ``fallible``: the model's map operation
         already explores the exporter failing to build the sg_table (``fault=nomem``). The
         core checks the locking (resv held, R12) and records the mapping; the heap only
-        keeps its flag."""
+        keeps its mark."""
         assert call.att is not None
-        call.att.x["mapped"] = True
+        call.att.x["mapped"] += 1
         return 0
 
     def unmap_dma_buf(self, call: CallView) -> None:
-        """cma_heap_unmap_dma_buf: clear the flag, dma_unmap_sgtable. (The heap has one
-        flag per attachment: after two maps and one unmap the copy counts as unmapped, and
-        CPU access no longer syncs it. The model keeps that behaviour, as the driver has
-        it.)"""
+        """cma_heap_unmap_dma_buf: clear the mark, dma_unmap_sgtable. (The heap keeps a
+        flag per attachment; the model lets an importer map one attachment twice, so the
+        mark counts: the copy is synced until its last unmap.)"""
         assert call.att is not None
-        call.att.x["mapped"] = False
+        call.att.x["mapped"] -= 1
 
     # ------------------------------------------------------------------ CPU access
     def begin_cpu_access(self, call: CallView) -> int:
         """cma_heap_dma_buf_begin_cpu_access: invalidate_kernel_vmap_range on
         buffer->vaddr when vmap_cnt is positive, then dma_sync_sgtable_for_cpu on each
-        attachment whose copy is mapped. Nothing the model keeps changes; what the syncs
-        rely on is checked here (the DSL states it as invariants)."""
-        self._check_syncs(call, "dma_sync_sgtable_for_cpu", "invalidate_kernel_vmap_range")
+        attachment whose copy is mapped, with the caller's direction (R21: the core checks
+        that every mapped attachment was synced, and synced the right way)."""
+        assert call.dir is not None  # the CPU-access callbacks always have a direction
+        self._check_vaddr(call, "invalidate_kernel_vmap_range")
+        for a in call.buf.attachments:  # list_for_each_entry over buffer->attachments
+            if a.x["mapped"] > 0:  # "if (!a->mapped) continue;"
+                a.sync_for_cpu(call.dir)
         return 0
 
     def end_cpu_access(self, call: CallView) -> int:
         """cma_heap_dma_buf_end_cpu_access: flush_kernel_vmap_range, then
         dma_sync_sgtable_for_device on the mapped copies."""
-        self._check_syncs(call, "dma_sync_sgtable_for_device", "flush_kernel_vmap_range")
+        assert call.dir is not None
+        self._check_vaddr(call, "flush_kernel_vmap_range")
+        for a in call.buf.attachments:
+            if a.x["mapped"] > 0:
+                a.sync_for_device(call.dir)
         return 0
 
-    def _check_syncs(self, call: CallView, sync: str, vmap_range: str) -> None:
+    def _check_vaddr(self, call: CallView, vmap_range: str) -> None:
         # A helper: its name starts with "_", so it is never taken for a callback (a public
         # method named close to a dma_buf_ops member is refused as a likely typo).
         #
         # ``call.report(rule, tag, message, severity)`` records a violation by the exporter
-        # at this step. The severity says what the kernel does about it; these two go
-        # unnoticed (SILENT) unless CONFIG_DMA_API_DEBUG is on. Left out, it is the rule's
-        # typical consequence.
+        # at this step. The severity says what the kernel does about it; this one goes
+        # unnoticed (SILENT). Left out, it is the rule's typical consequence.
         buf = call.buf
         if buf.x["vmaps"] > 0 and not buf.x["vaddr"]:
             call.report("R25", "vmap-vaddr",
                         f"{buf.name}: the heap counts {buf.x['vmaps']} kernel mapping(s) but "
                         f"buffer->vaddr is NULL: {vmap_range} on no mapping", Severity.SILENT)
-        # list_for_each_entry(a, &buffer->attachments, list): the attachments linked in
-        for a in buf.attachments:
-            if not a.x["mapped"]:
-                continue  # "if (!a->mapped) continue;"
-            if a.maps == 0:  # the core's count of the attachment's outstanding mappings
-                call.report("R21", "cpu-sync-unmapped",
-                            f"{a.name} is marked mapped without a DMA mapping: {sync} of an "
-                            "sg_table that is not mapped", Severity.SILENT)
 
     def mmap(self, call: CallView) -> int:
         """cma_heap_mmap: installs the heap's fault handler (cma_heap_vm_fault) and, since

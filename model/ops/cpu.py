@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 from model.behaviour import Call
 from model.context import Ctx
-from model.expr import Expr
+from model.expr import BOOL, Expr, ExprLike, Var, lift
 from model.kernel import (
     DIRECTION_NAMES,
     DIRECTIONS,
@@ -30,13 +33,15 @@ from model.kernel import (
     SYNC_FLAGS_TOP_BIT,
     USAGES,
 )
-from model.layout import LIVE, UNEXPORTED, BufRef
+from model.layout import LIVE, UNEXPORTED, AttRef, BufRef
 from model.ops.common import (
     BUG,
     ERRNO,
+    EXPORTER,
     IMPORTER,
     LOCKDEP,
     SILENT,
+    WARN,
     buffer_alive,
     exported,
     has_fd,
@@ -65,9 +70,14 @@ def begin_cpu_access(c: Ctx, b: BufRef, d: int, kernel_caller: bool) -> None:
             c.report("R21", LOCKDEP, IMPORTER, (b.name,),
                      f"dma_buf_begin_cpu_access on {b.name} while holding its reservation "
                      "lock (might_lock)", tag="cpu-access-under-resv")
-    ret = c.call("begin_cpu_access", Call(b, dir=d))
+    bracket = open_bracket(c, b, d, begin=True)
+    try:
+        ret = c.call("begin_cpu_access", Call(b, dir=d))
+    finally:
+        c.cpu_bracket = None
     with c.when(ret.ne(0)):
         c.exit(ret)
+    check_synced(c, bracket)
     write = d in (DMA_BIDIRECTIONAL, DMA_TO_DEVICE)
     waited = READ_SET if write else WRITE_SET
     with c.when(b.fence_set(waited)):
@@ -102,9 +112,95 @@ def end_cpu_access(c: Ctx, b: BufRef, d: int, kernel_caller: bool) -> None:
         c.holds(b, "cpu", -1)
     # dma_buf_end_cpu_access returns what ops->end_cpu_access returns (R20: the exporter's
     # errors reach userspace)
-    ret = c.call("end_cpu_access", Call(b, dir=d))
+    bracket = open_bracket(c, b, d, begin=False)
+    try:
+        ret = c.call("end_cpu_access", Call(b, dir=d))
+    finally:
+        c.cpu_bracket = None
     with c.when(ret.ne(0)):
         c.exit(ret)
+    check_synced(c, bracket)
+
+
+@dataclass(frozen=True)
+class CpuBracket:
+    """The exporter callback of one begin (``begin``) or end_cpu_access of ``buf`` with
+    direction ``dir``, while it is built: ``synced`` holds, per attachment name (and the
+    buffer's name for the exporter's own device mapping of all its pages), a local set once
+    the callback has synced that mapping the way the bracket needs."""
+
+    buf: BufRef
+    dir: int
+    begin: bool
+    synced: Mapping[str, Var]
+
+
+def open_bracket(c: Ctx, b: BufRef, d: int, begin: bool) -> CpuBracket:
+    """The bracket the exporter's begin (end)_cpu_access callback syncs into."""
+    what = "begin" if begin else "end"
+    names = (b.name, *(a.name for a in b.atts))
+    bracket = CpuBracket(b, d, begin, {
+        n: c.builder.local(f"{what}_cpu_access.synced.{n}", 0, 1, BOOL) for n in names})
+    c.cpu_bracket = bracket
+    return bracket
+
+
+def cpu_sync(c: Ctx, b: BufRef, a: AttRef | None, d: ExprLike, for_cpu: bool) -> None:
+    """dma_sync_sgtable_for_cpu (``for_cpu``) or _for_device of attachment ``a``'s
+    sg_table with direction ``d``, or, with ``a`` None, of the exporter's own device
+    mapping of all the buffer's pages (udmabuf's misc device: dma_sync_sg_for_cpu). The
+    exporter's begin_cpu_access moves the mappings into the CPU domain, its end_cpu_access
+    back to the device, with the caller's direction (R21)."""
+    bracket = c.cpu_bracket
+    if bracket is None or bracket.buf is not b:
+        raise RuntimeError("sync_for_cpu/sync_for_device outside the exporter's "
+                           "begin/end_cpu_access")
+    callback = "begin_cpu_access" if bracket.begin else "end_cpu_access"
+    way = "CPU" if for_cpu else "device"
+    target = f"{a.name}'s sg_table" if a is not None else f"its own mapping of {b.name}"
+    objects = (b.name,) if a is None else (b.name, a.name)
+    if for_cpu != bracket.begin:
+        need = "CPU" if bracket.begin else "device"
+        harm = ("the CPU reads stale cache lines" if bracket.begin
+                else "the device misses what the CPU wrote")
+        c.report("R21", SILENT, EXPORTER, objects,
+                 f"the exporter's {callback} of {b.name} syncs {target} for the {way}: "
+                 f"{callback} hands the buffer to the {need}, so {harm}",
+                 tag="cpu-sync-wrong-way")
+        return
+    if a is not None:
+        with c.when(~(a.live & (a.maps > 0))):
+            c.report("R21", WARN, EXPORTER, objects,
+                     f"the exporter's {callback} of {b.name} syncs {a.name}'s sg_table for "
+                     f"the {way}, which holds no DMA mapping (DMA-API debug: a sync of "
+                     "memory the device never mapped)", tag="cpu-sync-unmapped")
+    sd = lift(d)
+    with c.when(sd.ne(bracket.dir) & sd.ne(DMA_BIDIRECTIONAL)):
+        c.report("R21", SILENT, EXPORTER, objects,
+                 f"the exporter's {callback} of {b.name} syncs {target} for the {way} with "
+                 f"direction code {{0}}, but the caller asked for "
+                 f"{DIRECTION_NAMES[bracket.dir]}", sd, tag="cpu-sync-direction")
+    c.set(bracket.synced[a.name if a is not None else b.name], 1)
+
+
+def check_synced(c: Ctx, bracket: CpuBracket) -> None:
+    """After the exporter's callback succeeded: every attachment with a live DMA mapping
+    was synced for the CPU (begin) or the device (end), directly or through the exporter's
+    own mapping of all the pages; nothing is owed by an exporter whose memory is
+    CPU-coherent (R21)."""
+    if c.exporter.cpu_coherent:
+        return
+    b = bracket.buf
+    callback = "begin_cpu_access" if bracket.begin else "end_cpu_access"
+    way = "CPU" if bracket.begin else "device"
+    tag = "begin-cpu-not-synced" if bracket.begin else "end-cpu-not-synced"
+    for a in b.atts:
+        with c.when(a.live & (a.maps > 0) & ~bracket.synced[a.name]
+                    & ~bracket.synced[b.name]):
+            c.report("R21", SILENT, EXPORTER, (b.name, a.name),
+                     f"the exporter's {callback} of {b.name} with "
+                     f"{DIRECTION_NAMES[bracket.dir]} leaves {a.name}'s DMA mapping unsynced "
+                     f"for the {way} (dma_sync_sgtable_for_{way.lower()})", tag=tag)
 
 
 _CPU_DIRS = ("BIDIRECTIONAL", "TO_DEVICE", "FROM_DEVICE")
@@ -336,5 +432,5 @@ def import_sync_file(c: Ctx, b: BufRef, flags: int, fault: str, fence: str) -> N
         c.set(b.fences["WRITE" if flags & DMA_BUF_SYNC_WRITE else "READ"], 1)
 
 
-__all__ = ["SYNC_FILE_FENCES", "SYNC_FILE_FLAGS", "SYNC_FLAGS", "begin_cpu_access",
-           "end_cpu_access"]
+__all__ = ["SYNC_FILE_FENCES", "SYNC_FILE_FLAGS", "SYNC_FLAGS", "CpuBracket",
+           "begin_cpu_access", "check_synced", "cpu_sync", "end_cpu_access", "open_bracket"]

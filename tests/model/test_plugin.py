@@ -218,6 +218,7 @@ class Reader(PythonExporter):
 
     name = "reader"
     ops = frozenset({"map_dma_buf", "unmap_dma_buf", "release", "begin_cpu_access"})
+    cpu_coherent = True  # what it reads is the point, not the cache maintenance (R21)
 
     def begin_cpu_access(self, call: CallView) -> int:
         buf = call.buf
@@ -239,6 +240,88 @@ def test_views_read_core_fields_and_report() -> None:
         "R21", "saw-state", Severity.SILENT, Party.EXPORTER, ("b0",))
     assert v.message == ("FROM_DEVICE kref=2 refcount=2 live=1 b0.a0 maps=1 dyn=False "
                          "{braces}")
+
+
+class Syncer(PythonExporter):
+    """begin/end_cpu_access sync the mapped attachments (``own``: the exporter's own
+    mapping of all the pages instead), the way ``wrong`` says."""
+
+    name = "syncer"
+    ops = frozenset({"map_dma_buf", "unmap_dma_buf", "release", "begin_cpu_access",
+                     "end_cpu_access", "vmap"})
+
+    def __init__(self, own: bool = False, wrong: str = "") -> None:
+        self.own, self.wrong = own, wrong
+
+    def _sync(self, call: CallView, for_cpu: bool) -> None:
+        assert call.dir is not None
+        d = "TO_DEVICE" if self.wrong == "direction" else call.dir
+        if self.wrong == "name":
+            d = "SIDEWAYS"
+        if self.wrong == "way":
+            for_cpu = not for_cpu
+        if self.own:
+            (call.buf.sync_for_cpu if for_cpu else call.buf.sync_for_device)(d)
+            return
+        for a in call.buf.attachments:
+            if a.maps > 0 or self.wrong == "unmapped":
+                (a.sync_for_cpu if for_cpu else a.sync_for_device)(d)
+
+    def begin_cpu_access(self, call: CallView) -> int:
+        if self.wrong != "skip":
+            self._sync(call, True)
+        return 0
+
+    def end_cpu_access(self, call: CallView) -> int:
+        self._sync(call, False)
+        return 0
+
+    def vmap(self, call: CallView) -> int:
+        call.buf.sync_for_cpu("TO_DEVICE")
+        return 0
+
+
+CPU_SEQ = ["export(b0)", "get_dma_buf(b0)", "attach(b0.a0, importer=static)",
+           "attach(b0.a1, importer=static)", "map_unlocked(b0.a0, dir=FROM_DEVICE)",
+           "begin_cpu_access(b0, dir=FROM_DEVICE)", "end_cpu_access(b0, dir=FROM_DEVICE)"]
+
+
+@pytest.mark.parametrize(("own", "wrong", "tags"), [
+    (False, "", []), (True, "", []),
+    (False, "skip", [(5, "begin-cpu-not-synced")]),
+    (False, "way", [(5, "cpu-sync-wrong-way"), (5, "begin-cpu-not-synced"),
+                    (6, "cpu-sync-wrong-way"), (6, "end-cpu-not-synced")]),
+    (True, "direction", [(5, "cpu-sync-direction"), (6, "cpu-sync-direction")]),
+    (False, "unmapped", [(5, "cpu-sync-unmapped"), (6, "cpu-sync-unmapped")]),
+])
+def test_a_plugin_syncs_through_the_core(own: bool, wrong: str,
+                                         tags: list[tuple[int, str]]) -> None:
+    m = Model(as_exporter(Syncer(own, wrong)), profile="v6.16+", scope="1x2")
+    out = m.run(CPU_SEQ, mode="contract")
+    found = [(i, v.tag) for i, o in enumerate(out) for v in o.violations]
+    assert found == tags
+    assert all(v.rule == "R21" and v.party is Party.EXPORTER for o in out for v in o.violations)
+
+
+def test_a_plugin_syncs_only_in_cpu_access_and_with_a_direction_name() -> None:
+    m = Model(as_exporter(Syncer()), profile="v6.16+", scope="1x1")
+    with pytest.raises(PluginError, match=r"Syncer.vmap\(\): sync_for_cpu\(\) is cache "
+                                          "maintenance for CPU access"):
+        m.run(["export(b0)", "vmap_unlocked(b0)"])
+    m = Model(as_exporter(Syncer(wrong="name")), profile="v6.16+", scope="1x1")
+    with pytest.raises(PluginError, match="give a direction name"):
+        m.run(["export(b0)", "attach(b0.a0, importer=static)",
+               "map_unlocked(b0.a0, dir=FROM_DEVICE)", "begin_cpu_access(b0, dir=FROM_DEVICE)"])
+
+
+def test_cpu_coherent_is_a_bool() -> None:
+    class Coherent(PythonExporter):
+        name = "coherent"
+        cpu_coherent = "yes"  # type: ignore[assignment]
+
+    with pytest.raises(PluginError, match=r"Coherent.cpu_coherent = 'yes': give True or False"):
+        as_exporter(Coherent())
+    assert as_exporter(Reader()).cpu_coherent
 
 
 # ---------------------------------------------------------------- services

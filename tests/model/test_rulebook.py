@@ -20,6 +20,8 @@ from model.behaviour import Call
 from model.context import Ctx
 from model.invariants import core_invariants
 from model.kernel import (
+    DMA_BIDIRECTIONAL,
+    DMA_TO_DEVICE,
     EBADF,
     EBUSY,
     EFAULT,
@@ -80,6 +82,21 @@ def _begin_leaves_error(c: Ctx, call: Call) -> None:
     with c.when(call.buf.x["sg"].eq(0)):
         c.set(call.buf.x["sg"], 2)
         c.returns(-ENOMEM)
+
+
+def _sync_every_attachment(c: Ctx, call: Call) -> None:
+    for a in call.buf.atts:
+        with c.when(a.live):
+            c.sync_for_cpu(call.buf, a, DMA_BIDIRECTIONAL)
+
+
+def _begin_syncs_for_device(c: Ctx, call: Call) -> None:
+    assert call.dir is not None
+    c.sync_for_device(call.buf, None, call.dir)
+
+
+def _begin_syncs_to_device(c: Ctx, call: Call) -> None:
+    c.sync_for_cpu(call.buf, None, DMA_TO_DEVICE)
 
 
 def _flip(c: Ctx, b_call: Call) -> None:
@@ -151,6 +168,18 @@ BROKEN: dict[str, Exporter] = {
     "ttm_no_wait": TTM.derive("rb_ttm_no_wait", "x", move=_move_without_waiting),
     "gem_detach_forgets": GEM.derive("rb_gem_detach_forgets", "x",
                                      callbacks={"detach": _nothing}),
+    "heap_begin_skips_sync": HEAP.derive("rb_heap_begin_skips_sync", "x",
+                                         callbacks={"begin_cpu_access": _nothing}),
+    "heap_end_skips_sync": HEAP.derive("rb_heap_end_skips_sync", "x",
+                                       callbacks={"end_cpu_access": _nothing}),
+    "heap_syncs_unmapped": HEAP.derive("rb_heap_syncs_unmapped", "x",
+                                       callbacks={"begin_cpu_access": _sync_every_attachment}),
+    "heap_unmap_keeps_count": HEAP.derive("rb_heap_unmap_keeps_count", "x",
+                                          callbacks={"unmap_dma_buf": _nothing}),
+    "udmabuf_wrong_way": UDMABUF.derive("rb_udmabuf_wrong_way", "x",
+                                        callbacks={"begin_cpu_access": _begin_syncs_for_device}),
+    "udmabuf_to_device": UDMABUF.derive("rb_udmabuf_to_device", "x",
+                                        callbacks={"begin_cpu_access": _begin_syncs_to_device}),
     "udmabuf_error_ptr": UDMABUF.derive("rb_udmabuf_error_ptr", "x",
                                         callbacks={"begin_cpu_access": _begin_leaves_error}),
 }
@@ -353,6 +382,26 @@ CASES: dict[str, Case] = {
     "R21-udmabuf": case("R21", "begin-cpu-error-state", BUG, EXP, E,
                         "begin_cpu_access(b0, dir=TO_DEVICE)", "put(b0)",
                         exporter=BROKEN["udmabuf_error_ptr"]),
+    "R21-begin-not-synced": case("R21", "begin-cpu-not-synced", SILENT, EXP, *ATT,
+                                 "{map}(b0.a0, dir=FROM_DEVICE)",
+                                 "begin_cpu_access(b0, dir=FROM_DEVICE)",
+                                 exporter=BROKEN["heap_begin_skips_sync"]),
+    "R21-end-not-synced": case("R21", "end-cpu-not-synced", SILENT, EXP, *ATT,
+                               "{map}(b0.a0, dir=TO_DEVICE)", "end_cpu_access(b0, dir=TO_DEVICE)",
+                               exporter=BROKEN["heap_end_skips_sync"]),
+    "R21-sync-unmapped": case("R21", "cpu-sync-unmapped", WARN, EXP, *ATT,
+                              "begin_cpu_access(b0, dir=FROM_DEVICE)",
+                              exporter=BROKEN["heap_syncs_unmapped"]),
+    "R21-mapped-count": case("R21", "heap-mapped-count", SILENT, EXP, *ATT,
+                             "{map}(b0.a0, dir=TO_DEVICE)",
+                             "{unmap}(b0.a0, dir=TO_DEVICE, slot=0)",
+                             exporter=BROKEN["heap_unmap_keeps_count"]),
+    "R21-wrong-way": case("R21", "cpu-sync-wrong-way", SILENT, EXP, E,
+                          "begin_cpu_access(b0, dir=FROM_DEVICE)",
+                          exporter=BROKEN["udmabuf_wrong_way"]),
+    "R21-sync-direction": case("R21", "cpu-sync-direction", SILENT, EXP, E,
+                               "begin_cpu_access(b0, dir=FROM_DEVICE)",
+                               exporter=BROKEN["udmabuf_to_device"]),
     "R22": case("R22", "sync-file-flags", ERRNO, IMP, *FD, "export_sync_file(b0, flags=4)",
                 errno=-EINVAL),
     "R23": case("R23", "name-too-long", ERRNO, IMP, *FD, "set_name(b0, length=32)",

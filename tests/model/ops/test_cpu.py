@@ -7,11 +7,17 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from model import PROFILES, Party, Severity
+from model import EXPORTERS, PROFILES, Exporter, Party, Severity
+from model.behaviour import Call, Callback
+from model.context import Ctx
+from model.expr import TRUE
 from model.kernel import (
     DIRECTIONS,
+    DMA_BIDIRECTIONAL,
     DMA_BUF_SYNC_RW,
     DMA_BUF_SYNC_VALID_FLAGS_MASK,
+    DMA_FROM_DEVICE,
+    DMA_TO_DEVICE,
     EBADF,
     EFAULT,
     EINTR,
@@ -420,3 +426,139 @@ def test_interrupted_lock_is_not_held(run: RunFn) -> None:
     r = run("system_heap", "v6.16+", [*OPEN, "lock(b0, fault=intr)", "unlock(b0)"])
     assert r.errno(3) == -EINTR and r.at(3) == ()
     assert r.only(-1).tag == "resv-unlock-unheld"
+
+
+# ------------------------------------------------------------------ R21: the exporter's sync
+
+
+def _nothing(c: Ctx, call: Call) -> None:
+    pass
+
+
+def _exporter_with(base: str, **callbacks: Callback) -> Exporter:
+    exporter: Exporter = EXPORTERS[base]
+    return exporter.derive(f"t_{base}", "x", callbacks=callbacks)
+
+
+def _syncing(for_cpu: bool, att: bool, d: int | None = None) -> Callback:
+    def body(c: Ctx, call: Call) -> None:
+        direction = call.dir if d is None else d
+        assert direction is not None
+        for a in call.buf.atts if att else (None,):
+            with c.when(a.live if a is not None else TRUE):
+                (c.sync_for_cpu if for_cpu else c.sync_for_device)(call.buf, a, direction)
+    return body
+
+
+HEAP_MAPPED = ["export(b0)", "attach(b0.a0, importer=static)",
+               "map_unlocked(b0.a0, dir=FROM_DEVICE)"]
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("d", ["BIDIRECTIONAL", "TO_DEVICE", "FROM_DEVICE"])
+def test_the_heap_syncs_its_mapped_attachments_both_ways(run: RunFn, profile: str,
+                                                         d: str) -> None:
+    mp = "map" if profile == "v6.1" else "map_unlocked"
+    r = run("system_heap", profile, ["export(b0)", "attach(b0.a0, importer=static)",
+                                     "attach(b0.a1, importer=static)",
+                                     f"{mp}(b0.a0, dir={d})", f"begin_cpu_access(b0, dir={d})",
+                                     f"end_cpu_access(b0, dir={d})"])
+    assert r.violations == [], r.explain()
+
+
+@pytest.mark.parametrize("begin", [True, False])
+def test_an_unsynced_mapped_attachment_is_the_exporters_fault(run: RunFn, begin: bool) -> None:
+    skip = "begin_cpu_access" if begin else "end_cpu_access"
+    exp = _exporter_with("system_heap", **{skip: _nothing})
+    r = run(exp, "v6.16+", [*HEAP_MAPPED, "begin_cpu_access(b0, dir=FROM_DEVICE)",
+                            "end_cpu_access(b0, dir=FROM_DEVICE)"])
+    step = 3 if begin else 4
+    (v,) = r.at(step)
+    assert (v.rule, v.tag, v.party, v.severity) == (
+        "R21", "begin-cpu-not-synced" if begin else "end-cpu-not-synced", Party.EXPORTER,
+        Severity.SILENT)
+    assert v.objects == ("b0", "b0.a0")
+    assert r.at(7 - step) == ()
+
+
+def test_an_unmapped_attachment_is_owed_nothing(run: RunFn) -> None:
+    exp = _exporter_with("system_heap", begin_cpu_access=_nothing, end_cpu_access=_nothing)
+    r = run(exp, "v6.16+", ["export(b0)", "attach(b0.a0, importer=static)",
+                            "map_unlocked(b0.a0, dir=TO_DEVICE)",
+                            "unmap_unlocked(b0.a0, dir=TO_DEVICE, slot=0)",
+                            "begin_cpu_access(b0, dir=TO_DEVICE)",
+                            "end_cpu_access(b0, dir=TO_DEVICE)"])
+    assert r.violations == [], r.explain()
+
+
+def test_a_cpu_coherent_exporter_owes_no_sync(run: RunFn) -> None:
+    heap = EXPORTERS["system_heap"]
+    exp = heap.derive("t_coherent", "x", cpu_coherent=True,
+                      callbacks={"begin_cpu_access": _nothing, "end_cpu_access": _nothing})
+    r = run(exp, "v6.16+", [*HEAP_MAPPED, "begin_cpu_access(b0, dir=FROM_DEVICE)",
+                            "end_cpu_access(b0, dir=FROM_DEVICE)"])
+    assert r.violations == [], r.explain()
+    assert EXPORTERS["gem_prime"].cpu_coherent and EXPORTERS["ttm"].cpu_coherent
+    assert not heap.cpu_coherent and not EXPORTERS["udmabuf"].cpu_coherent
+
+
+def test_a_failed_begin_owes_no_sync(run: RunFn) -> None:
+    def fails(c: Ctx, call: Call) -> None:
+        c.returns(-ENOMEM)
+    exp = _exporter_with("system_heap", begin_cpu_access=fails)
+    r = run(exp, "v6.16+", [*HEAP_MAPPED, "begin_cpu_access(b0, dir=FROM_DEVICE)"])
+    assert r.violations == [] and r.errno() == -ENOMEM, r.explain()
+
+
+def test_the_exporters_own_mapping_covers_every_attachment(run: RunFn) -> None:
+    # udmabuf syncs its misc device's mapping of all the pages
+    r = run("udmabuf", "v6.16+", [*HEAP_MAPPED, "attach(b0.a1, importer=static)",
+                                  "map_unlocked(b0.a1, dir=TO_DEVICE)",
+                                  "begin_cpu_access(b0, dir=BIDIRECTIONAL)",
+                                  "end_cpu_access(b0, dir=BIDIRECTIONAL)"])
+    assert r.violations == [], r.explain()
+
+
+@pytest.mark.parametrize(("begin", "for_cpu"), [(True, False), (False, True)])
+def test_syncing_the_wrong_way(run: RunFn, begin: bool, for_cpu: bool) -> None:
+    hook = "begin_cpu_access" if begin else "end_cpu_access"
+    exp = _exporter_with("udmabuf", **{hook: _syncing(for_cpu, att=False)})
+    r = run(exp, "v6.16+", ["export(b0)", "begin_cpu_access(b0, dir=TO_DEVICE)",
+                            "end_cpu_access(b0, dir=TO_DEVICE)"])
+    step = 1 if begin else 2
+    (v,) = r.at(step)
+    assert (v.rule, v.tag, v.party) == ("R21", "cpu-sync-wrong-way", Party.EXPORTER)
+    assert ("for the device" if begin else "for the CPU") in v.message
+    assert r.at(3 - step) == ()
+
+
+@pytest.mark.parametrize(("asked", "synced", "bad"), [
+    ("TO_DEVICE", DMA_FROM_DEVICE, True), ("FROM_DEVICE", DMA_TO_DEVICE, True),
+    ("BIDIRECTIONAL", DMA_TO_DEVICE, True), ("TO_DEVICE", DMA_BIDIRECTIONAL, False),
+    ("FROM_DEVICE", DMA_FROM_DEVICE, False)])
+def test_the_sync_direction_must_cover_the_callers(run: RunFn, asked: str, synced: int,
+                                                   bad: bool) -> None:
+    exp = _exporter_with("system_heap", begin_cpu_access=_syncing(True, att=True, d=synced))
+    r = run(exp, "v6.16+", [*HEAP_MAPPED, f"begin_cpu_access(b0, dir={asked})"])
+    tags = [v.tag for v in r.at(-1)]
+    # the attachment was synced, if with the wrong direction: no begin-cpu-not-synced
+    assert tags == (["cpu-sync-direction"] if bad else []), r.explain()
+    if bad:
+        assert f"direction code {synced}, but the caller asked for {asked}" in r.at(-1)[0].message
+
+
+def test_syncing_an_attachment_without_a_mapping(run: RunFn) -> None:
+    exp = _exporter_with("system_heap", begin_cpu_access=_syncing(True, att=True))
+    r = run(exp, "v6.16+", ["export(b0)", "attach(b0.a0, importer=static)",
+                            "begin_cpu_access(b0, dir=TO_DEVICE)"])
+    (v,) = r.at(-1)
+    assert (v.rule, v.tag, v.severity, v.party) == ("R21", "cpu-sync-unmapped", Severity.WARN,
+                                                    Party.EXPORTER)
+
+
+def test_sync_outside_the_cpu_access_callbacks_is_refused() -> None:
+    from model.machine import Model
+
+    exp = _exporter_with("system_heap", map_dma_buf=_syncing(True, att=False, d=DMA_TO_DEVICE))
+    with pytest.raises(RuntimeError, match="outside the exporter's begin/end_cpu_access"):
+        Model(exp, profile="v6.16+", scope="1x1").ground  # noqa: B018
