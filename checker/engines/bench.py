@@ -109,7 +109,8 @@ def throughput(scopes: Sequence[str], examples: int, depth: int,
 
 def mutants(names: Sequence[str], seeds: int, emit: Callable[[str], None]) -> None:
     emit(f"runs and seconds to find each mutant (scope 1x1, depth 40, median of {seeds} "
-         "seeds; '-' = not found within the default settings)")
+         "seeds; runs 0 = found by an operation's start, run before the random runs; "
+         "'-' = not found within the default settings)")
     emit(f"  {'mutant':<34} {'found':>6} {'runs':>7} {'seconds':>8}")
     for name in names:
         m = MUTANTS[name]

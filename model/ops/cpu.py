@@ -187,11 +187,12 @@ def check_synced(c: Ctx, bracket: CpuBracket) -> None:
     """After the exporter's callback succeeded: every attachment with a live DMA mapping
     was synced for the CPU (begin) or the device (end), directly or through the exporter's
     own mapping of all the pages; nothing is owed by an exporter whose memory is
-    CPU-coherent (R21)."""
-    if c.exporter.cpu_coherent:
+    CPU-coherent, nor by one without the callback (it is optional in dma_buf_ops: leaving
+    it out says that CPU access needs no cache maintenance) (R21)."""
+    callback = "begin_cpu_access" if bracket.begin else "end_cpu_access"
+    if c.exporter.cpu_coherent or not c.exporter.has(callback):
         return
     b = bracket.buf
-    callback = "begin_cpu_access" if bracket.begin else "end_cpu_access"
     way = "CPU" if bracket.begin else "device"
     tag = "begin-cpu-not-synced" if bracket.begin else "end-cpu-not-synced"
     for a in b.atts:

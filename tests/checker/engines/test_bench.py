@@ -31,7 +31,7 @@ def test_the_benchmark_prints_throughput_and_runs_per_mutant(
     for name in ("double_put", "exporter_without_unmap"):
         found = re.search(rf"^\s+{name}\s+2/2\s+(\d+)\s+([\d.]+)$", out, re.MULTILINE)
         assert found is not None, out
-        assert int(found.group(1)) >= 1
+        assert int(found.group(1)) >= 0  # 0: an operation's start found it
 
 
 def test_the_bare_machine_counts_the_steps_it_runs() -> None:

@@ -562,3 +562,18 @@ def test_sync_outside_the_cpu_access_callbacks_is_refused() -> None:
     exp = _exporter_with("system_heap", map_dma_buf=_syncing(True, att=False, d=DMA_TO_DEVICE))
     with pytest.raises(RuntimeError, match="outside the exporter's begin/end_cpu_access"):
         Model(exp, profile="v6.16+", scope="1x1").ground  # noqa: B018
+
+
+def test_an_exporter_without_the_cpu_access_callbacks_owes_no_sync(run: RunFn) -> None:
+    # begin/end_cpu_access are optional in dma_buf_ops: an exporter that leaves them out
+    # says CPU access needs no cache maintenance; the system heap, which has them, must sync
+    heap = EXPORTERS["system_heap"]
+    bare = heap.derive("no_cpu_hooks", "x",
+                       ops=heap.ops - {"begin_cpu_access", "end_cpu_access"})
+    seq = ["export(b0)", "attach(b0.a0, importer=static)", "map_unlocked(b0.a0, dir=TO_DEVICE)",
+           "begin_cpu_access(b0, dir=TO_DEVICE)", "end_cpu_access(b0, dir=TO_DEVICE)"]
+    assert run(bare, "v6.16+", seq).violations == []
+    skips = heap.derive("skips", "x", callbacks={**heap.callbacks,
+                                                   "begin_cpu_access": lambda c, call: None})
+    (v,) = run(skips, "v6.16+", seq).violations
+    assert (v.rule, v.tag) == ("R21", "begin-cpu-not-synced")
