@@ -356,23 +356,14 @@ def test_a_finished_job_needs_no_wait(run: RunFn, profile: str) -> None:
     assert r.value("b0.a0.s0.dma", len(IN_FLIGHT)) == 0
 
 
-def _no_wait(c: Ctx, call: Call) -> None:
-    b = call.buf
-    with c.when(b.x["pin_count"] > 0):
-        c.exit(-EBUSY)
-    c.set(b.resv, 1)
-    c.move_notify(b)
-    c.set(b.x["placement"], 1 - b.x["placement"])
-    c.backing_moved(b)
-    c.set(b.resv, 0)
-
-
 def test_an_exporter_that_moves_under_running_dma_is_caught(run: RunFn) -> None:
     seq = [*OWNED, "dynamic_attach(b0.a0, importer=lazy)",
            "map_unlocked(b0.a0, dir=TO_DEVICE)", "start_dma(b0.a0, slot=0)", "move(b0)"]
     ok = run("ttm", "v7.x", seq, importers=[IMPORTERS["static"], LAZY])
     assert ok.violations == [], ok.explain()  # TTM waits for the fences (wait_dma)
-    broken = TTM.derive("no_wait", "x", move=_no_wait)
+    from model.mutants import MUTANTS
+
+    broken = MUTANTS["ttm_move_before_fences"].exporter  # TTM's move without wait_dma()
     r = run(broken, "v7.x", seq, importers=[IMPORTERS["static"], LAZY])
     (v,) = r.violations
     assert (v.rule, v.tag, v.party, v.severity) == ("R18", "move-under-dma", Party.EXPORTER,
