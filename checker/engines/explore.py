@@ -115,6 +115,7 @@ _machine_test: Any = get_state_machine_test
 ENGINE = "hypothesis"
 CHUNK = 200  # runs per Hypothesis call; the time budget is checked between calls
 START_STATES = 60_000  # states the search for each operation's start may visit
+START_STALL = 20_000  # and how many it visits past the last operation it first saw
 START_SHARE = 0.25  # and the share of the time budget it may take
 FIRST_CHUNK = 25  # the first calls of a round are shorter (25, 50, 100, then CHUNK)
 DEFAULT_DATABASE = ".hypothesis/examples"
@@ -135,11 +136,20 @@ class Starts:
 def find_starts(problem: Problem, op_of: Sequence[str], deadline: float,
                 max_states: int | None = None) -> Starts:
     """Breadth-first over the model's states, to ``problem.depth`` steps, until every
-    operation in ``op_of`` has been seen enabled, ``max_states`` states were visited or the
-    deadline passed (by default ``START_STATES``)."""
+    operation in ``op_of`` has been seen enabled, ``max_states`` states were visited (by
+    default ``START_STATES``), ``START_STALL`` states passed without an operation seen for
+    the first time, or the deadline passed.
+
+    Buffers are interchangeable, so a start on the first buffer stands for one on any: with
+    several buffers the search takes only the first buffer's actions (and then never claims
+    an operation unreachable, which would be a claim about every interleaving)."""
     max_states = START_STATES if max_states is None else max_states
     model, mode, depth = problem.model, problem.mode, max(1, problem.depth)
     ops = set(op_of)
+    first_buffer = {k for k, a in enumerate(model.actions)
+                    if a.obj == "b0" or a.obj.startswith("b0.")}
+    restricted = len(first_buffer) < len(model.actions)
+    last_new = 0
     first: dict[str, tuple[int, ...]] = {}
     parent: dict[tuple[int, ...], tuple[tuple[int, ...], int] | None] = {}
     root = model.initial()
@@ -159,13 +169,17 @@ def find_starts(problem: Problem, op_of: Sequence[str], deadline: float,
     for d in range(depth):
         nxt = []
         for state in level:
-            if time.monotonic() > deadline or len(parent) >= max_states:
+            if (time.monotonic() > deadline or len(parent) >= max_states
+                    or len(parent) - last_new >= START_STALL):
                 complete = False
                 break
             enabled = model.enabled_indices(state, mode)
+            if restricted:
+                enabled = [k for k in enabled if k in first_buffer]
             for k in enabled:
                 if op_of[k] not in first:
                     first[op_of[k]] = (*path(state.values), k)
+                    last_new = len(parent)
             if len(first) == len(ops):
                 break
             if d + 1 == depth:
@@ -181,7 +195,7 @@ def find_starts(problem: Problem, op_of: Sequence[str], deadline: float,
                 continue
         break
     unreachable = tuple(op for op in dict.fromkeys(op_of)
-                        if op not in first) if complete else ()
+                        if op not in first) if complete and not restricted else ()
     return Starts(first, unreachable, len(parent), complete)
 
 
