@@ -173,14 +173,10 @@ class Ctx:
     def wait_dma(self, ref: BufRef | AttRef) -> None:
         """Wait for the DMA in flight through an attachment's mappings (an importer), or
         through every mapping of a buffer (an exporter waiting on its reservation object)."""
-        if isinstance(ref, AttRef):
-            from model.ops.mapping import wait_dma
+        from model.ops.mapping import wait_dma
 
-            wait_dma(self, ref)
-        else:
-            from model.ops.move import wait_dma_all
-
-            wait_dma_all(self, ref)
+        for a in (ref,) if isinstance(ref, AttRef) else ref.atts:
+            wait_dma(self, a)
     def sync_for_cpu(self, b: BufRef, a: AttRef | None, d: ExprLike) -> None:
         """dma_sync_sgtable_for_cpu of attachment ``a``'s mapping with direction ``d``, or
         with ``a`` None of the exporter's own device mapping of all of ``b``'s pages; only

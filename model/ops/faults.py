@@ -19,15 +19,11 @@ from __future__ import annotations
 
 from model.behaviour import Call
 from model.context import Ctx
-from model.expr import Expr
 from model.kernel import EFAULT, VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV
-from model.layout import LIVE, BufRef
+from model.layout import BufRef
 from model.ops.common import ERRNO, EXPORTER, IMPORTER, SILENT
+from model.ops.files import has_vma
 from model.ops.registry import VALUE, Env, Params, op, product
-
-
-def _mapped(c: Ctx, b: BufRef, **_: object) -> Expr:
-    return b.life.eq(LIVE) & (b.vmas > 0)
 
 
 def _faults(env: Env) -> list[Params]:
@@ -35,7 +31,7 @@ def _faults(env: Env) -> list[Params]:
     return product(page=tuple(range(env.scope.size_pages + 1)))
 
 
-@op("page_fault", actor="user", target="buffer", enabled=_mapped,
+@op("page_fault", actor="user", target="buffer", enabled=has_vma,
     kernel="handle_mm_fault", rules=("R26",), params=_faults, returns=VALUE,
     results={"SIGBUS": VM_FAULT_SIGBUS, "SIGSEGV": VM_FAULT_SIGSEGV})
 def page_fault(c: Ctx, b: BufRef, page: int) -> None:
@@ -75,7 +71,7 @@ def _sizes(env: Env) -> list[Params]:
     return product(pages=tuple(range(1, env.scope.size_pages + 2)))
 
 
-@op("mremap", actor="user", target="buffer", enabled=_mapped, kernel="mremap",
+@op("mremap", actor="user", target="buffer", enabled=has_vma, kernel="mremap",
     rules=("R26",), params=_sizes)
 def mremap(c: Ctx, b: BufRef, pages: int) -> None:
     """mremap(2) of the buffer's vma to ``pages`` pages (MREMAP_MAYMOVE: where the vma

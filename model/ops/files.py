@@ -112,11 +112,12 @@ def dma_buf_mmap(c: Ctx, b: BufRef, pgoff: int | str, pages: int) -> None:
     _map_area(c, b, pgoff, pages, "dma_buf_mmap")
 
 
-def _mapped(c: Ctx, b: BufRef, **_: object) -> Expr:
+def has_vma(c: Ctx, b: BufRef, **_: object) -> Expr:
+    """A live buffer the process has mmap()ed (munmap, page faults, mremap)."""
     return b.life.eq(LIVE) & (b.vmas > 0)
 
 
-@op("munmap", actor="user", target="buffer", enabled=_mapped, kernel="munmap",
+@op("munmap", actor="user", target="buffer", enabled=has_vma, kernel="munmap",
     rules=("R26", "R6"))
 def munmap(c: Ctx, b: BufRef) -> None:
     drop(c, b, b.vmas)

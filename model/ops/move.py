@@ -112,14 +112,6 @@ def backing_moved(c: Ctx, b: BufRef) -> None:
                 c.set(s.stale, 1)
 
 
-def wait_dma_all(c: Ctx, b: BufRef) -> None:
-    """The exporter waits for every fence in ``b``'s reservation object (the importers'
-    jobs among them): nothing is in flight through any mapping of ``b``."""
-    for a in b.atts:
-        for s in a.slots:
-            c.set(s.dma, 0)
-
-
 def _movable(c: Ctx, b: BufRef, **_: object) -> Expr:
     # the exporter's eviction runs in its own context: it waits while resv is held
     return b.life.eq(LIVE) & ~b.resv
@@ -136,4 +128,4 @@ def move(c: Ctx, b: BufRef) -> None:
         c.exit(ret)
 
 
-__all__ = ["backing_moved", "move_notify", "notify_name", "wait_dma_all"]
+__all__ = ["backing_moved", "move_notify", "notify_name"]

@@ -31,7 +31,7 @@ from model.kernel import (
     ENOMEM,
     EOVERFLOW,
 )
-from model.mutants import MUTANTS
+from model.mutants import MUTANTS, NOTIFY_WITHOUT_SYNC
 from model.program import Report, walk
 
 if TYPE_CHECKING:
@@ -120,20 +120,6 @@ def _move_ignoring_pins(c: Ctx, call: Call) -> None:
     c.set(call.buf.resv, 0)
 
 
-def _move_without_waiting(c: Ctx, call: Call) -> None:
-    with c.when(call.buf.x["pin_count"] > 0):
-        c.exit(-EBUSY)
-    c.set(call.buf.resv, 1)
-    c.move_notify(call.buf)
-    _flip(c, call)
-    c.set(call.buf.resv, 0)
-
-
-def _unmap_at_once(c: Ctx, call: Call) -> None:
-    assert call.att is not None
-    c.unmap_all(call.att)
-
-
 def _move_unlocked(c: Ctx, call: Call) -> None:
     with c.when(call.buf.x["pin_count"] > 0):
         c.exit(-EBUSY)
@@ -165,7 +151,6 @@ BROKEN: dict[str, Exporter] = {
     "ttm_ignores_pins": TTM.derive("rb_ttm_ignores_pins", "x", move=_move_ignoring_pins),
     "ttm_no_notify": TTM.derive("rb_ttm_no_notify", "x", move=_move_without_notify),
     "ttm_unlocked_notify": TTM.derive("rb_ttm_unlocked_notify", "x", move=_move_unlocked),
-    "ttm_no_wait": TTM.derive("rb_ttm_no_wait", "x", move=_move_without_waiting),
     "gem_detach_forgets": GEM.derive("rb_gem_detach_forgets", "x",
                                      callbacks={"detach": _nothing}),
     "heap_begin_skips_sync": HEAP.derive("rb_heap_begin_skips_sync", "x",
@@ -200,7 +185,6 @@ assert isinstance(_LOCKING_DECL, ExporterDecl)
 BROKEN["locking"] = lower_exporter(_LOCKING_DECL, {"rb_locking.dmabuf": LOCKING_SPEC})
 NO_MOVE_NOTIFY = DYNAMIC.derive("nomn", "x", has_move_notify=False)
 LAZY = DYNAMIC.derive("lazy", "x", move_notify=None)
-NO_SYNC = DYNAMIC.derive("nosync", "x", move_notify=_unmap_at_once)
 
 
 # ------------------------------------------------------------------ the table
@@ -353,15 +337,16 @@ CASES: dict[str, Case] = {
                           "map_unlocked(b0.a0, dir=TO_DEVICE)", "move(b0)",
                           profiles=MOVE_NOTIFY_ON, exporter=BROKEN["ttm_no_notify"]),
     "R18-notify-under-dma": case("R18", "move-notify-under-dma", SILENT, IMP, *OWN,
-                                 "dynamic_attach(b0.a0, importer=nosync)",
+                                 "dynamic_attach(b0.a0, importer=notify_without_sync)",
                                  "map_unlocked(b0.a0, dir=TO_DEVICE)", "start_dma(b0.a0, slot=0)",
                                  "move(b0)", profiles=MOVE_NOTIFY_ON, exporter=TTM,
-                                 importers=(NO_SYNC,)),
+                                 importers=(NOTIFY_WITHOUT_SYNC,)),
     "R18-move-under-dma": case("R18", "move-under-dma", SILENT, EXP, *OWN,
                                "dynamic_attach(b0.a0, importer=lazy)",
                                "map_unlocked(b0.a0, dir=TO_DEVICE)", "start_dma(b0.a0, slot=0)",
                                "move(b0)", profiles=MOVE_NOTIFY_ON,
-                               exporter=BROKEN["ttm_no_wait"], importers=(LAZY,)),
+                               exporter=MUTANTS["ttm_move_before_fences"].exporter,
+                               importers=(LAZY,)),
     "R18-unlocked": case("R18", "move-notify-without-resv", LOCKDEP, EXP, *OWN,
                          "dynamic_attach(b0.a0, importer=dynamic)", "move(b0)",
                          exporter=BROKEN["ttm_unlocked_notify"]),
